@@ -50,9 +50,9 @@ main { max-width: 1240px; margin: 0 auto; padding: 20px; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 14px 18px;
           margin-bottom: 16px; }
 h2 { font-size: 17px; margin: 0 0 10px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 6px 24px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px 24px; }
 .grid div { overflow-wrap: anywhere; }
-.k { color: #57606a; display: inline-block; min-width: 110px; }
+.k { color: #57606a; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
 th { font-size: 12px; text-transform: uppercase; color: #57606a; letter-spacing: .04em; }
@@ -87,6 +87,7 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
         f"<title>{_e(title)}</title>",
         f"<style>{CSS}</style></head><body><main>",
         _banner(result, colour),
+        _recover_callout(result),
         _overview(result),
         _timeline_section(result),
         _steps(result),
@@ -124,6 +125,19 @@ def _banner(result: RunResult, colour: str) -> str:
     )
 
 
+def _dirty(result: RunResult) -> bool:
+    return bool(result.rollback.leftovers) or result.verdict is Verdict.ROLLBACK_INCOMPLETE
+
+
+def _recover_callout(result: RunResult) -> str:
+    if not _dirty(result):
+        return ""
+    return (f'<section class="recover" id="recover"><strong>The cluster is not as it was</strong> '
+            f"({len(result.rollback.leftovers)} change(s) left). Recover with "
+            f"<code>chaos recover {_e(result.run_dir or '<run dir>')}</code>; "
+            f"details under Rollback.</section>")
+
+
 def _overview(result: RunResult) -> str:
     f = result.fault
     armed, _ = fault_window(result)
@@ -141,7 +155,7 @@ def _overview(result: RunResult) -> str:
         ("Injections seen", str(f.injections_seen)),
         ("Steps", ", ".join(f"{n} {k}" for k, n in c.items() if n) or "none"),
     ]
-    grid = "".join(f'<div><span class="k">{k}</span> {v}</div>' for k, v in cells)
+    grid = "".join(f'<div><div class="k">{k}</div><div>{v}</div></div>' for k, v in cells)
     rows = "".join(
         f"<tr><td>{_e(t.label)}</td><td>{_e(fmt_time(t.at) if t.at is not None else 'did not happen')}</td>"
         f'<td class="num">{_e(fmt_duration(t.since_armed))}</td></tr>'
@@ -153,7 +167,7 @@ def _overview(result: RunResult) -> str:
 
 # --- the timeline picture -------------------------------------------------------------------
 
-_W, _LEFT, _RIGHT, _LANE, _TOP = 1180, 170, 20, 44, 28
+_W, _LEFT, _RIGHT, _LANE, _TOP = 1180, 170, 40, 44, 28
 
 
 def _nice_step(span: float) -> float:
@@ -161,6 +175,13 @@ def _nice_step(span: float) -> float:
         if span / step <= 10:
             return step
     return 14400.0
+
+
+def _tick_label(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:g}s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m" if not secs else f"{minutes}m{secs:02d}s"
 
 
 def timeline_svg(result: RunResult) -> str:
@@ -217,7 +238,7 @@ def timeline_svg(result: RunResult) -> str:
         tx = x(t0 + tick)
         out.append(f'<line x1="{tx:.1f}" y1="{_TOP - 14}" x2="{tx:.1f}" y2="{axis_y}" stroke="#d0d7de" '
                    f'stroke-width="0.6"/><text x="{tx:.1f}" y="{axis_y + 14}" text-anchor="middle">'
-                   f"+{_e(fmt_duration(tick) if tick else '0s')}</text>")
+                   f"+{_e(_tick_label(tick))}</text>")
         tick += step
     out.append("</g>")
 
@@ -276,8 +297,10 @@ def _legend() -> str:
     items = [f'<span><i class="sw" style="background:{c}"></i>step {s.value}</span>'
              for s, c in STATUS_COLOUR.items()]
     items.append('<span><i class="sw" style="background:#cf222e;opacity:.25"></i>fault window</span>')
-    items += [f'<span><i class="sw" style="background:{c}"></i>{_e(label)}</span>'
-              for label, c, _shape in MARKERS.values()]
+    for kind, (label, _colour, _shape) in MARKERS.items():
+        icon = _marker(TimelineEvent(at=0.0, kind=kind), 9.0, 9.0)
+        items.append(f'<span><svg width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">{icon}'
+                     f"</svg>{_e(label)}</span>")
     return '<div class="legend">' + "".join(items) + "</div>"
 
 
@@ -334,7 +357,7 @@ def _rollback(result: RunResult) -> str:
         f'<li><span class="{"ok" if u.ok else "bad"}">{"✔" if u.ok else "✘"}</span> {_e(u.description)}'
         f"{' — ' + _e(u.message) if u.message else ''}</li>" for u in rb.undone)
     body = head + (f"<ul>{undone}</ul>" if undone else "")
-    if rb.leftovers or result.verdict is Verdict.ROLLBACK_INCOMPLETE:
+    if _dirty(result):
         left = "".join(f"<li>{_e(x)}</li>" for x in rb.leftovers) or "<li>(see the journal)</li>"
         body += (f'<div class="recover"><strong>The cluster is not as it was.</strong> Still changed:'
                  f"<ul>{left}</ul>Recover with "

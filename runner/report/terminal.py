@@ -65,8 +65,8 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
     steps = Table(box=boxes, title="Steps", title_justify="left", expand=False)
     steps.add_column("#", justify="right")
     steps.add_column("status")
-    steps.add_column("step")
-    steps.add_column("kind")
+    steps.add_column("step", no_wrap=True)
+    steps.add_column("kind", no_wrap=True)
     steps.add_column("time", justify="right")
     steps.add_column("message", overflow="fold", max_width=70)
     for i, s in enumerate(result.steps, 1):

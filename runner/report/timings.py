@@ -65,6 +65,8 @@ def fmt_duration(seconds: float | None) -> str:
         return "—"
     if seconds < 0:
         return "-" + fmt_duration(-seconds)
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
