@@ -100,8 +100,9 @@ class LiveView:
 
     def _line(self, text: str) -> None:
         elapsed = self._clock() - self.started if self.started else 0.0
+        # one event, one line: never wrapped, so log readers can grep it
         self.console.print(f"[{fmt_duration(elapsed):>7}] {redact_text(text)}", markup=False,
-                           highlight=False)
+                           highlight=False, soft_wrap=True)
 
     def _event(self, text: str) -> None:
         self.message = text

@@ -11,10 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # report_samples lives next to the tests
 
-import report_samples  # noqa: E402
+import report_samples
 
-from runner.engine.result import RunResult  # noqa: E402
-from runner.report import write_reports  # noqa: E402
+from runner.engine.result import RunResult
+from runner.report import write_reports
 
 VERDICTS = sorted(report_samples.ALL)
 

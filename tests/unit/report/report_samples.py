@@ -64,7 +64,8 @@ def _timeline(reschedule: bool = True) -> tuple[TimelineEvent, ...]:
 
 def _base_steps() -> list[StepResult]:
     return [
-        _step("patch workers", "patch", StepStatus.PASSED, T0 + 1, T0 + 4, "passthrough + hard pin to gpu-node-1",
+        _step("patch workers", "patch", StepStatus.PASSED, T0 + 1, T0 + 4,
+              "passthrough + hard pin to gpu-node-1",
               changes=("patched Deployment dynamo/vllm-worker spec.template",), line=14),
         _step("wait pods ready", "wait", StepStatus.PASSED, T0 + 4, T0 + 32, "2/2 pods Ready", (
             Evidence("placement", "2 pods on gpu-node-1",
@@ -76,7 +77,8 @@ def _base_steps() -> list[StepResult]:
 
 def passed() -> RunResult:
     steps = [*_base_steps(),
-             _step("cordon node", "cordon", StepStatus.PASSED, T0 + 57, T0 + 58, "cordoned gpu-node-1", line=17),
+             _step("cordon node", "cordon", StepStatus.PASSED, T0 + 57, T0 + 58, "cordoned gpu-node-1",
+                   line=17),
              _step("assert reschedule", "assert-reschedule", StepStatus.PASSED, T0 + 58, T0 + 126,
                    "2/2 pods Ready on gpu-node-2 after 68s", (
                        Evidence("placement", "before: gpu-node-1 ×2; after: gpu-node-2 ×2",

@@ -37,20 +37,27 @@ def test_self_contained(written: tuple[RunResult, Path, list[Path]]) -> None:
     text = (run_dir / "report.html").read_text()
     tags = _parse(text).tags
     names = {t for t, _ in tags}
-    assert "script" not in names and "link" not in names and "img" not in names and "iframe" not in names
-    assert "style" in names and "svg" in names and "details" in names
+    assert "script" not in names
+    assert "link" not in names
+    assert "img" not in names
+    assert "iframe" not in names
+    assert "style" in names
+    assert "svg" in names
+    assert "details" in names
     for _, attrs in tags:
         for key in ("src", "href"):
             assert not attrs.get(key), attrs
     # nothing fetched from CSS either (URLs in the cluster description are text, never loaded)
-    assert "url(" not in text and "@import" not in text
+    assert "url(" not in text
+    assert "@import" not in text
 
 
 def test_timeline_draws_steps_fault_window_and_node_lanes() -> None:
     result = report_samples.passed()
     svg = html.timeline_svg(result)
     tags = _parse(svg).tags
-    bars = [a for t, a in tags if t == "rect" and a.get("fill") in STATUS_COLOUR.values() and a.get("rx") == "3"]
+    bars = [a for t, a in tags
+            if t == "rect" and a.get("fill") in STATUS_COLOUR.values() and a.get("rx") == "3"]
     assert len(bars) == sum(s.started_at > 0 for s in result.steps)
     assert "XID 79 armed" in svg
     window = [a for t, a in tags if t == "rect" and a.get("fill-opacity") == "0.09"]
@@ -79,7 +86,8 @@ def test_everything_is_escaped() -> None:
 
 def test_dirty_run_shows_recover_callout() -> None:
     text = html.render(report_samples.rollback_incomplete())
-    assert 'id="recover"' in text and "chaos recover reports/x-dirty" in text
+    assert 'id="recover"' in text
+    assert "chaos recover reports/x-dirty" in text
     assert 'id="recover"' not in html.render(report_samples.passed())
 
 
@@ -100,7 +108,8 @@ def test_console_check_catches_a_broken_page(tmp_path: Path) -> None:
     page.write_text("<!DOCTYPE html><p>x</p><script>console.error('boom'); notDefined();</script>")
     proc = run_chromium(page.as_uri(), tmp_path / "profile", "--enable-logging=stderr", "--v=0", "--dump-dom")
     messages = console_messages(proc.stderr)
-    assert any("boom" in m for m in messages) and any("notDefined" in m for m in messages)
+    assert any("boom" in m for m in messages)
+    assert any("notDefined" in m for m in messages)
 
 
 def test_screenshot_renders(tmp_path: Path) -> None:
@@ -113,4 +122,5 @@ def test_screenshot_renders(tmp_path: Path) -> None:
                         "--window-size=1280,1600")
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 20_000

@@ -50,7 +50,8 @@ def test_schema_describes_exactly_to_json(sample: RunResult) -> None:
 
 
 @pytest.mark.parametrize("breakage", ["extra-top", "extra-step", "bad-verdict", "missing-fault"])
-def test_schema_rejects_what_to_json_never_produces(breakage: str, written: tuple[RunResult, Path, list[Path]],
+def test_schema_rejects_what_to_json_never_produces(breakage: str,
+                                                    written: tuple[RunResult, Path, list[Path]],
                                                     validator: jsonschema.Draft202012Validator) -> None:
     _, run_dir, _ = written
     data = json.loads((run_dir / "report.json").read_text())
@@ -66,7 +67,7 @@ def test_schema_rejects_what_to_json_never_produces(breakage: str, written: tupl
 
 
 def test_load_result_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(ChaosError, match="no report.json"):
+    with pytest.raises(ChaosError, match=r"no report\.json"):
         load_result(tmp_path)
     (tmp_path / "report.json").write_text("{ not json")
     with pytest.raises(ChaosError, match="cannot be read as JSON"):

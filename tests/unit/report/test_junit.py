@@ -17,7 +17,8 @@ OUTCOME = {StepStatus.FAILED: junitparser.Failure, StepStatus.ERROR: junitparser
            StepStatus.INTERRUPTED: junitparser.Error, StepStatus.SKIPPED: junitparser.Skipped}
 
 
-def test_junitparser_reads_one_suite_with_a_case_per_step(written: tuple[RunResult, Path, list[Path]]) -> None:
+def test_junitparser_reads_one_suite_with_a_case_per_step(
+        written: tuple[RunResult, Path, list[Path]]) -> None:
     result, run_dir, _ = written
     xml = junitparser.JUnitXml.fromfile(str(run_dir / "junit.xml"))
     suites = list(xml)
@@ -32,7 +33,8 @@ def test_junitparser_reads_one_suite_with_a_case_per_step(written: tuple[RunResu
         kinds = [type(r) for r in case.result]
         expected = OUTCOME.get(step.status)
         assert kinds == ([expected] if expected else []), (step.name, kinds)
-        assert case.system_out is not None and f"step kind: {step.kind}" in case.system_out
+        assert case.system_out is not None
+        assert f"step kind: {step.kind}" in case.system_out
         for ev in step.evidence:
             assert ev.summary in case.system_out
     assert suite.tests == len(result.steps)
@@ -70,7 +72,8 @@ def test_hostile_text_still_makes_valid_xml(tmp_path: Path) -> None:
     text = junit.render(result)
     root = ET.fromstring(text.encode())
     case = root.find("testsuite/testcase")
-    assert case is not None and case.get("name") == 'a<b>&"c"'
+    assert case is not None
+    assert case.get("name") == 'a<b>&"c"'
     failure = case.find("failure")
     assert failure is not None
     assert failure.get("message") == 'exit 1 red <tag attr="q"> & ]]>'

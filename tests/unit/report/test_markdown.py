@@ -30,9 +30,11 @@ def test_summary_has_verdict_steps_and_fault(written: tuple[RunResult, Path, lis
     text = (run_dir / "summary.md").read_text()
     first = text.splitlines()[0]
     assert first.startswith(f"## {VERDICT_EMOJI[result.verdict]} ")
-    assert result.verdict.value.upper() in first and f"exit {result.exit_code}" in first
+    assert result.verdict.value.upper() in first
+    assert f"exit {result.exit_code}" in first
     assert result.reason in text
-    assert f"XID {result.fault.xid}" in text and result.fault.node in text
+    assert f"XID {result.fault.xid}" in text
+    assert result.fault.node in text
     rows = _table_rows(text, "| | Step | Kind | Duration | Message |")
     assert [r[1] for r in rows] == [s.name for s in result.steps]
     assert [r[0] for r in rows] == [f"{STATUS_EMOJI[s.status]} {s.status.value}" for s in result.steps]
@@ -68,5 +70,6 @@ def test_user_text_cannot_break_the_table_or_inject_html() -> None:
     text = markdown.render(dataclasses.replace(base, steps=(step, *base.steps[1:])))
     rows = _table_rows(text, "| | Step | Kind | Duration | Message |")
     assert all(len(r) == 5 for r in rows)
-    assert "<img" not in text and "&lt;img" in text
+    assert "<img" not in text
+    assert "&lt;img" in text
     assert "\\|" in rows[0][1]
