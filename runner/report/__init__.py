@@ -8,6 +8,7 @@ way back for `chaos report DIR`. The terminal renderer and the live view live in
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from runner.engine.result import RunResult
@@ -25,10 +26,14 @@ def redacted(result: RunResult) -> RunResult:
 
 
 def write_reports(result: RunResult, run_dir: Path) -> list[Path]:
-    """Write every report file into `run_dir` (created if needed); return their paths in order."""
+    """Write every report file into `run_dir` (created if needed); return their paths in order.
+
+    Secrets are redacted first; an empty `result.run_dir` is filled in with `run_dir`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     clean = redacted(result)
+    if not clean.run_dir:  # the recovery hint needs it; the engine may not have filled it in
+        clean = dataclasses.replace(clean, run_dir=str(run_dir))
     names = list(REPORT_FILES)
     return [
         json_report.write(clean, run_dir),

@@ -152,5 +152,20 @@ def rollback_incomplete() -> RunResult:
     )
 
 
+
+
+def inconclusive() -> RunResult:
+    """Preflight refused: nothing ran, nothing was armed, nothing to roll back (an empty timeline)."""
+    steps = [_step(s.name, s.kind, StepStatus.SKIPPED, 0, 0, "not reached") for s in _base_steps()]
+    return RunResult(
+        run_id="20260526-124000-abcdef", scenario_name="xid79-fell-off-bus",
+        scenario_path="scenarios/xid79-fell-off-bus.yaml", cluster="sim",
+        started_at=T0, finished_at=T0 + 0.4, verdict=Verdict.INCONCLUSIVE,
+        reason="preflight refused: namespace kube-system is denied by default",
+        steps=tuple(steps), rollback=RollbackResult(policy="on-failure", ran=False),
+        fault=_fault(armed=None, disarmed=None, seen=0), timeline=(), run_dir="", tool_version="0.1.0",
+    )
+
+
 ALL = {"passed": passed, "failed": failed, "interrupted": interrupted,
-       "rollback-incomplete": rollback_incomplete}
+       "rollback-incomplete": rollback_incomplete, "inconclusive": inconclusive}
