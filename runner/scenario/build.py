@@ -76,17 +76,25 @@ def _build(cls: type[Any], data: Mapping[str, Any], path: PathKey, doc: Document
     return cls(**_fields(cls, data, path, doc))
 
 
+@cache
+def _plan(cls: type, skip: frozenset[str]) -> tuple[tuple[str, str, Any], ...]:
+    """(YAML key, field name, type hint) for each field: worked out once per class."""
+    hints = _hints(cls)
+    return tuple((key, name, hints[name]) for key, name in yaml_fields(cls, skip).items())
+
+
 def _fields(cls: type, data: Mapping[str, Any], path: PathKey, doc: Document,
             skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
-    for key, name in yaml_fields(cls, skip).items():
+    for key, name, hint in _plan(cls, skip):
         if key in data:
-            kwargs[name] = _convert(hints[name], data[key], (*path, key), doc)
+            kwargs[name] = _convert(hint, data[key], (*path, key), doc)
     return kwargs
 
 
 def _convert(hint: Any, value: Any, path: PathKey, doc: Document) -> Any:
+    if hint is str or hint is bool or hint is int:
+        return value  # the schema already checked the type
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):  # `X | None`
         if value is None:

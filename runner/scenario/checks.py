@@ -165,7 +165,8 @@ def check_steps(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
             yield from _check_wait(step, path, doc)
         elif isinstance(step, m.AssertStep):
             if step.pods is None and step.node is None and step.logs is None:
-                yield _problem(doc, "CH035", f"assert step {step.name!r} gives none of pods, node, logs", path)
+                yield _problem(doc, "CH035", f"assert step {step.name!r} gives none of pods, node, logs",
+                               path)
             if step.logs is not None:
                 yield from _check_regex(step.logs.pattern, (*path, "logs", "pattern"), doc, required=True)
 
@@ -207,7 +208,8 @@ def check_pin(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 
 def check_fault(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     if scenario.fault.probability == 0:
-        yield _problem(doc, "CH038", "fault.probability is 0: no call will ever fail", ("fault", "probability"))
+        yield _problem(doc, "CH038", "fault.probability is 0: no call will ever fail",
+                       ("fault", "probability"))
 
 
 def check_manifests(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:

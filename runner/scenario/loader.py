@@ -128,8 +128,10 @@ def parse(text: str, file: str = "<string>") -> Document:
 def _events(text: str) -> Iterator[yaml.Event]:
     loader = _Loader(text)
     try:
-        while loader.check_event():
-            yield loader.get_event()
+        while loader.check_event():  # (check, get) is the one API both parsers share
+            event = loader.get_event()
+            if event is not None:
+                yield event
     finally:
         loader.dispose()
 
@@ -176,32 +178,33 @@ class _Builder:
         self.documents = 0
         self.root: Any = None
 
-    def fail(self, code: str, message: str, mark: yaml.Mark | None) -> ScenarioError:
+    def fail(self, code: str, message: str, mark: Any) -> ScenarioError:
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         return ScenarioError(message, Position(self.file, line, column), code)
 
     def feed(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.DocumentStartEvent):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:  # most events: test it first
+            self.scalar(event)  # type: ignore[arg-type]
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self.start(event)  # type: ignore[arg-type]
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            self.end()
+        elif kind is yaml.AliasEvent:
+            self.alias(event)  # type: ignore[arg-type]
+        elif kind is yaml.DocumentStartEvent:
             self.documents += 1
             if self.documents > 1:
                 raise self.fail("CH009", "more than one YAML document (`---`); a scenario file holds one",
                                 event.start_mark)
-        elif isinstance(event, yaml.ScalarEvent):
-            self.scalar(event)
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            self.start(event)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            self.end()
-        elif isinstance(event, yaml.AliasEvent):
-            self.alias(event)
 
-    def count(self, added: int, mark: yaml.Mark | None) -> None:
+    def count(self, added: int, mark: Any) -> None:
         self.nodes += added
         if self.nodes > MAX_NODES:
             raise self.fail("CH008", f"document expands to more than {MAX_NODES} nodes "
                             "(aliases count in full); refusing it", mark)
 
-    def where(self, mark: yaml.Mark) -> tuple[int, int]:
+    def where(self, mark: Any) -> tuple[int, int]:
         return mark.line + 1, mark.column + 1
 
     def scalar(self, event: yaml.ScalarEvent) -> None:
@@ -228,11 +231,11 @@ class _Builder:
     def scalar_value(self, event: yaml.ScalarEvent) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = _resolver.resolve(ScalarNode, event.value, event.implicit)
+            tag = _resolver.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         self.check_tag(tag, _SCALAR_TAGS, event.start_mark)
         if tag in (_YAML + "str", _YAML + "timestamp", _YAML + "value"):
             return event.value  # timestamps stay text: nothing in a scenario is a date
-        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+        node = ScalarNode(tag, event.value)  # marks unused: errors are placed by the event
         try:
             if tag == _YAML + "null":
                 return None
@@ -246,7 +249,7 @@ class _Builder:
             raise self.fail("CH004", f"{event.value!r} cannot be read as {kind}",
                             event.start_mark) from None
 
-    def check_tag(self, tag: str | None, allowed: set[str], mark: yaml.Mark | None) -> None:
+    def check_tag(self, tag: str | None, allowed: set[str], mark: Any) -> None:
         if tag is None or tag == "!" or tag in allowed:
             return
         shown = "!!" + tag[len(_YAML):] if tag.startswith(_YAML) else tag
@@ -279,7 +282,7 @@ class _Builder:
         self.count(size, event.start_mark)  # charged in full, so nested aliases grow fast
         self.place(value, event.start_mark)
 
-    def place(self, value: Any, mark: yaml.Mark) -> PathKey:
+    def place(self, value: Any, mark: Any) -> PathKey:
         """Attach `value` to the open collection (or as the root); returns its path."""
         if not self.stack:
             self.root = value
