@@ -146,6 +146,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ScenarioEr
             return ScenarioError("tab character used as indentation; YAML indents with spaces only",
                                  Position(file, tab_line, len(tab.group(1)) + 1), "CH005")
     what = exc.problem or exc.context or "invalid YAML"
+    if "nesting depth" in what:  # libyaml's own depth limit can trip before ours
+        return ScenarioError(f"nesting too deep ({what}); refusing it", Position(file, line, column), "CH008")
     context = f" ({exc.context})" if exc.context and exc.problem else ""
     return ScenarioError(f"YAML syntax error: {what}{context}", Position(file, line, column), "CH004")
 
