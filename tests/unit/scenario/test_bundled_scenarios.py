@@ -56,12 +56,17 @@ def test_node_scoped_story(name: str) -> None:
     assert entry.scope is xid.Scope.NODE
     assert kinds(scenario) == ["patch", "wait", "toggle", "wait", "assert-reschedule", "cleanup"]
     patch, ready, toggle, seen, moved, _ = scenario.steps
-    assert isinstance(patch, m.PatchStep) and patch.passthrough
-    assert isinstance(ready, m.WaitStep) and ready.for_ is m.WaitFor.PODS_READY
-    assert isinstance(toggle, m.ToggleStep) and toggle.enabled
-    assert isinstance(seen, m.WaitStep) and seen.for_ is m.WaitFor.LOG_LINE
+    assert isinstance(patch, m.PatchStep)
+    assert patch.passthrough
+    assert isinstance(ready, m.WaitStep)
+    assert ready.for_ is m.WaitFor.PODS_READY
+    assert isinstance(toggle, m.ToggleStep)
+    assert toggle.enabled
+    assert isinstance(seen, m.WaitStep)
+    assert seen.for_ is m.WaitFor.LOG_LINE
     assert f"[XID {entry.number} SIM]" in seen.pattern.replace("\\", "")
-    assert isinstance(moved, m.AssertRescheduleStep) and moved.expect_cordon
+    assert isinstance(moved, m.AssertRescheduleStep)
+    assert moved.expect_cordon
 
 
 @pytest.mark.parametrize("name", PROCESS_SCOPED)
@@ -72,11 +77,15 @@ def test_process_scoped_story(name: str) -> None:
     assert entry.scope is xid.Scope.PROCESS
     assert kinds(scenario) == ["patch", "wait", "toggle", "wait", "toggle", "assert", "cleanup"]
     restarts, off, check = scenario.steps[3], scenario.steps[4], scenario.steps[5]
-    assert isinstance(restarts, m.WaitStep) and restarts.for_ is m.WaitFor.POD_RESTARTS
+    assert isinstance(restarts, m.WaitStep)
+    assert restarts.for_ is m.WaitFor.POD_RESTARTS
     assert restarts.min_restarts >= 1
-    assert isinstance(off, m.ToggleStep) and not off.enabled
-    assert isinstance(check, m.AssertStep) and check.pods is not None
-    assert check.pods.node == m.TARGET_NODE and check.pods.min_restarts == 1
+    assert isinstance(off, m.ToggleStep)
+    assert not off.enabled
+    assert isinstance(check, m.AssertStep)
+    assert check.pods is not None
+    assert check.pods.node == m.TARGET_NODE
+    assert check.pods.min_restarts == 1
     assert check.within == m.Duration.parse("2m")
 
 
@@ -101,8 +110,8 @@ def test_manifests_describe_the_workloads() -> None:
     crd = yaml.safe_load((REPO / "scenarios/manifests/dynamo-crd.yaml").read_text())
     assert crd["spec"]["group"] == "nvidia.com"
     assert crd["spec"]["versions"][0]["name"] == "v1alpha1"
-    dgd = [d for d in yaml.safe_load_all((REPO / "scenarios/manifests/vllm-disagg.yaml").read_text())
-           if d["kind"] == "DynamoGraphDeployment"][0]
+    dgd = next(d for d in yaml.safe_load_all((REPO / "scenarios/manifests/vllm-disagg.yaml").read_text())
+           if d["kind"] == "DynamoGraphDeployment")
     assert dgd["apiVersion"] == "nvidia.com/v1alpha1"
     assert dgd["metadata"]["name"] == "vllm-disagg"
     assert {"VllmPrefillWorker", "VllmDecodeWorker"} <= set(dgd["spec"]["services"])

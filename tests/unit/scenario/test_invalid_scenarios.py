@@ -42,7 +42,8 @@ def test_library_reports_exact_problem(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_cli_reports_exact_problem(path: Path, chaos: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_cli_reports_exact_problem(path: Path,
+                                   chaos: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     code, field, line, column = expectation(path)
     shown = str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
     proc = chaos(["validate", shown])

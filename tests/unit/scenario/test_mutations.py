@@ -71,7 +71,8 @@ def assert_clean(result: FileResult) -> None:
     assert isinstance(result, FileResult)
     for problem in result.problems:
         assert problem.code in CODES
-        assert problem.line >= 1 and problem.column >= 1
+        assert problem.line >= 1
+        assert problem.column >= 1
         assert problem.message
 
 

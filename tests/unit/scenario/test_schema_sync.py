@@ -126,7 +126,8 @@ def test_model_fields_and_schema_properties_match(where: str, cls: type, node: d
 def test_scenario_top_level_matches() -> None:
     top = set(yaml_fields(m.Scenario, SCENARIO_NOT_IN_YAML)) | {"steps", "apiVersion", "kind"}
     assert set(SCHEMA["properties"]) == top
-    assert SCHEMA["properties"]["apiVersion"]["const"] == m.Scenario.__dataclass_fields__["api_version"].default
+    api_version = m.Scenario.__dataclass_fields__["api_version"].default
+    assert SCHEMA["properties"]["apiVersion"]["const"] == api_version
 
 
 def schema_default_of(value: Any) -> Any:
@@ -203,7 +204,8 @@ def test_duration_pattern_agrees_with_parser() -> None:
 
     pattern = re.compile(DEFS["duration"]["pattern"])
     for text in ["500ms", "30s", "5m", "1h30m", "1.5s", "2h", "0s", "1h2m3s", "90s"]:
-        assert pattern.match(text) and m.Duration.parse(text).seconds >= 0
+        assert pattern.match(text)
+        assert m.Duration.parse(text).seconds >= 0
     for text in ["5", "5 m", "m", "1d", "-1s", "5M", "1m1h"]:
         assert not pattern.match(text)
         with pytest.raises(ValueError, match="not a duration"):

@@ -51,7 +51,8 @@ def test_junit_has_one_case_per_file_and_a_failure_per_error(chaos: Chaos) -> No
     assert cases[0].find("failure") is None
     assert [f.get("type") for f in cases[1].findall("failure")] == ["CH020"]
     assert [f.get("type") for f in cases[2].findall("failure")] == ["CH027"]
-    assert root.get("tests") == "3" and root.get("failures") == "2"
+    assert root.get("tests") == "3"
+    assert root.get("failures") == "2"
 
 
 def test_github_annotations(chaos: Chaos) -> None:
