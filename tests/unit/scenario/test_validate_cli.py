@@ -112,3 +112,13 @@ def test_readme_documents_every_code() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `(CH\d{3})` \| (error|warning|info) \|", readme, re.MULTILINE))
     assert rows == {code: c.severity.value for code, c in CODES.items()}
+
+
+def test_readme_example_is_a_valid_scenario(tmp_path: Path, chaos: Chaos) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", readme, re.DOTALL)
+    assert example is not None
+    path = tmp_path / "example.yaml"
+    path.write_text(example.group(1))
+    proc = chaos(["validate", "--strict", str(path)])
+    assert proc.returncode == 0, proc.stdout
