@@ -75,3 +75,108 @@ def report_cmd(
         from runner.report import html
 
         typer.echo(html.render(result), nl=False)
+# --- scenario commands: validate, schema, xids ---
+
+import os  # noqa: E402  (kept with the block it serves)
+import sys  # noqa: E402
+from enum import Enum  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+class ValidateFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    JUNIT = "junit"
+
+
+class TableFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+@app.command()
+def validate(
+    paths: list[Path] = typer.Argument(  # noqa: B008  (Typer declares arguments this way)
+        None, help="Scenario files or directories (searched recursively, skipping manifests/). "
+        "Default: scenarios/."),
+    output: ValidateFormat = typer.Option(ValidateFormat.TEXT, "-o", "--output",  # noqa: B008
+                                          help="text, json, github (workflow annotations) or junit."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail validation too."),
+) -> None:
+    """Check scenarios offline: YAML, schema and semantics. Exit 0 when valid, 2 when not."""
+    from runner.report import validation as render
+    from runner.scenario.validate import expand_paths, validate_file
+
+    given = paths or [Path("scenarios")]
+    try:
+        results = [validate_file(p) for p in expand_paths(given)]
+    except Exception as exc:  # noqa: BLE001  (a bug must still reach the user as one clear line)
+        typer.echo(f"chaos validate: internal error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not results:
+        typer.echo(f"chaos validate: no scenario files (*.yaml, *.yml) in {', '.join(map(str, given))}",
+                   err=True)
+        raise typer.Exit(2)
+    if output is ValidateFormat.TEXT and _color():
+        from rich.console import Console
+
+        styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+        console = Console(highlight=False)
+        for line, severity in render.text_lines(results):
+            console.print(line, style=styles.get(severity.value, "") if severity else "dim",
+                          markup=False, soft_wrap=True)
+    else:
+        text = {
+            ValidateFormat.TEXT: lambda: render.render_text(results),
+            ValidateFormat.JSON: lambda: render.render_json(results, strict),
+            ValidateFormat.GITHUB: lambda: render.render_github(results),
+            ValidateFormat.JUNIT: lambda: render.render_junit(results, strict),
+        }[output]()
+        sys.stdout.write(text)
+    raise typer.Exit(0 if all(r.passed(strict) for r in results) else 2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario JSON Schema (for editors and other tools)."""
+    from runner.scenario.validate import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@app.command()
+def xids(
+    output: TableFormat = typer.Option(TableFormat.TABLE, "-o", "--output",  # noqa: B008
+                                       help="table or json."),
+) -> None:
+    """List the simulated XIDs: the CUDA errors each returns and the recovery it expects."""
+    import json
+
+    from runner import xid as catalogue
+
+    rows = [{
+        "xid": x.number, "title": x.title, "scope": x.scope.value, "outcome": x.outcome.value,
+        "runtime_error": f"{x.error.runtime_name} ({x.error.code})",
+        "driver_error": f"{x.error.driver_name} ({x.error.code})",
+        "peer_error": f"{x.peer_error.runtime_name} ({x.peer_error.code})" if x.peer_error else None,
+        "after_fault": x.after_fault,
+    } for x in catalogue.CATALOGUE.values()]
+    if output is TableFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Simulated XIDs")
+    for column in ("XID", "Meaning", "Runtime error", "Driver error", "Scope", "After the fault"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        runtime = str(row["runtime_error"]) + (f"; peer: {row['peer_error']}" if row["peer_error"] else "")
+        table.add_row(str(row["xid"]), str(row["title"]), runtime, str(row["driver_error"]),
+                      str(row["scope"]), str(row["after_fault"]))
+    Console().print(table)
