@@ -88,6 +88,7 @@ class ValidateFormat(str, Enum):
     JSON = "json"
     GITHUB = "github"
     JUNIT = "junit"
+    MARKDOWN = "markdown"
 
 
 class TableFormat(str, Enum):
@@ -105,8 +106,11 @@ def validate(
         None, help="Scenario files or directories (searched recursively, skipping manifests/). "
         "Default: scenarios/."),
     output: ValidateFormat = typer.Option(ValidateFormat.TEXT, "-o", "--output",  # noqa: B008
-                                          help="text, json, github (workflow annotations) or junit."),
+                                          help="text, json, github (workflow annotations), junit or "
+                                          "markdown (a summary table)."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail validation too."),
+    junit_file: Path | None = typer.Option(None, "--junit-file",  # noqa: B008
+                                           help="Also write JUnit XML (one test case per file) here."),
 ) -> None:
     """Check scenarios offline: YAML, schema and semantics. Exit 0 when valid, 2 when not."""
     from runner.report import validation as render
@@ -122,6 +126,13 @@ def validate(
         typer.echo(f"chaos validate: no scenario files (*.yaml, *.yml) in {', '.join(map(str, given))}",
                    err=True)
         raise typer.Exit(2)
+    if junit_file is not None:  # CI wants annotations on stdout and JUnit in a file, in one pass
+        try:
+            junit_file.parent.mkdir(parents=True, exist_ok=True)
+            junit_file.write_text(render.render_junit(results, strict), encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"chaos validate: cannot write {junit_file}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
     if output is ValidateFormat.TEXT and _color():
         from rich.console import Console
 
@@ -136,6 +147,7 @@ def validate(
             ValidateFormat.JSON: lambda: render.render_json(results, strict),
             ValidateFormat.GITHUB: lambda: render.render_github(results),
             ValidateFormat.JUNIT: lambda: render.render_junit(results, strict),
+            ValidateFormat.MARKDOWN: lambda: render.render_markdown(results, strict),
         }[output]()
         sys.stdout.write(text)
     raise typer.Exit(0 if all(r.passed(strict) for r in results) else 2)

@@ -1,4 +1,4 @@
-"""Render `chaos validate` results as text, JSON, GitHub annotations or JUnit XML.
+"""Render `chaos validate` results as text, JSON, GitHub annotations, JUnit XML or Markdown.
 
 Pure functions from `FileResult`s to strings: the CLI picks one and prints it, CI parses the
 machine formats (the PR gate reads JUnit). No Rich here (colour is the CLI's business, and only on
@@ -119,3 +119,28 @@ def render_junit(results: Sequence[FileResult], strict: bool = False) -> str:
             ET.SubElement(case, "system-out").text = "\n".join(notes)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _md_cell(text: str) -> str:
+    """Text safe inside one Markdown table cell (pipes escaped, newlines flattened)."""
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def render_markdown(results: Sequence[FileResult], strict: bool = False) -> str:
+    """A GitHub-flavoured Markdown summary (for `$GITHUB_STEP_SUMMARY`): one row per file, then one
+    row per problem, so a reviewer sees what failed without opening the log."""
+    ok = all(r.passed(strict) for r in results)
+    lines = [f"### chaos validate: {'passed' if ok else 'failed'}", "", summary(results), "",
+             "| File | Result | Errors | Warnings |", "| --- | --- | ---: | ---: |"]
+    for r in results:
+        mark = "✅ valid" if r.passed(strict) else "❌ invalid"
+        lines.append(f"| `{_md_cell(r.path)}` | {mark} | {r.errors} | {r.warnings} |")
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        lines += ["", "| Where | Code | Severity | Problem |", "| --- | --- | --- | --- |"]
+        for p in problems:
+            where = f"{p.file}:{p.line}:{p.column}" if p.line else p.file
+            field = f"`{_md_cell(p.field)}`: " if p.field else ""
+            lines.append(f"| `{_md_cell(where)}` | {p.code} | {p.severity.value} | "
+                         f"{field}{_md_cell(p.message)} |")
+    return "\n".join(lines) + "\n"
