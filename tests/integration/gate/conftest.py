@@ -1,0 +1,65 @@
+"""Fixtures for the PR-gate tests: a copy of the bundled scenarios and the gate script runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+GATE_SCRIPT = REPO / "scripts" / "gate.sh"
+
+
+@dataclass
+class GateRun:
+    """What one run of scripts/gate.sh left behind."""
+
+    proc: subprocess.CompletedProcess[str]
+    workdir: Path
+    summary: Path
+    output: Path
+
+    def outputs(self) -> dict[str, str]:
+        """The `name=value` lines the script appended to $GITHUB_OUTPUT."""
+        pairs = [line.split("=", 1) for line in self.output.read_text().splitlines() if line]
+        return {name: value for name, value in pairs}
+
+
+@pytest.fixture
+def scenario_dir(tmp_path: Path) -> Path:
+    """A project directory holding a copy of the bundled scenarios (with their manifests)."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "scenarios", project / "scenarios")
+    return project
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Callable[..., GateRun]:
+    """Run the action's script the way action.yml does, with fake GitHub files in tmp_path."""
+
+    def run(workdir: Path, **inputs: str) -> GateRun:
+        summary = tmp_path / "step-summary.md"
+        output = tmp_path / "github-output"
+        summary.write_text("")
+        output.write_text("")
+        env = dict(os.environ)
+        env.update({
+            "PYTHONPATH": str(REPO),
+            "NO_COLOR": "1",
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_OUTPUT": str(output),
+            "CHAOS_GATE_CHAOS": f"{sys.executable} -m runner",
+            "CHAOS_GATE_PYTHON": sys.executable,
+        })
+        env.update({f"CHAOS_GATE_{k.upper()}": v for k, v in inputs.items()})
+        proc = subprocess.run(["bash", str(GATE_SCRIPT)], cwd=workdir, env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+        return GateRun(proc, workdir, summary, output)
+
+    return run
