@@ -68,6 +68,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus delayed ACKs
+    # add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
     server: _Server
 
     # --- plumbing --------------------------------------------------------------------------
@@ -177,7 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ClusterError as exc:
             code = exc.status or 500
             reason = exc.reason or _REASONS.get(code, "InternalError")
-            self._send_error(code, reason, str(exc), self._details(url.path))
+            details = getattr(exc, "status_details", None)
+            self._send_error(code, reason, str(exc), self._details(url.path) if details is None else details)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as exc:  # an unexpected bug answers 500, never kills the server
@@ -231,6 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = discovery.api_versions(api.address)
         elif path == "/apis":
             body = discovery.api_groups(api.store.registry)
+        elif path == "/openapi/v2":
+            # An empty protobuf Document: kubectl then finds no schema for any kind, skips client-side
+            # validation and computes strategic patches from its compiled-in types, so plain
+            # `kubectl apply` works. JSON is not an option: kubectl decodes this document as protobuf.
+            self._send(200, b"", "application/octet-stream")
+            return True
         elif path.startswith("/openapi"):
             self._send_error(404, "NotFound", "the server could not find the requested resource")
             return True
