@@ -441,7 +441,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._start_chunked("application/json")
             while not api.stopping.is_set():
                 elapsed = time.monotonic() - started
-                if (timeout and elapsed >= timeout) or (drop_after_s and elapsed >= drop_after_s):
+                if timeout and elapsed >= timeout:
+                    break
+                if drop_after_s and elapsed >= drop_after_s:
+                    api.faults.note_watch_drop()
                     break
                 ev = watch.next_event(WATCH_POLL_S)
                 if ev is None:
@@ -458,6 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if type_ != "BOOKMARK":
                     sent += 1
                 if drop_after_n and sent >= drop_after_n:
+                    api.faults.note_watch_drop()
                     break
             self._end_chunks()
         except OSError:

@@ -36,6 +36,7 @@ class ServerFaults:
     watch_drop_after_s: float = 0.0  # cut each watch stream after T seconds (0: never)
     seed: int | None = None
     injected: int = 0  # how many errors were answered (read-only counter)
+    watches_dropped: int = 0  # how many watch streams were cut (read-only counter)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -61,6 +62,10 @@ class ServerFaults:
             self.injected += 1
             return FaultDecision(self.error_code, self.retry_after if self.error_code == 429 else 0)
 
+    def note_watch_drop(self) -> None:
+        with self._lock:
+            self.watches_dropped += 1
+
     def latency(self, verb: str, path: str) -> float:
         with self._lock:
             return self.latency_s if self.latency_s > 0 and self._matches(verb, path) else 0.0
@@ -81,7 +86,7 @@ class ServerFaults:
         defaults = ServerFaults()
         with self._lock:
             for f in fields(self):
-                if f.name != "injected":
+                if f.name not in ("injected", "watches_dropped"):
                     setattr(self, f.name, getattr(defaults, f.name))
 
     def as_dict(self) -> dict[str, Any]:
