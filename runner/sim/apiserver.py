@@ -29,7 +29,7 @@ from runner.sim import discovery, patching, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
-from runner.sim.resources import PODS, GVR, ResourceInfo
+from runner.sim.resources import GVR, PODS, ResourceInfo
 from runner.sim.store import Store, bad_request
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,8 @@ def status_body(code: int, reason: str, message: str, details: Obj | None = None
     return body
 
 
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+            405: "MethodNotAllowed",
             406: "NotAcceptable", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType",
             422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
 
@@ -75,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing --------------------------------------------------------------------------
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def _body(self) -> bytes:
@@ -367,7 +368,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if route.info.builtin:
                     accepted.append(patching.STRATEGIC_MERGE_PATCH)
                 raise ClusterError(f"the body of the request was in an unknown format - accepted media types "
-                                   f"include: {', '.join(accepted)}", status=415, reason="UnsupportedMediaType")
+                                   f"include: {', '.join(accepted)}", status=415,
+                                   reason="UnsupportedMediaType")
             self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None))
         elif verb == "delete":
             opts = self._json_body(raw) if raw.strip() else {}
@@ -412,7 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
         store.patch(PODS, route.namespace, route.name, patching.MERGE_PATCH,
                     {"metadata": {"resourceVersion": pod["metadata"]["resourceVersion"]},
                      "spec": {"nodeName": target}})
-        self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+        self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                         "code": 201})
 
     def _watch(self, route: Route, query: dict[str, str], fields: str) -> None:
         api = self.server.api
@@ -427,8 +430,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             # The real server reports an expired version as an ERROR event inside a 200 stream.
             self._start_chunked("application/json")
-            self._chunk(json.dumps({"type": "ERROR", "object": status_body(410, "Expired", str(exc))}).encode()
-                        + b"\n")
+            event = {"type": "ERROR", "object": status_body(410, "Expired", str(exc))}
+            self._chunk(json.dumps(event).encode() + b"\n")
             self._end_chunks()
             return
         timeout = float(query.get("timeoutSeconds") or 0)
@@ -457,7 +460,8 @@ class _Handler(BaseHTTPRequestHandler):
                     obj = tables.table(route.gvr, [obj], obj["metadata"].get("resourceVersion", ""),
                                        query.get("includeObject", "Metadata"), with_columns=first_table)
                     first_table = False
-                self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n")
+                line = json.dumps({"type": type_, "object": obj}, separators=(",", ":"))
+                self._chunk(line.encode() + b"\n")
                 if type_ != "BOOKMARK":
                     sent += 1
                 if drop_after_n and sent >= drop_after_n:

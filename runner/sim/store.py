@@ -22,39 +22,46 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
 from runner.sim import patching
 from runner.sim.resources import (
     CRDS,
     DEPLOYMENTS,
+    GVR,
     NAMESPACES,
     NODES,
     PODS,
     WORKLOADS,
-    GVR,
     Registry,
     ResourceInfo,
 )
 from runner.sim.selectors import FieldSelector, LabelSelector
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Obj = dict[str, Any]
+ObjList = list[Obj]
+Dependents = list[tuple[ResourceInfo, Obj]]
 Listener = Callable[[str, GVR, Obj], None]
 
 DEFAULT_HISTORY = 20000
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
-def clone(value: Any) -> Any:
-    """A deep copy of a JSON-like value; several times faster than copy.deepcopy."""
+def _clone(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: _clone(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [_clone(v) for v in value]
     return value
+
+
+def clone(value: T) -> T:
+    """A deep copy of a JSON-like value; several times faster than copy.deepcopy."""
+    return cast(T, _clone(value))
 
 
 def now_rfc3339() -> str:
@@ -380,8 +387,8 @@ class Store:
                 new_meta["generation"] = int(cur_meta.get("generation", 1)) + 1
         if new == current:  # a no-op update keeps the resourceVersion and emits nothing
             return clone(current)
-        key = (cur_meta.get("namespace", "") if info.namespaced else "", cur_meta["name"])
-        self._bucket(info.gvr)[key] = new
+        where = (cur_meta.get("namespace", "") if info.namespaced else "", cur_meta["name"])
+        self._bucket(info.gvr)[where] = new
         self._commit("MODIFIED", info.gvr, new)
         if info.gvr == CRDS:
             self.registry.register_crd(new)
@@ -429,7 +436,8 @@ class Store:
                 raise Conflict(f'Operation cannot be fulfilled on {gvr} "{name}": Precondition failed: '
                                f"UID in precondition: {pre['uid']}, UID in object meta: "
                                f"{current['metadata']['uid']}", status=409, reason="Conflict")
-            if pre.get("resourceVersion") and pre["resourceVersion"] != current["metadata"]["resourceVersion"]:
+            stale = pre.get("resourceVersion") not in (None, "", current["metadata"]["resourceVersion"])
+            if stale:
                 raise Conflict(f'Operation cannot be fulfilled on {gvr} "{name}": Precondition failed: '
                                "resourceVersion does not match", status=409, reason="Conflict")
             out = self._delete_locked(info, current, policy)
@@ -468,8 +476,8 @@ class Store:
             self._collect(uid, "Background")
         return clone(gone)
 
-    def _dependents(self, uid: str) -> list[tuple[ResourceInfo, Obj]]:
-        out: list[tuple[ResourceInfo, Obj]] = []
+    def _dependents(self, uid: str) -> Dependents:
+        out: Dependents = []
         for gvr, objs in self._objects.items():
             info = self.registry.get(gvr)
             if info is None:
@@ -496,9 +504,9 @@ class Store:
             self._replace(info, dep, new, None)
 
     def delete_collection(self, gvr: GVR, namespace: str | None = None, label_selector: str = "",
-                          field_selector: str = "", propagation_policy: str | None = None) -> list[Obj]:
+                          field_selector: str = "", propagation_policy: str | None = None) -> ObjList:
         items, _ = self.list(gvr, namespace, label_selector, field_selector)
-        out: list[Obj] = []
+        out: ObjList = []
         for item in items:
             try:
                 out.append(self.delete(gvr, item["metadata"].get("namespace"), item["metadata"]["name"],
@@ -518,7 +526,7 @@ class Store:
                        self.bookmark_interval)
         with self._lock:
             if resource_version in (None, "", "0"):
-                for (ns, _), o in sorted(self._bucket(gvr).items()):
+                for _, o in sorted(self._bucket(gvr).items()):
                     ev = _Event(int(o["metadata"]["resourceVersion"]), "ADDED", gvr, o)
                     w._offer(ev)
             else:
@@ -622,7 +630,8 @@ class Store:
         if info.gvr in WORKLOADS or info.gvr == PODS:
             return bool(old.get("spec") != new.get("spec"))
         skip = {"metadata", "status", "apiVersion", "kind"}
-        return {k: v for k, v in old.items() if k not in skip} != {k: v for k, v in new.items() if k not in skip}
+        before = {k: v for k, v in old.items() if k not in skip}
+        return before != {k: v for k, v in new.items() if k not in skip}
 
 
 def selector_string(selector: Obj) -> str:

@@ -18,7 +18,8 @@ import pytest
 from tests.conftest import cli_env
 
 KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (Debian: kubernetes-client)")
+pytestmark = pytest.mark.skipif(KUBECTL is None,
+                                reason="kubectl is not installed (Debian: kubernetes-client)")
 
 
 def read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float, what: str) -> str:
@@ -45,7 +46,8 @@ class SimProcess:
         self.home = home
         self.output = output
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, check: bool = True,
+                timeout: float = 30) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig)}
         res = subprocess.run([str(KUBECTL), *args], env=env, capture_output=True, text=True, timeout=timeout,
                              check=False)
@@ -57,8 +59,10 @@ class SimProcess:
 @pytest.fixture
 def sim_up(tmp_path: Path) -> Iterator[SimProcess]:
     kubeconfig = tmp_path / "sim.kubeconfig"
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "sim", "up", "--nodes", "3", "--gpus-per-node", "4",
-                             "--kubeconfig", str(kubeconfig), "--root", str(tmp_path / "root")], cwd=tmp_path, env=cli_env({"HOME": str(tmp_path)}),
+    args = ["sim", "up", "--nodes", "3", "--gpus-per-node", "4", "--kubeconfig", str(kubeconfig),
+            "--root", str(tmp_path / "root")]
+    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path,
+                            env=cli_env({"HOME": str(tmp_path)}),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = read_until(proc, "Ctrl-C to stop", 30, "chaos sim up did not come up")
     sim = SimProcess(proc, kubeconfig, tmp_path, output)
@@ -117,9 +121,11 @@ spec:
 
     sim_up.kubectl("patch", "deployment", "web", "--type=json",
                    "-p", '[{"op":"replace","path":"/spec/replicas","value":3}]')
-    sim_up.kubectl("patch", "deployment", "web", "--type=merge", "-p", '{"metadata":{"labels":{"chaos":"on"}}}')
+    sim_up.kubectl("patch", "deployment", "web", "--type=merge",
+                   "-p", '{"metadata":{"labels":{"chaos":"on"}}}')
     sim_up.kubectl("patch", "deployment", "web", "--type=strategic", "-p",
-                   '{"spec":{"template":{"spec":{"containers":[{"name":"worker","env":[{"name":"X","value":"1"}]}]}}}}')
+                   '{"spec":{"template":{"spec":{"containers":'
+                   '[{"name":"worker","env":[{"name":"X","value":"1"}]}]}}}}')
     d = json.loads(sim_up.kubectl("get", "deployment", "web", "-o", "json").stdout)
     assert d["spec"]["replicas"] == 3
     assert d["metadata"]["labels"]["chaos"] == "on"

@@ -47,8 +47,9 @@ def test_json_patch_on_deployment(apps: client.AppsV1Api) -> None:
 
 def test_merge_and_strategic_patch_on_deployment(apps: client.AppsV1Api) -> None:
     apps.create_namespaced_deployment("default", deployment("web"))
+    containers = [{"name": "x", "image": "y"}]
     merged = patch_deploy(apps, {"metadata": {"annotations": {"a": "1"}},
-                                 "spec": {"template": {"spec": {"containers": [{"name": "x", "image": "y"}]}}}},
+                                 "spec": {"template": {"spec": {"containers": containers}}}},
                           "application/merge-patch+json")
     assert [c.name for c in merged.spec.template.spec.containers] == ["x"]  # merge patch replaces lists
 
