@@ -91,6 +91,7 @@ class _Event:
     type: str
     gvr: GVR
     obj: Obj  # never mutated after commit
+    old: Obj | None = None  # the object before a MODIFIED change
 
 
 class StoreWatch:
@@ -111,18 +112,28 @@ class StoreWatch:
         self._last_rv = 0
         self._last_sent = time.monotonic()
 
-    def _wants(self, ev: _Event) -> bool:
-        if ev.gvr != self.gvr:
-            return False
-        meta = ev.obj.get("metadata", {})
+    def _matches(self, obj: Obj) -> bool:
+        meta = obj.get("metadata", {})
         if self.namespace is not None and meta.get("namespace") != self.namespace:
             return False
-        return self._labels.matches(meta.get("labels")) and self._fields.matches(ev.obj)
+        return self._labels.matches(meta.get("labels")) and self._fields.matches(obj)
 
     def _offer(self, ev: _Event) -> None:
-        if self._wants(ev):
+        if ev.gvr != self.gvr:
+            return
+        type_ = ev.type
+        now = self._matches(ev.obj)
+        if type_ == "MODIFIED" and ev.old is not None:
+            before = self._matches(ev.old)
+            # As the real watch cache does: an object entering the selection is ADDED for this
+            # watcher, one leaving it is DELETED (e.g. a kubelet watching spec.nodeName=<node>).
+            if before and not now:
+                type_, now = "DELETED", True
+            elif now and not before:
+                type_ = "ADDED"
+        if now:
             with self._cond:
-                self._queue.append((ev.type, ev.obj))
+                self._queue.append((type_, ev.obj))
                 self._cond.notify_all()
 
     def _push(self, type_: str, obj: Obj) -> None:
@@ -218,11 +229,11 @@ class Store:
             if callback in self._listeners:
                 self._listeners.remove(callback)
 
-    def _commit(self, type_: str, gvr: GVR, obj: Obj) -> Obj:
+    def _commit(self, type_: str, gvr: GVR, obj: Obj, old: Obj | None = None) -> Obj:
         """Record a change (lock held): bump rv, stamp it, log it, queue notifications."""
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
-        ev = _Event(self._rv, type_, gvr, obj)
+        ev = _Event(self._rv, type_, gvr, obj, old)
         if len(self._history) == self._history.maxlen:
             self._compacted = self._history[0].rv
         self._history.append(ev)
@@ -389,7 +400,7 @@ class Store:
             return clone(current)
         where = (cur_meta.get("namespace", "") if info.namespaced else "", cur_meta["name"])
         self._bucket(info.gvr)[where] = new
-        self._commit("MODIFIED", info.gvr, new)
+        self._commit("MODIFIED", info.gvr, new, current)
         if info.gvr == CRDS:
             self.registry.register_crd(new)
         return clone(new)

@@ -92,3 +92,25 @@ def test_status_rules_for_pods_and_statefulsets(apps: client.AppsV1Api) -> None:
     out = apps.replace_namespaced_stateful_set_status("db", "default", created)
     assert out.status.ready_replicas == 2
     assert [s.metadata.name for s in apps.list_namespaced_stateful_set("default").items] == ["db"]
+
+
+def test_selected_watch_sees_objects_enter_and_leave() -> None:
+    store = Store()
+    on_node = store.watch(PODS, None, field_selector="spec.nodeName=gpu-node-1")
+    labelled = store.watch(PODS, "default", label_selector="role=worker")
+    store.create(PODS, pod("p", {"role": "worker"}), "default")
+    ev = labelled.next_event(1)
+    assert ev is not None
+    assert ev[0] == "ADDED"
+    assert on_node.next_event(0.05) is None  # not bound yet
+    store.patch(PODS, "default", "p", "application/merge-patch+json", {"spec": {"nodeName": "gpu-node-1"}})
+    bound = on_node.next_event(1)
+    assert bound is not None
+    assert (bound[0], bound[1]["spec"]["nodeName"]) == ("ADDED", "gpu-node-1")  # entered the selection
+    modified = labelled.next_event(1)
+    assert modified is not None
+    assert modified[0] == "MODIFIED"
+    store.patch(PODS, "default", "p", "application/merge-patch+json", {"metadata": {"labels": {"role": "x"}}})
+    left = labelled.next_event(1)
+    assert left is not None
+    assert (left[0], left[1]["metadata"]["labels"]) == ("DELETED", {"role": "x"})  # left the selection
