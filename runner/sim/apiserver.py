@@ -328,6 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
                   identity: Identity) -> None:
         store = self.server.api.store
         gvr, ns, name, sub = route.gvr, route.namespace, route.name, route.subresource
+        dry = query.get("dryRun") == "All"
+        if query.get("dryRun") not in (None, "", "All"):
+            raise bad_request(f'Invalid dryRun value "{query["dryRun"]}": only "All" is supported')
         if verb == "get" and sub == "log":
             self._logs(route, query)
         elif verb == "get":
@@ -348,7 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif verb == "create" and sub == "binding":
             self._bind(route, self._json_body(raw))
         elif verb == "create":
-            self._send(201, store.create(gvr, self._json_body(raw), ns))
+            self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry))
         elif verb == "update":
             body = self._json_body(raw)
             meta = body.setdefault("metadata", {})
@@ -360,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise bad_request("the namespace of the provided object does not match the namespace "
                                       "sent on the request")
                 meta["namespace"] = ns
-            self._send(200, store.update(gvr, body, sub or None))
+            self._send(200, store.update(gvr, body, sub or None, dry_run=dry))
         elif verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if ctype not in patching.PATCH_TYPES:
@@ -370,7 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ClusterError(f"the body of the request was in an unknown format - accepted media types "
                                    f"include: {', '.join(accepted)}", status=415,
                                    reason="UnsupportedMediaType")
-            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None))
+            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry))
         elif verb == "delete":
             opts = self._json_body(raw) if raw.strip() else {}
             policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
@@ -378,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
                 policy = policy or "Orphan"
             grace = query.get("gracePeriodSeconds") or opts.get("gracePeriodSeconds")
             self._send(200, store.delete(gvr, ns, name, int(grace) if grace not in (None, "") else None,
-                                         policy, opts.get("preconditions")))
+                                         policy, opts.get("preconditions"), dry_run=dry))
         elif verb == "deletecollection":
             opts = self._json_body(raw) if raw.strip() else {}
             items = store.delete_collection(gvr, ns, query.get("labelSelector", ""),

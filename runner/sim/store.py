@@ -276,7 +276,7 @@ class Store:
 
     # --- verbs -----------------------------------------------------------------------------
 
-    def create(self, gvr: GVR, obj: Obj, namespace: str | None = None) -> Obj:
+    def create(self, gvr: GVR, obj: Obj, namespace: str | None = None, dry_run: bool = False) -> Obj:
         info = self.info(gvr)
         obj = clone(obj)
         meta = obj.setdefault("metadata", {})
@@ -312,6 +312,8 @@ class Store:
             for key in ("resourceVersion", "deletionTimestamp", "managedFields", "selfLink"):
                 meta.pop(key, None)
             self._defaults_on_create(info, obj)
+            if dry_run:  # everything checked and defaulted, nothing stored (dryRun=All)
+                return clone(obj)
             bucket[(ns, name)] = obj
             self._commit("ADDED", gvr, obj)
             if gvr == CRDS:
@@ -342,7 +344,7 @@ class Store:
             items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
             return [clone(o) for o in items], str(self._rv)
 
-    def update(self, gvr: GVR, obj: Obj, subresource: str | None = None) -> Obj:
+    def update(self, gvr: GVR, obj: Obj, subresource: str | None = None, dry_run: bool = False) -> Obj:
         info = self.info(gvr)
         obj = clone(obj)
         meta = obj.get("metadata") or {}
@@ -352,11 +354,12 @@ class Store:
             current = self._bucket(gvr).get((ns, name))
             if current is None:
                 raise not_found(gvr, name)
-            out = self._replace(info, current, obj, subresource)
+            out = self._replace(info, current, obj, subresource, dry_run)
         self._notify()
         return out
 
-    def _replace(self, info: ResourceInfo, current: Obj, obj: Obj, subresource: str | None) -> Obj:
+    def _replace(self, info: ResourceInfo, current: Obj, obj: Obj, subresource: str | None,
+                 dry_run: bool = False) -> Obj:
         """Update `current` with `obj` (lock held). Returns a copy of the stored result."""
         self._check_type(info, obj)
         meta = obj.setdefault("metadata", {})
@@ -398,6 +401,8 @@ class Store:
                 new_meta["generation"] = int(cur_meta.get("generation", 1)) + 1
         if new == current:  # a no-op update keeps the resourceVersion and emits nothing
             return clone(current)
+        if dry_run:
+            return clone(new)
         where = (cur_meta.get("namespace", "") if info.namespaced else "", cur_meta["name"])
         self._bucket(info.gvr)[where] = new
         self._commit("MODIFIED", info.gvr, new, current)
@@ -406,7 +411,7 @@ class Store:
         return clone(new)
 
     def patch(self, gvr: GVR, namespace: str | None, name: str, patch_type: str, body: Any,
-              subresource: str | None = None) -> Obj:
+              subresource: str | None = None, dry_run: bool = False) -> Obj:
         info = self.info(gvr)
         if patch_type == patching.STRATEGIC_MERGE_PATCH and not info.builtin:
             raise Invalid(f"the body of the request was in an unknown format - accepted media types "
@@ -426,12 +431,13 @@ class Store:
             # A patch applies to the current object: its rv only conflicts if the patch set one.
             if str(meta.get("resourceVersion")) == current["metadata"]["resourceVersion"]:
                 meta.pop("resourceVersion", None)
-            out = self._replace(info, current, patched, subresource)
+            out = self._replace(info, current, patched, subresource, dry_run)
         self._notify()
         return out
 
     def delete(self, gvr: GVR, namespace: str | None, name: str, grace_period_seconds: int | None = None,
-               propagation_policy: str | None = None, preconditions: Obj | None = None) -> Obj:
+               propagation_policy: str | None = None, preconditions: Obj | None = None,
+               dry_run: bool = False) -> Obj:
         """Delete now (graceful deletion is immediate in the simulation) and collect dependents."""
         info = self.info(gvr)
         policy = propagation_policy or "Background"
@@ -451,7 +457,7 @@ class Store:
             if stale:
                 raise Conflict(f'Operation cannot be fulfilled on {gvr} "{name}": Precondition failed: '
                                "resourceVersion does not match", status=409, reason="Conflict")
-            out = self._delete_locked(info, current, policy)
+            out = clone(current) if dry_run else self._delete_locked(info, current, policy)
         self._notify()
         return out
 

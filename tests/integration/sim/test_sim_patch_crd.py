@@ -114,3 +114,16 @@ def test_crd_registers_custom_resource(kube: client.ApiClient, custom: client.Cu
     with pytest.raises(ApiException) as gone:
         custom.list_namespaced_custom_object(G, V, "default", P)
     assert gone.value.status == 404
+
+
+def test_server_side_dry_run_changes_nothing(apps: client.AppsV1Api) -> None:
+    before = apps.create_namespaced_deployment("default", deployment("web", 2))
+    preview = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 5}}, dry_run="All")
+    assert preview.spec.replicas == 5
+    apps.delete_namespaced_deployment("web", "default", dry_run="All")
+    after = apps.read_namespaced_deployment("web", "default")
+    assert after.spec.replicas == 2
+    assert after.metadata.resource_version == before.metadata.resource_version
+    created = apps.create_namespaced_deployment("default", deployment("ghost"), dry_run="All")
+    assert created.metadata.name == "ghost"
+    assert [d.metadata.name for d in apps.list_namespaced_deployment("default").items] == ["web"]
