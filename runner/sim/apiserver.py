@@ -61,6 +61,18 @@ _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotF
             422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
 
 
+def scale_of(obj: Obj) -> Obj:
+    spec = obj.get("spec") or {}
+    meta = obj["metadata"]
+    selector = spec.get("selector") or {}
+    labels = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                               "creationTimestamp") if k in meta},
+            "spec": {"replicas": spec.get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": labels}}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -333,6 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise bad_request(f'Invalid dryRun value "{query["dryRun"]}": only "All" is supported')
         if verb == "get" and sub == "log":
             self._logs(route, query)
+        elif sub == "scale":
+            self._scale(verb, route, raw, dry)
         elif verb == "get":
             obj = store.get(gvr, ns, name)
             self._send(200, self._maybe_table(route, [obj], store.resource_version, query, single=True))
@@ -392,6 +406,31 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raise ClusterError(f"the server does not allow this method on the requested resource ({method})",
                                status=405, reason="MethodNotAllowed")
+
+    def _scale(self, verb: str, route: Route, raw: bytes, dry: bool) -> None:
+        """The autoscaling/v1 Scale view of a workload (kubectl scale, HPA-style clients)."""
+        store = self.server.api.store
+        obj = store.get(route.gvr, route.namespace, route.name)
+        if verb in ("update", "patch"):
+            current = scale_of(obj)
+            if verb == "update":
+                wanted = self._json_body(raw)
+            else:
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                wanted = patching.apply_patch(current, ctype, raw)
+            replicas = (wanted.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ClusterError(f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: '
+                                   f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                                   status=422, reason="Invalid")
+            rv = (wanted.get("metadata") or {}).get("resourceVersion")
+            body: Obj = {"metadata": {"resourceVersion": rv} if rv else {}, "spec": {"replicas": replicas}}
+            obj = store.patch(route.gvr, route.namespace, route.name, patching.MERGE_PATCH, body,
+                              dry_run=dry)
+        elif verb != "get":
+            raise ClusterError("the server does not allow this method on the requested resource", status=405,
+                               reason="MethodNotAllowed")
+        self._send(200, scale_of(obj))
 
     def _wants_table(self) -> bool:
         accept = self.headers.get("Accept") or ""
@@ -499,11 +538,10 @@ class _Handler(BaseHTTPRequestHandler):
             except NotFound:
                 return True
 
+        api.logs.file(ns, route.name, container, previous, containers)  # errors go out before the 200
         chunks = api.logs.follow(ns, route.name, container, previous, tail, containers, stop)
-        first = next(chunks, b"")  # errors (no such container) surface before the 200 goes out
         try:
             self._start_chunked("text/plain")
-            self._chunk(first)
             for chunk in chunks:
                 self._chunk(chunk)
             self._end_chunks()

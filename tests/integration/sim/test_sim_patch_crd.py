@@ -127,3 +127,17 @@ def test_server_side_dry_run_changes_nothing(apps: client.AppsV1Api) -> None:
     created = apps.create_namespaced_deployment("default", deployment("ghost"), dry_run="All")
     assert created.metadata.name == "ghost"
     assert [d.metadata.name for d in apps.list_namespaced_deployment("default").items] == ["web"]
+
+
+def test_scale_subresource(apps: client.AppsV1Api) -> None:
+    apps.create_namespaced_deployment("default", deployment("web", 2))
+    scale = apps.read_namespaced_deployment_scale("web", "default")
+    assert (scale.spec.replicas, scale.status.selector) == (2, "app=web")
+    scale.spec.replicas = 4
+    assert apps.replace_namespaced_deployment_scale("web", "default", scale).spec.replicas == 4
+    patched = apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 1}})
+    assert patched.spec.replicas == 1
+    assert apps.read_namespaced_deployment("web", "default").spec.replicas == 1
+    with pytest.raises(ApiException) as negative:
+        apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": -1}})
+    assert negative.value.status == 422
