@@ -185,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             route = self._route(url.path)
             verb = self._verb(method, route, query)
+            self._check_body_type(method, raw)
             if self._faulted(verb, url.path):
                 return
             resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
@@ -200,6 +201,17 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an unexpected bug answers 500, never kills the server
             log.exception("sim apiserver: %s %s failed", method, self.path)
             self._send_error(500, "InternalError", f"Internal error occurred: {exc}")
+
+    def _check_body_type(self, method: str, raw: bytes) -> None:
+        """JSON only: a protobuf body (kubectl create for built-in kinds) gets the real server's 415
+        for an unsupported type, upon which client-go falls back to JSON."""
+        if method not in ("POST", "PUT", "DELETE") or not raw:
+            return
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype not in ("application/json", "*/*", ""):
+            raise ClusterError(f'the body of the request was in an unknown format - accepted media types '
+                               f'include: application/json, application/yaml ("{ctype}")', status=415,
+                               reason="UnsupportedMediaType")
 
     def _details(self, path: str) -> Obj | None:
         try:
