@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from runner.errors import ClusterError, NotFound
-from runner.sim import discovery, patching, tables
+from runner.sim import discovery, patching, protowire, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
@@ -208,10 +208,22 @@ class _Handler(BaseHTTPRequestHandler):
         if method not in ("POST", "PUT", "DELETE") or not raw:
             return
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if method == "DELETE" and raw.startswith(protowire.MAGIC):
+            return  # DeleteOptions is the one protobuf body we read (kubectl drain, delete)
         if ctype not in ("application/json", "*/*", ""):
             raise ClusterError(f'the body of the request was in an unknown format - accepted media types '
                                f'include: application/json, application/yaml ("{ctype}")', status=415,
                                reason="UnsupportedMediaType")
+
+    def _delete_options(self, raw: bytes) -> Obj:
+        if not raw.strip():
+            return {}
+        if raw.startswith(protowire.MAGIC):
+            try:
+                return protowire.delete_options(raw)
+            except (ValueError, KeyError, UnicodeDecodeError) as exc:
+                raise bad_request(f"cannot decode DeleteOptions: {exc}") from exc
+        return self._json_body(raw)
 
     def _details(self, path: str) -> Obj | None:
         try:
@@ -353,6 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.server.api.store
         gvr, ns, name, sub = route.gvr, route.namespace, route.name, route.subresource
         dry = query.get("dryRun") == "All"
+        if method == "DELETE" and self._delete_options(raw).get("dryRun") == ["All"]:
+            dry = True
         if query.get("dryRun") not in (None, "", "All"):
             raise bad_request(f'Invalid dryRun value "{query["dryRun"]}": only "All" is supported')
         if verb == "get" and sub == "log":
@@ -401,7 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
                                    reason="UnsupportedMediaType")
             self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry))
         elif verb == "delete":
-            opts = self._json_body(raw) if raw.strip() else {}
+            opts = self._delete_options(raw)
             policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
             if opts.get("orphanDependents") is True:
                 policy = policy or "Orphan"
@@ -409,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, store.delete(gvr, ns, name, int(grace) if grace not in (None, "") else None,
                                          policy, opts.get("preconditions"), dry_run=dry))
         elif verb == "deletecollection":
-            opts = self._json_body(raw) if raw.strip() else {}
+            opts = self._delete_options(raw)
             items = store.delete_collection(gvr, ns, query.get("labelSelector", ""),
                                             query.get("fieldSelector", ""),
                                             query.get("propagationPolicy") or opts.get("propagationPolicy"))

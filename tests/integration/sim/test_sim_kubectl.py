@@ -138,6 +138,11 @@ spec:
     assert sim_up.kubectl("delete", "deployment", "web").stdout.strip() == 'deployment.apps "web" deleted'
     assert "web" not in sim_up.kubectl("get", "deployments").stdout
 
+    # drain sends its DELETE bodies as protobuf DeleteOptions; the pod on the node must go.
+    sim_up.kubectl("drain", "gpu-node-2", "--force", "--ignore-daemonsets", "--grace-period=1")
+    assert "solo" not in sim_up.kubectl("get", "pods").stdout
+    assert "SchedulingDisabled" in sim_up.kubectl("get", "node", "gpu-node-2").stdout
+
 
 def test_kubectl_watch_and_logs(sim_up: SimProcess, tmp_path: Path) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(sim_up.home), "KUBECONFIG": str(sim_up.kubeconfig)}
