@@ -415,8 +415,8 @@ class Store:
         info = self.info(gvr)
         if patch_type == patching.STRATEGIC_MERGE_PATCH and not info.builtin:
             raise Invalid(f"the body of the request was in an unknown format - accepted media types "
-                          f"include: {patching.JSON_PATCH}, {patching.MERGE_PATCH}, "
-                          f"{patching.APPLY_PATCH}", status=415, reason="UnsupportedMediaType")
+                          f"include: {patching.JSON_PATCH}, {patching.MERGE_PATCH}", status=415,
+                          reason="UnsupportedMediaType")
         with self._lock:
             ns = (namespace or "") if info.namespaced else ""
             current = self._bucket(gvr).get((ns, name))
