@@ -210,3 +210,18 @@ def test_method_not_allowed_and_unknown_paths(sim: SimCluster) -> None:
     ssa = http.request("PATCH", f"{sim.url}/apis/apps/v1/namespaces/default/deployments/x", body=b"{}",
                        headers={"Content-Type": "application/apply-patch+yaml"})
     assert ssa.status == 415
+
+
+def test_node_status_and_cordon(core: client.CoreV1Api) -> None:
+    node = core.read_node("gpu-node-1")
+    conditions = [{"type": "Ready", "status": "False", "reason": "XID79",
+                   "lastHeartbeatTime": node.status.conditions[0].last_heartbeat_time.isoformat(),
+                   "lastTransitionTime": node.status.conditions[0].last_transition_time.isoformat()}]
+    after = core.patch_node_status("gpu-node-1", {"status": {"conditions": conditions}})
+    assert [(c.type, c.status) for c in after.status.conditions] == [("Ready", "False")]
+    ignored = core.patch_node("gpu-node-1", {"spec": {"unschedulable": True},
+                                             "status": {"allocatable": {"nvidia.com/gpu": "0"}}})
+    assert ignored.spec.unschedulable is True
+    assert ignored.status.allocatable["nvidia.com/gpu"] == "8"  # status changes only through nodes/status
+    names = [n.metadata.name for n in core.list_node(field_selector="spec.unschedulable=true").items]
+    assert names == ["gpu-node-1"]
