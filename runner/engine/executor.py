@@ -292,8 +292,9 @@ class Executor:
         finally:
             self._enter_teardown()
         if interrupted and verdict is None:
-            verdict, reason = Verdict.INTERRUPTED, f"interrupted ({interrupted}) before the steps ran"
-        assert verdict is not None
+            during = [r.name for r in results if r.status is StepStatus.INTERRUPTED]
+            where = f" during step {during[0]}" if during else ""
+            verdict, reason = Verdict.INTERRUPTED, f"interrupted ({interrupted}){where}"
         self._fill_skipped(results)
         return self._finish(verdict, reason, started_at, results)
 

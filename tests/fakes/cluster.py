@@ -8,7 +8,7 @@ state changes themselves (helpers below, timers on a FakeClock, or `on_change` r
 Behaviour (what a test may rely on):
 - One global resourceVersion counter; every write bumps it and stamps the object. `list()` returns
   the counter as the list version. `metadata.uid`, `creationTimestamp` and `generation` (bumped
-  when `spec` changes) are set by the fake.
+  when `spec` changes, for workload kinds only) are set by the fake.
 - `create` -> Conflict when the name is taken (reason "AlreadyExists"); Invalid when no name or a
   resourceVersion is given. `get`/`delete`/patches -> NotFound when absent.
 - `json_patch` implements RFC 6902 (add, remove, replace, test, move, copy; `-` appends). A failed
@@ -45,8 +45,8 @@ Test helpers (stable API):
     c.add_log("ns", "w-1", "line\\n", container=None, previous=False) / c.set_log(...)
     c.fail_next("json_patch", Unavailable("boom"), kind="Deployment", name=None, times=1)
     c.on_change(fn)                    # fn(event_type, obj) after every write (a tiny controller)
-    c.dump() -> dict                   # every object, sorted, without resourceVersion: compare
-                                       # before/after a run to prove it left the cluster as it was
+    c.dump() -> dict                   # every object, sorted, without resourceVersion/generation:
+                                       # compare before/after a run: the cluster is as it was
     c.objects(kind=None, namespace=None) -> list[obj]   # deep copies
     c.calls                            # [(op, "Kind ns/name" or "Kind ns"), ...] every API call
     c.writes()                         # the write calls attempted (create/patch/delete)
@@ -85,6 +85,9 @@ Key = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" for cluster-s
 OPS = ("get", "list", "create", "json_patch", "merge_patch", "delete", "watch", "pod_logs",
        "emit_event")
 WRITE_OPS = ("create", "json_patch", "merge_patch", "delete")
+# kinds whose metadata.generation moves when their spec changes (as on a real API server)
+GENERATION_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+                    "DynamoGraphDeployment")
 
 
 @dataclass(frozen=True)
@@ -620,13 +623,14 @@ class FakeCluster:
                     if (kind is None or k[1] == kind) and (namespace is None or k[2] == namespace)]
 
     def dump(self) -> dict[str, Any]:
-        """Every object keyed by 'apiVersion/Kind/ns/name', without resourceVersion: equal dumps
-        mean equal clusters."""
+        """Every object keyed by 'apiVersion/Kind/ns/name', without resourceVersion and
+        generation (both move on even when a change is reverted): equal dumps mean equal clusters."""
         with self._txn(write=False):
             out: dict[str, Any] = {}
             for key, obj in sorted(self._objects.items()):
                 clean = copy.deepcopy(obj)
                 clean.get("metadata", {}).pop("resourceVersion", None)
+                clean.get("metadata", {}).pop("generation", None)
                 out["/".join(key)] = clean
             return out
 
@@ -688,7 +692,7 @@ class FakeCluster:
             new.setdefault("metadata", {})["uid"] = current["metadata"].get("uid")
         if new == current:
             return copy.deepcopy(current)  # a no-op patch does not bump the version
-        if new.get("spec") != current.get("spec"):
+        if new.get("spec") != current.get("spec") and ref.kind in GENERATION_KINDS:
             new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
         return self._write(_key(ref), new, "MODIFIED")
 

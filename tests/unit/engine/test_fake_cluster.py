@@ -140,7 +140,7 @@ def test_fail_next_logs_events_and_dump() -> None:
     c.json_patch(DEP, [{"op": "replace", "path": "/spec/replicas", "value": 5}])
     assert c.dump() != before
     c.json_patch(DEP, [{"op": "replace", "path": "/spec/replicas", "value": 2}])
-    assert c.dump() != before  # generation moved on
+    assert c.dump() == before  # reverted: equal, although resourceVersion and generation moved on
     c.add_log("ns", "w-0", "[XID 79 SIM] boom\n")
     assert "XID 79" in c.pod_logs("ns", "w-0")
     assert c.pod_logs("ns", "w-1") == ""
