@@ -458,7 +458,7 @@ class Executor:
             self.journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:
             log.warning("could not write the run-end entry: %s", exc)
-        if clean and self.journal.mirror is not None:
+        if clean and self.journal.mirror is not None and self.journal.mirror.exists:
             try:
                 self.journal.mirror.delete()
             except ClusterError as exc:
