@@ -182,9 +182,11 @@ class Journal:
         self.mirror = mirror
         self.mirror_errors: list[str] = []
         self._seq = next_seq
-        self._text = path.read_text(encoding="utf-8") if path is not None and path.exists() else text
-        if self._text and not self._text.endswith("\n"):
-            self._text += "\n"  # a torn last line stays a line of its own; readers skip it
+        self.repaired = ""
+        if path is not None and path.exists():
+            self._text = self._drop_torn_tail(path)
+        else:
+            self._text = text if text.endswith("\n") or not text else text + "\n"
 
     @classmethod
     def resume(cls, contents: JournalContents, path: Path | None, clock: Clock,
@@ -193,6 +195,30 @@ class Journal:
         or, with `path` None, from the cluster copy's `text`."""
         last = max((int(e["seq"]) for e in contents.entries), default=0)
         return cls(path, contents.run_id, clock, mirror, next_seq=last + 1, text=text)
+
+    def _drop_torn_tail(self, path: Path) -> str:
+        """Appending after a torn last line would glue the next entry onto it; cut the fragment
+        off first (it never described a change that was made: write-ahead)."""
+        text = path.read_text(encoding="utf-8")
+        complete, _, tail = text.rpartition("\n")
+        if not tail:
+            return text
+        try:
+            json.loads(tail)
+            whole = True
+        except ValueError:
+            whole = False
+        if whole:  # a complete entry that only lacks its newline
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("\n")
+            return text + "\n"
+        kept = complete + "\n" if complete else ""
+        with open(path, "r+", encoding="utf-8") as fh:
+            fh.truncate(len(kept.encode("utf-8")))
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.repaired = f"dropped a torn last line of {len(tail)} characters from {path}"
+        return kept
 
     @property
     def text(self) -> str:

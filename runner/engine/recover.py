@@ -145,9 +145,9 @@ def _recover_one(cluster: Cluster, contents: JournalContents, journal: Journal, 
     outcomes = undo_pending(cluster, journal, contents.pending())
     left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
     left += leftovers(cluster, contents.recorded(), run_id, namespace)
-    if outcomes:
+    if outcomes or journal.repaired:
         journal.append("recover", mirror_required=False, complete=not left,
-                       undone=[o.description for o in outcomes if o.ok])
+                       undone=[o.description for o in outcomes if o.ok], repaired=journal.repaired)
     if not left and journal.mirror is not None and journal.mirror.exists:
         journal.mirror.delete()  # clean: the cluster copy has served its purpose
     return RecoveredRun(run_id, namespace, source, tuple(outcomes), tuple(left),
