@@ -361,6 +361,7 @@ class Executor:
         steps = self.scenario.steps
         scenario_deadline = self.clock.monotonic() + self.scenario.settings.timeout.seconds
         for index, step in enumerate(steps):
+            self.gate.checkpoint()  # a signal that arrived between steps stops here
             now = self.clock.monotonic()
             left = scenario_deadline - now
             own = step.timeout.seconds if step.timeout is not None else math.inf

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runner.cluster.protocol import Cluster, KubeObject
+from runner.engine.signals import checkpoint, interruptible
 from runner.errors import DeadlineExceeded, Gone
 from runner.steps.base import Clock
 
@@ -79,6 +80,7 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
 
     resource_version = relist()
     while True:
+        checkpoint()
         done = check()
         if done is not None:
             return done
@@ -89,9 +91,14 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
         started = time.monotonic()
         said_anything = False
         try:
-            for event in cluster.watch(api_version, kind, namespace, label_selector=selector,
-                                       field_selector=field_selector,
-                                       resource_version=resource_version, timeout_seconds=chunk):
+            stream = iter(cluster.watch(api_version, kind, namespace, label_selector=selector,
+                                        field_selector=field_selector,
+                                        resource_version=resource_version, timeout_seconds=chunk))
+            while True:
+                with interruptible():  # a signal may cut the blocking read short, nothing else
+                    event = next(stream, None)
+                if event is None:
+                    break
                 said_anything = True
                 rv = event.object.get("metadata", {}).get("resourceVersion")
                 if rv:
