@@ -217,6 +217,9 @@ def recover_command(
     from runner.engine.recover import recover
     from runner.errors import ChaosError
 
+    if run_dir is None and not run_id and not all_runs:
+        typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
+        raise typer.Exit(2)
     try:
         with open_cluster(cluster, context, kubeconfig) as connected:
             result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,

@@ -813,10 +813,10 @@ class FileBackedFakeCluster(FakeCluster):
                 finally:
                     self._depth -= 1
                 return
-            self._depth = 1
             with open(self._lockfile, "a+") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 try:
+                    self._depth = 1
                     self._load()
                     before = self._rv, len(self.events), json.dumps(sorted(self._logs.items()))
                     try:

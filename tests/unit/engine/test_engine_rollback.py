@@ -237,3 +237,18 @@ def test_second_ctrl_c_during_rollback_does_not_abort_it(
     assert any("still to undo" in line for line in echoed)
     assert cluster.dump() == before
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_unjournaled_labelled_leftover_is_rollback_incomplete(
+        run: Callable[..., RunResult], kit: Kit, cluster: FakeCluster) -> None:
+    from runner.engine.journal import run_labels
+
+    class Sneaky(RunListener):
+        def run_started(self, scenario: object, run_id: str, run_dir: str, c: str) -> None:
+            cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "stray", "namespace": NS,
+                                         "labels": run_labels(run_id)}})
+
+    result = run(make_scenario(default_steps(cleanup=False)), listener=Sneaky())
+    assert result.verdict is Verdict.ROLLBACK_INCOMPLETE
+    assert any("stray" in item for item in result.rollback.leftovers)

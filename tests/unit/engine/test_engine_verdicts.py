@@ -4,6 +4,7 @@ plus preflight refusals and the journal's handling of a torn last line."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -241,3 +242,18 @@ def test_run_dir_with_unrecovered_journal_is_refused(run: Callable[..., RunResul
     run(make_scenario(rollback=RollbackPolicy.NEVER))
     with pytest.raises(PreflightError, match="chaos recover"):
         run(make_scenario())
+
+
+def test_missing_workload_is_refused(run: Callable[..., RunResult], cluster: FakeCluster) -> None:
+    cluster.delete(ObjectRef("apps/v1", "Deployment", NS, "w"))
+    result = run(make_scenario())
+    assert result.exit_code == 3
+    assert "does not exist" in result.reason
+    assert cluster.writes() == [("delete", "Deployment ns/w")]
+
+
+def test_recover_cli_needs_a_run(chaos: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    done = chaos(["recover"])
+    assert done.returncode == 2
+    assert "RUN_DIR, --run ID, or --all" in done.stderr
+    assert "Traceback" not in done.stderr
