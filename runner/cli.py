@@ -88,7 +88,18 @@ def _report_writer() -> _Any:
 
 
 def _plain_listener() -> _Any:
+    import importlib
+
     from runner.engine.events import RunListener
+
+    # the Rich live view, once runner/report/terminal.py provides `make_listener()`
+    try:
+        make_listener = getattr(importlib.import_module("runner.report.terminal"), "make_listener",
+                                None)
+    except ImportError:
+        make_listener = None
+    if callable(make_listener):
+        return make_listener()
 
     class Plain(RunListener):
         def run_started(self, scenario: _Any, run_id: str, run_dir: str, cluster: str) -> None:

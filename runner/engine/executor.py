@@ -110,7 +110,7 @@ def load_registry(registry: Registry | None = None) -> dict[StepKind, StepImpl]:
             module = importlib.import_module(DEFAULT_REGISTRY_MODULE)
         except ImportError as exc:
             raise ChaosError(f"step kinds are not available ({exc})") from exc
-        registry = getattr(module, "REGISTRY")  # noqa: B009 - the module is found at run time
+        registry = module.REGISTRY
     table: dict[StepKind, StepImpl] = {}
     for kind, impl in registry.items():
         table[StepKind(kind)] = impl() if isinstance(impl, type) else impl
@@ -231,6 +231,7 @@ class Executor:
         self.report_writer = report_writer
         self.gate = gate or InterruptGate()
         self._registry = registry
+        self._table: dict[StepKind, StepImpl] | None = None  # loaded on first use
         self._echo = echo
         self.run_id = run_id or new_run_id(self.clock)
         self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root,
@@ -347,11 +348,9 @@ class Executor:
         return None, ""
 
     def _impl(self, kind: StepKind) -> StepImpl:
-        table = getattr(self, "_table", None)
-        if table is None:
-            table = load_registry(self._registry)
-            self._table = table
-        impl = table.get(kind)
+        if self._table is None:
+            self._table = load_registry(self._registry)
+        impl = self._table.get(kind)
         if impl is None:
             raise ChaosError(f"no implementation for step kind {kind.value!r}")
         return impl

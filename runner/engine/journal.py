@@ -234,11 +234,18 @@ class Journal:
         line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
         if self.path is not None:
             try:
+                new_file = not self.path.exists()
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with open(self.path, "a", encoding="utf-8") as fh:
                     fh.write(line)
                     fh.flush()
                     os.fsync(fh.fileno())
+                if new_file:  # make the new file's name durable too
+                    dir_fd = os.open(self.path.parent, os.O_RDONLY)
+                    try:
+                        os.fsync(dir_fd)
+                    finally:
+                        os.close(dir_fd)
             except OSError as exc:
                 raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
         self._seq += 1

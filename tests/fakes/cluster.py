@@ -40,6 +40,7 @@ Test helpers (stable API):
     c.add_deployment("w", "ns", replicas=2, labels={"app": "w"}, nodes=["gpu-1", "gpu-2"],
                      ready=True, create_pods=True) -> obj   # also StatefulSet: add_statefulset
     c.put(obj)                         # create-or-replace any object as-is (no conflict checks)
+    c.update(ref, fn)                  # fn(obj) edits a copy in place; stored as MODIFIED
     c.set_pod_phase("ns", "w-1", "Failed", ready=False, restarts=None)
     c.set_node_ready("gpu-1", False) / c.set_node_condition("gpu-1", "GpuXidError", "True")
     c.add_log("ns", "w-1", "line\\n", container=None, previous=False) / c.set_log(...)
