@@ -49,12 +49,21 @@ def _key(obj: KubeObject) -> tuple[str, str]:
 
 
 def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | None, selector: str,
-             success: Condition, failure: Condition | None = None, *, deadline: float,
-             clock: Clock, on_progress: Callable[[list[KubeObject]], None] | None = None,
+             success: Condition, failure: Condition | None = None, deadline: float | None = None,
+             clock: Clock | None = None,
+             on_progress: Callable[[list[KubeObject]], None] | None = None, *,
              field_selector: str = "", what: str = "") -> WaitResult:
     """Wait until `success(objects)` is truthy (True or a non-empty message) for the objects
-    matching the selectors, or `failure(objects)` is. `deadline` is on `clock.monotonic()`.
+    matching the selectors, or `failure(objects)` is. `deadline` (required) is a point on
+    `clock.monotonic()` (steps pass `ctx.clock.monotonic() + ctx.remaining()`); `clock` defaults
+    to the system clock. `on_progress(objects)` is called after the list and after each change.
     Returns a WaitResult; raises DeadlineExceeded when neither held in time."""
+    if deadline is None:
+        raise TypeError("wait_for needs a deadline")
+    if clock is None:
+        from runner.engine.clock import SystemClock
+
+        clock = SystemClock()
     objects: dict[tuple[str, str], KubeObject] = {}
     events_seen = 0
     resource_version = ""
