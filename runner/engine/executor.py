@@ -290,6 +290,12 @@ class Executor:
         except Interrupted as exc:
             self.gate.rolling_back = True
             interrupted = str(exc)
+        except JournalError:
+            raise  # the run-start entry could not be written: nothing was changed
+        except Exception as exc:  # an engine bug must still end in rollback
+            self.gate.rolling_back = True
+            log.exception("the run failed unexpectedly")
+            verdict, reason = Verdict.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
             self._enter_teardown()
         if interrupted and verdict is None:
@@ -385,6 +391,7 @@ class Executor:
                 return None, "", outcome.message or "interrupted"
             if outcome.status in (StepStatus.FAILED, StepStatus.ERROR):
                 break
+        self.gate.checkpoint()  # a signal during the last step's bookkeeping still counts
         return None, "", ""
 
     def _run_step(self, step: StepBase, deadline: float) -> StepOutcome:

@@ -252,3 +252,26 @@ def test_unjournaled_labelled_leftover_is_rollback_incomplete(
     result = run(make_scenario(default_steps(cleanup=False)), listener=Sneaky())
     assert result.verdict is Verdict.ROLLBACK_INCOMPLETE
     assert any("stray" in item for item in result.rollback.leftovers)
+
+
+def test_engine_error_still_rolls_back(run: Callable[..., RunResult], kit: Kit,
+                                       cluster: FakeCluster) -> None:
+    before = cluster.dump()
+    registry = kit.registry()
+    cordon = registry[StepKind.CORDON]
+
+    class Broken:
+        kind = StepKind.CORDON
+
+        def plan(self, *args: object) -> list[object]:
+            return []
+
+        def run(self, step: object, ctx: object) -> None:
+            cordon.change(step, ctx)  # makes its change, then returns garbage
+
+    registry[StepKind.CORDON] = Broken()
+    result = run(make_scenario(), registry=registry)
+    assert result.verdict is Verdict.FAILED
+    assert "internal error" in result.reason
+    assert result.rollback.complete
+    assert cluster.dump() == before
