@@ -85,12 +85,13 @@ def test_signal_during_every_step_rolls_back(step: str, sig: signal.Signals, tmp
     assert dump(state) == before
 
 
+@pytest.mark.parametrize("when", ["started", "changed"])  # mid-change, or blocked after it
 @pytest.mark.parametrize("step", STEPS)
-def test_sigkill_during_every_step_then_recover_twice(step: str, tmp_path: Path) -> None:
+def test_sigkill_during_every_step_then_recover_twice(step: str, when: str, tmp_path: Path) -> None:
     state, before = seeded_state(tmp_path)
     run_dir = tmp_path / "run"
     proc = start("run", str(state), str(run_dir), "--block", step)
-    wait_for_line(proc, f"changed {step}")
+    wait_for_line(proc, f"{when} {step}")
     proc.kill()
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
