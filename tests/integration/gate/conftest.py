@@ -28,7 +28,7 @@ class GateRun:
     def outputs(self) -> dict[str, str]:
         """The `name=value` lines the script appended to $GITHUB_OUTPUT."""
         pairs = [line.split("=", 1) for line in self.output.read_text().splitlines() if line]
-        return {name: value for name, value in pairs}
+        return dict(pairs)
 
 
 @pytest.fixture

@@ -72,7 +72,8 @@ def test_validate_bad_scenario_annotates_the_line(scenario_dir: Path, gate: Call
     failing = sorted(name for name, case in cases.items() if case.find("failure") is not None)
     assert failing == sorted([bad, "scenarios/broken.yml"])
     failure = cases[bad].find("failure")
-    assert failure is not None and failure.attrib["type"] == "CH013"
+    assert failure is not None
+    assert failure.attrib["type"] == "CH013"
 
     summary = run.summary.read_text()
     assert "### chaos validate: failed" in summary

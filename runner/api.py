@@ -1,0 +1,533 @@
+"""The Python API: what the `chaos` CLI can do, as functions and one small object.
+
+Why it exists: tests, notebooks and other tools want to validate, run and recover scenarios, and to
+hold a GPU fault armed around their own code, without shelling out to the CLI. Everything here is a
+thin layer over the same library the CLI calls: the scenario loader, the engine (executor, journal,
+rollback, recover), the step kinds and the cluster adapters. It must not re-implement any of them:
+`FaultInjector` builds a Scenario in code and drives the registered step implementations through
+the engine's write-ahead journal, so `chaos recover` can finish its rollback like any run's.
+
+Heavy modules (the engine, the kubernetes client, the embedded cluster) are imported inside the
+functions that need them; importing `runner.api` costs no more than the scenario loader.
+Nothing here prints or reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from runner.errors import ChaosError, RollbackError
+from runner.scenario.model import Scenario, StepBase
+from runner.scenario.validate import FileResult, ScenarioInvalid, expand_paths, validate_file, validate_text
+from runner.scenario.validate import load_scenario as _load_scenario
+
+if TYPE_CHECKING:
+    from runner.cluster.protocol import Cluster
+    from runner.engine.events import RunListener
+    from runner.engine.executor import PlanItem
+    from runner.engine.journal import Journal
+    from runner.engine.recover import RecoverResult
+    from runner.engine.result import RunResult
+    from runner.steps.base import Clock, JsonValue, RunState, StepOutcome, UndoAction
+
+ClusterName = Literal["sim", "kube"]
+log = logging.getLogger("chaos.api")
+
+__all__ = ["FaultInjector", "FaultInjectorError", "Validation", "load_scenario", "plan", "recover",
+           "run", "validate"]
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and check one scenario file; raises `ScenarioInvalid` (a ScenarioError) listing every
+    error, each with its line and column."""
+    return _load_scenario(path)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `validate()` found: one `FileResult` per scenario file."""
+
+    files: tuple[FileResult, ...]
+    strict: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """True when every file is valid (with `strict`, warnings count as failures too)."""
+        return bool(self.files) and all(f.passed(self.strict) for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """What `chaos validate` would exit with: 0 valid, 2 not."""
+        return 0 if self.passed else 2
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def validate(*paths: str | Path, strict: bool = False) -> Validation:
+    """Validate scenario files or directories (searched recursively, skipping `manifests/`), like
+    `chaos validate`; default `scenarios/`. Never raises for a bad file: problems are in the result."""
+    given = paths or (Path("scenarios"),)
+    return Validation(tuple(validate_file(p) for p in expand_paths(given)), strict)
+
+
+def _scenario(scenario_or_path: Scenario | str | Path) -> Scenario:
+    if isinstance(scenario_or_path, Scenario):
+        return scenario_or_path
+    return _load_scenario(scenario_or_path)
+
+
+def plan(scenario_or_path: Scenario | str | Path) -> list[PlanItem]:
+    """Every change a run would make, step by step, touching nothing (like `chaos plan`)."""
+    from runner.engine.executor import plan_scenario
+
+    return plan_scenario(_scenario(scenario_or_path))
+
+
+# --- clusters ----------------------------------------------------------------------------------
+
+
+def _sim_settings(scenario: Scenario | None) -> Any:
+    """The scenario's `settings.sim` with manifest paths made absolute (they are relative to the
+    scenario file, and the embedded cluster does not know where that was)."""
+    if scenario is None:
+        return None
+    sim = scenario.settings.sim
+    if not scenario.path:
+        return sim
+    base = Path(scenario.path).resolve().parent
+    manifests = tuple(m if Path(m).is_absolute() else str(base / m) for m in sim.manifests)
+    return dataclasses.replace(sim, manifests=manifests)
+
+
+@contextlib.contextmanager
+def _connected(cluster: Cluster | ClusterName | str, context: str | None, kubeconfig: str | None,
+               scenario: Scenario | None = None) -> Iterator[Cluster]:
+    """A Cluster: the one given (left open), or one opened by name (closed afterwards)."""
+    if not isinstance(cluster, str):
+        yield cluster
+        return
+    from runner.cluster.connect import open_cluster
+
+    with open_cluster(cluster, context, kubeconfig, sim=_sim_settings(scenario)) as opened:
+        yield opened
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName | str = "sim",
+        context: str | None = None, report_dir: str | Path | None = None, yes: bool = False, *,
+        kubeconfig: str | None = None, listener: RunListener | None = None,
+        write_reports: bool = True) -> RunResult:
+    """Run a scenario like `chaos run`: preflight, steps, rollback, verdict.
+
+    `cluster` is "sim" (an embedded cluster started for this run from the scenario's
+    `settings.sim`, stopped afterwards), "kube" (the kubeconfig's current or given `context`), or
+    a connected `Cluster` (left open). `report_dir` is the run directory (default
+    `reports/<time>-<name>/`); report.json, junit.xml, summary.md and report.html are written there
+    unless `write_reports` is False. SIGINT/SIGTERM during the run (on the main thread) end it with
+    a rollback and the verdict `interrupted`. The verdict is in the result (`result.verdict`,
+    `result.exit_code`); a scenario that cannot run at all raises ChaosError.
+    """
+    from runner import __version__
+    from runner.engine.executor import RunOptions, run_with_signals
+
+    scenario = _scenario(scenario_or_path)
+    options = RunOptions(scenario_path=scenario.path, yes=yes, tool_version=__version__,
+                         run_dir=Path(report_dir) if report_dir is not None else None)
+    writer: Callable[[RunResult, Path], object] | None = None
+    if write_reports:
+        from runner.report import write_reports as write_all
+
+        writer = write_all
+    with _connected(cluster, context, kubeconfig, scenario) as connected:
+        return run_with_signals(scenario, connected, options, listener=listener, report_writer=writer)
+
+
+def recover(run_dir: str | Path | None = None, run_id: str | None = None, all: bool = False,
+            *, cluster: Cluster | ClusterName | str = "kube", context: str | None = None,
+            kubeconfig: str | None = None, namespace: str | None = None) -> RecoverResult:
+    """Undo what a dead or interrupted run left changed, like `chaos recover` (safe to repeat).
+
+    Name the run by its directory (`run_dir`, holding journal.jsonl), by `run_id` (from the
+    journal's copy in the cluster), or pass `all=True` for every run found in the cluster.
+    `result.exit_code` is 0 when everything is undone, 5 when something is still changed."""
+    from runner.engine.recover import recover as engine_recover
+
+    if run_dir is None and not run_id and not all:
+        raise ChaosError("say which run to recover: run_dir, run_id, or all=True")
+    with _connected(cluster, context, kubeconfig) as connected:
+        return engine_recover(connected, run_dir=Path(run_dir) if run_dir is not None else None,
+                              run_id=run_id, all_runs=all, namespace=namespace)
+
+
+# --- the fault injector ------------------------------------------------------------------------
+
+
+class FaultInjectorError(ChaosError):
+    """A FaultInjector step did not do its job (the message says which and why)."""
+
+
+class _StepContext:
+    """The StepContext (runner.steps.base) the injector hands each step: journal-first undo,
+    a deadline, and the shared run state."""
+
+    def __init__(self, session: _Session, step: StepBase, deadline: float) -> None:
+        self._session = session
+        self._step = step
+        self._deadline = deadline
+        self.cluster = session.cluster
+        self.scenario = session.scenario
+        self.run_id = session.run_id
+        self.clock = session.clock
+        self.state = session.state
+
+    def record_undo(self, action: UndoAction) -> None:
+        self._session.journal.record_undo(action, self._step.name)
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - self.clock.monotonic())
+
+    def progress(self, message: str, **data: JsonValue) -> None:
+        """Progress has no audience here."""
+
+    def timeline(self, kind: str, message: str = "", *, node: str = "", pod: str = "") -> None:
+        self._session.timeline.append((self.clock.time(), kind, message, node, pod))
+
+    def undo_recorded(self) -> list[str]:
+        return self._session.undo_all()
+
+
+class _Session:
+    """One injector's run: journal (local file and cluster copy), preflight, steps one at a time,
+    rollback. The same pieces the executor uses, driven step by step instead of in one go."""
+
+    def __init__(self, scenario: Scenario, cluster: Cluster, run_dir: Path | None, yes: bool) -> None:
+        from runner import __version__
+        from runner.engine.clock import SystemClock
+        from runner.engine.executor import default_run_dir, load_registry, new_run_id
+        from runner.engine.journal import JOURNAL_FILE, Journal, Mirror, read_journal
+        from runner.engine.preflight import preflight
+        from runner.steps.base import RunState
+
+        self.scenario = scenario
+        self.cluster = cluster
+        self.clock: Clock = SystemClock()
+        self.run_id = new_run_id(self.clock)
+        self.run_dir = run_dir or default_run_dir(Path("reports"), scenario.metadata.name, self.clock)
+        self.state: RunState = RunState()
+        self.timeline: list[tuple[float, str, str, str, str]] = []
+        self.table = load_registry()
+        journal_path = self.run_dir / JOURNAL_FILE
+        if journal_path.exists() and read_journal(journal_path).pending():
+            raise FaultInjectorError(f"{self.run_dir} holds a run that left changes not undone; "
+                                     f"run: chaos recover {self.run_dir}")
+        report = preflight(cluster, scenario, yes=yes)  # refuses before anything is written
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        namespace = scenario.target.namespace
+        self.journal: Journal = Journal(journal_path, self.run_id, self.clock,
+                                        Mirror(cluster, self.run_id, namespace))
+        self.journal.run_start(scenario_path=scenario.path, scenario=scenario.metadata.name,
+                               namespace=namespace, cluster=cluster.description,
+                               run_dir=str(self.run_dir), tool_version=__version__)
+        assert self.journal.mirror is not None
+        self.journal.mirror.write(self.journal.text)
+        self.state.target_node = report.target_node
+        self.state.placements_before = dict(report.placements)
+
+    def run_step(self, name: str) -> StepOutcome:
+        """Run the scenario's step `name` under its timeout; FaultInjectorError unless it passed."""
+        from runner.errors import DeadlineExceeded
+        from runner.steps.base import StepStatus
+
+        step = next(s for s in self.scenario.steps if s.name == name)
+        budget = step.timeout.seconds if step.timeout else self.scenario.settings.timeout.seconds
+        ctx = _StepContext(self, step, self.clock.monotonic() + budget)
+        try:
+            outcome = self.table[step.kind].run(step, ctx)
+        except DeadlineExceeded as exc:
+            raise FaultInjectorError(f"{name}: deadline exceeded: {exc}") from exc
+        except ChaosError as exc:
+            raise FaultInjectorError(f"{name}: {exc}") from exc
+        if outcome.status is not StepStatus.PASSED:
+            raise FaultInjectorError(f"{name} {outcome.status.value}: {outcome.message}")
+        return outcome
+
+    def undo_all(self) -> list[str]:
+        """Stop background work, undo every recorded change (last first, each journaled), verify;
+        returns what is still changed (empty: clean)."""
+        from runner.engine.rollback import leftovers, undo_pending
+
+        stop = getattr(self.state, "stop_background", None)  # a renewer must never re-arm a node
+        if callable(stop):
+            stop()
+        contents = self.journal.contents()
+        outcomes = undo_pending(self.cluster, self.journal, contents.pending())
+        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+        return failed + leftovers(self.cluster, self.journal.contents().recorded(), self.run_id,
+                                  self.scenario.target.namespace)
+
+    def close(self, left: Sequence[str]) -> None:
+        """End the journal; drop the cluster copy when nothing is left to undo."""
+        clean = not left
+        reason = "rolled back" if clean else f"{len(left)} change(s) not undone"
+        with contextlib.suppress(ChaosError):  # the local journal still says what is left
+            self.journal.run_end("passed" if clean else "rollback-incomplete", reason, clean)
+        if clean and self.journal.mirror is not None:
+            with contextlib.suppress(ChaosError):
+                self.journal.mirror.delete()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """Hold SIGINT/SIGTERM while a rollback runs (main thread only); yields the signals that came.
+    A second Ctrl-C must not leave a node armed halfway through undoing."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class FaultInjector:
+    """Hold a simulated GPU fault (an XID) on one workload, with guaranteed rollback.
+
+    The shape of the seed's "Method 3": load the CUDA fault-injection shim into the workload's pods
+    (disarmed), arm it on the target node, disarm it, remove it. Each of those is a real step kind
+    (`patch`, `wait`, `toggle`) run through the engine's journal, so every change is recorded with
+    its undo before it is made, mirrored to the cluster, and undone by `uninstall()` (or by
+    `chaos recover RUN_DIR` if this process dies). Use it as a context manager: leaving the block
+    always rolls back, on success, on an exception and on KeyboardInterrupt::
+
+        with FaultInjector(cluster, "inference", "vllm-worker", xid=79) as fault:
+            fault.install()   # shim loaded, pods Ready, nothing fails yet
+            fault.arm()       # CUDA calls on the target node now fail as XID 79
+            ...               # prove your recovery
+        # rolled back: workload spec restored, toggle files disarmed, helper pods gone
+
+    `cluster` is a connected `runner.cluster.protocol.Cluster` (for example the one `run()` uses),
+    or "kube" to open the kubeconfig's cluster (`context`) for the injector's lifetime.
+    """
+
+    def __init__(self, cluster: Cluster | Literal["kube"], namespace: str, workload: str,
+                 kind: str = "Deployment", xid: int = 79, *, context: str | None = None,
+                 kubeconfig: str | None = None, run_dir: str | Path | None = None,
+                 pin: str = "preferred", fault_expiry: str = "2m", timeout: str = "10m",
+                 yes: bool = False, allow_namespaces: Sequence[str] = ()) -> None:
+        """Describe the fault; nothing touches the cluster until `install()`.
+
+        `pin` (hard, preferred, none) keeps the workload's pods on the target node while the shim
+        is loaded; `fault_expiry` is the dead-man switch (an armed fault lapses unless renewed);
+        `timeout` bounds each step; `yes` allows taking the last healthy replica;
+        `allow_namespaces` lifts the guardrail on system namespaces for those named.
+        """
+        self.namespace = namespace
+        self.workload = workload
+        self.kind = kind
+        self.xid = xid
+        self.pin = pin
+        self.fault_expiry = fault_expiry
+        self.timeout = timeout
+        self.yes = yes
+        self.allow_namespaces = tuple(allow_namespaces)
+        self._cluster_arg = cluster
+        self._context = context
+        self._kubeconfig = kubeconfig
+        self._run_dir = Path(run_dir) if run_dir is not None else None
+        self._exit = contextlib.ExitStack()
+        self._session: _Session | None = None
+        self._armed = False
+        self.leftovers: tuple[str, ...] = ()  # what the last uninstall() could not undo
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def installed(self) -> bool:
+        """True between `install()` and `uninstall()`."""
+        return self._session is not None
+
+    @property
+    def armed(self) -> bool:
+        """True between `arm()` and `disarm()`/`uninstall()`."""
+        return self._armed
+
+    @property
+    def node(self) -> str:
+        """The node the fault is injected on (resolved by `install()`)."""
+        return self._session.state.target_node if self._session else ""
+
+    @property
+    def run_id(self) -> str:
+        return self._session.run_id if self._session else ""
+
+    @property
+    def run_dir(self) -> Path | None:
+        """Where the journal is (`chaos recover RUN_DIR` finishes a rollback from it)."""
+        return self._session.run_dir if self._session else self._run_dir
+
+    @property
+    def injections_seen(self) -> int:
+        """`[XID n SIM]` lines the steps saw in pod logs (proof the fault fired)."""
+        return self._session.state.injections_seen if self._session else 0
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def scenario(self, node: str | None = None, passthrough: bool = True) -> Scenario:
+        """The Scenario this injector runs, built in code and checked like a file (the steps it
+        names are the ones `install`, `arm` and `disarm` run)."""
+        guardrails: dict[str, Any] = {"allow-last-replica": self.yes}
+        if self.allow_namespaces:
+            guardrails["allow-namespaces"] = list(self.allow_namespaces)
+        doc = {
+            "apiVersion": "chaos/v1", "kind": "Scenario",
+            "metadata": {"name": _dns_name(f"inject-xid{self.xid}-{self.workload}"),
+                         "description": "built by runner.api.FaultInjector"},
+            "target": {"namespace": self.namespace,
+                       "workload": {"kind": self.kind, "name": self.workload},
+                       "node": node or "auto"},
+            "fault": {"xid": self.xid},
+            "settings": {"timeout": self.timeout, "fault-expiry": self.fault_expiry,
+                         "rollback": "always", "guardrails": guardrails},
+            "steps": [
+                {"patch": {"name": "install", "passthrough": passthrough, "pin": self.pin}},
+                {"wait": {"name": "ready", "for": "pods-ready"}},
+                {"toggle": {"name": "arm", "enabled": True}},
+                {"toggle": {"name": "disarm", "enabled": False}},
+                {"cleanup": {"name": "uninstall"}},
+            ],
+        }
+        import yaml
+
+        result = validate_text(yaml.safe_dump(doc, sort_keys=False), "<FaultInjector>")
+        errors = [p for p in result.problems if p.severity.value == "error"]
+        if errors or result.scenario is None:
+            raise ScenarioInvalid(errors or list(result.problems))
+        return result.scenario
+
+    def install(self, node: str | None = None, passthrough: bool = True) -> FaultInjector:
+        """Load the shim into the workload's pods (restarting them) and wait until they are Ready.
+
+        `node`: the node to inject on (default: chosen like `node: auto`, a node running the
+        workload). `passthrough` True loads the shim disarmed (arm it with `arm()`); False starts
+        the pods with the fault already armed. Preflight guardrails apply (system namespaces, blast
+        radius, last replica). On failure everything done so far is rolled back and
+        FaultInjectorError (or PreflightError) is raised."""
+        if self._session is not None:
+            raise FaultInjectorError("already installed; uninstall() first")
+        scenario = self.scenario(node, passthrough)
+        try:
+            cluster = self._exit.enter_context(
+                _connected(self._cluster_arg, self._context, self._kubeconfig, None))
+            self._session = _Session(scenario, cluster, self._run_dir, self.yes)
+            self._session.run_step("install")
+            self._session.run_step("ready")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._armed = not passthrough
+        return self
+
+    def arm(self) -> FaultInjector:
+        """Arm the fault on the target node: CUDA calls there now fail as the XID says."""
+        session = self._need()
+        try:
+            session.run_step("arm")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._armed = True
+        return self
+
+    def disarm(self) -> FaultInjector:
+        """Disarm the fault (the shim stays loaded; processes that already faulted stay faulted,
+        as real hardware does)."""
+        session = self._need()
+        try:
+            session.run_step("disarm")
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._armed = False
+        return self
+
+    def uninstall(self) -> None:
+        """Roll back everything: disarm, restore the workload, delete what was created, verify.
+
+        Safe to call twice and before `install()`. Raises RollbackError naming what is still
+        changed if anything could not be undone (then run `chaos recover RUN_DIR`)."""
+        session = self._session
+        if session is None:
+            self._exit.close()
+            return
+        with _signals_deferred() as received:
+            try:
+                left = session.undo_all()
+                session.close(left)
+            finally:
+                self._session = None
+                self._armed = False
+                self._exit.close()
+        self.leftovers = tuple(left)
+        if left:
+            raise RollbackError(f"rollback incomplete ({len(left)} left): {'; '.join(left)}; "
+                                f"run: chaos recover {session.run_dir}")
+        if received:
+            raise KeyboardInterrupt  # the Ctrl-C we held back during the rollback
+
+    def _need(self) -> _Session:
+        if self._session is None:
+            raise FaultInjectorError("not installed; call install() first")
+        return self._session
+
+    def _rollback_quietly(self) -> None:
+        """Roll back after a failure without hiding the failure (a rollback problem is kept in
+        `leftovers` and the journal)."""
+        with contextlib.suppress(RollbackError, ChaosError):
+            self.uninstall()
+
+    # --- context manager ----------------------------------------------------------------------
+
+    def __enter__(self) -> FaultInjector:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            self.uninstall()
+            return
+        try:
+            self.uninstall()
+        except (RollbackError, KeyboardInterrupt) as problem:
+            # the exception that ended the block wins; what rollback left is in self.leftovers
+            log.warning("after %s: %s", exc_type.__name__ if exc_type else "an error", problem or
+                        "a signal arrived during rollback")
+
+
+def _dns_name(text: str) -> str:
+    """A scenario name (lower-case DNS label) from free text."""
+    import re
+
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return name[:63].rstrip("-") or "inject"
