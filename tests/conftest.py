@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# pytest's own `pytester` fixture (the chaos pytest plugin is tested by running pytest inside pytest);
+# pytest only accepts pytest_plugins in the top-level conftest.
+pytest_plugins = ("pytester",)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

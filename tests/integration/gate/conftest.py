@@ -7,28 +7,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-GATE_SCRIPT = REPO / "scripts" / "gate.sh"
-
-
-@dataclass
-class GateRun:
-    """What one run of scripts/gate.sh left behind."""
-
-    proc: subprocess.CompletedProcess[str]
-    workdir: Path
-    summary: Path
-    output: Path
-
-    def outputs(self) -> dict[str, str]:
-        """The `name=value` lines the script appended to $GITHUB_OUTPUT."""
-        pairs = [line.split("=", 1) for line in self.output.read_text().splitlines() if line]
-        return dict(pairs)
+from gate_support import GATE_SCRIPT, REPO, GateRun
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import GATE_SCRIPT, REPO, GateRun
+from gate_support import GATE_SCRIPT, REPO, GateRun
 
 BUNDLED = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml"))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from gate_support import REPO
 
 
 def _hook() -> dict[str, object]:
