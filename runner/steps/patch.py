@@ -200,8 +200,11 @@ def _read(obj: Any, pointer: str) -> Any:
 
 def template_patch(loc: TemplateLocation, add: Additions, containers: Sequence[str],
                    obj: KubeObject | None) -> JsonPatch:
-    """The one JSON patch for one template (`obj` None: for a plan, nothing read yet)."""
-    ops: JsonPatch = []
+    """The one JSON patch for one template (`obj` None: for a plan, nothing read yet). It opens
+    with a `test` of the resourceVersion read, so any write since our read fails it (Conflict):
+    `add` ops on absent lists cannot otherwise tell that someone created them meanwhile."""
+    version = PLACEHOLDER if obj is None else obj.get("metadata", {}).get("resourceVersion")
+    ops: JsonPatch = [{"op": "test", "path": "/metadata/resourceVersion", "value": version}]
     ops += _ensure(obj, f"{loc.template_labels}/{escape(add.label[0])}", add.label[1])
     ops += _merge_named(f"{loc.pod_spec}/volumes", _read(obj, f"{loc.pod_spec}/volumes"), add.volumes)
     if add.init_containers:
