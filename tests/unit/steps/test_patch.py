@@ -33,7 +33,8 @@ def test_plan_is_the_exact_patch_with_placeholders_for_live_values() -> None:
     assert ops[1] == {"op": "add", "path": "/spec/template/metadata/labels/chaos.dev~1run-id",
                       "value": "<run-id>"}
     tests = [o for o in ops if o["op"] == "test"]
-    assert tests and all(o["value"] == PLACEHOLDER for o in tests)
+    assert tests
+    assert all(o["value"] == PLACEHOLDER for o in tests)
     paths = [o["path"] for o in ops]
     assert "/spec/template/spec/volumes/-" in paths
     assert "/spec/template/spec/containers/<index of <each container>>/env/-" in paths
@@ -145,7 +146,8 @@ def test_immediate_mode_arms_from_start_and_options_reach_the_env(make_ctx, clus
     assert env["CUDA_FAULT_AFTER_CALLS"] == "3"
     assert env["CUDA_FAULT_LOG_LIMIT"] == "2"
     assert "affinity" not in spec
-    assert "fault-armed" in ctx.points() and "n1" in ctx.state.armed_nodes
+    assert "fault-armed" in ctx.points()
+    assert "n1" in ctx.state.armed_nodes
 
 
 def test_existing_env_is_replaced_by_name_and_restored(make_ctx, cluster: FakeCluster) -> None:
@@ -179,7 +181,8 @@ def test_selected_containers_only(make_ctx, cluster: FakeCluster) -> None:
     ctx = make_ctx(make_scenario(containers=("sidecar",)))
     PatchImpl(StandInShim()).run(step(source=ShimSource.HOST_PATH, host_path="/x"), ctx)
     main, sidecar = cluster.get(DEPLOY)["spec"]["template"]["spec"]["containers"]
-    assert "env" not in main and env_of(sidecar)["LD_PRELOAD"]
+    assert "env" not in main
+    assert env_of(sidecar)["LD_PRELOAD"]
 
 
 def dgd(cluster: FakeCluster) -> ObjectRef:

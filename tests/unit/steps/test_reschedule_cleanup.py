@@ -115,7 +115,7 @@ def test_cleanup_puts_everything_back(make_ctx, cluster: FakeCluster, disks: Nod
     assert after == original
     undone = outcome.evidence[0].data["undone"]
     assert undone[0].startswith("delete Pod ns/chaos-renew") or "disarm" in " ".join(undone)
-    assert any("restore Deployment ns/w /spec/template" == u for u in undone)
+    assert any(u == "restore Deployment ns/w /spec/template" for u in undone)
     assert "uncordon node n2" in undone
 
 

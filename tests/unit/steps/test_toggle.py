@@ -71,7 +71,8 @@ def test_disarm_step_stops_the_renewer_and_writes_zero(make_ctx, disks: NodeDisk
     assert "fault-disarmed" in ctx.points()
     # stopped for good: the renewer thread is gone, so nothing re-arms the node afterwards
     assert not [t for t in threading.enumerate() if t.name == "chaos-toggle-renewer"]
-    assert len(disks.ran) == ran and disks.read("n1", FILE) == "0\n"
+    assert len(disks.ran) == ran
+    assert disks.read("n1", FILE) == "0\n"
 
 
 def test_renewer_counts_errors_and_stop_is_idempotent() -> None:
@@ -90,7 +91,8 @@ def test_renewer_counts_errors_and_stop_is_idempotent() -> None:
     assert done.wait(10)
     r.stop()
     r.stop()
-    assert r.errors and r.renewals == 0
+    assert r.errors
+    assert r.renewals == 0
 
 
 def test_a_failed_helper_pod_is_a_step_error_and_is_deleted(make_ctx, cluster: FakeCluster,
@@ -106,7 +108,7 @@ def test_a_failed_helper_pod_is_a_step_error_and_is_deleted(make_ctx, cluster: F
 def test_helper_pod_never_finishing_times_out(make_ctx, cluster: FakeCluster, clock) -> None:
     # no NodeDisks reactor here: nothing runs the helper pod
     ctx = make_ctx(make_scenario(expiry=0), budget=30)
-    cluster._reactors.clear()  # noqa: SLF001 - simulate a node whose kubelet never starts pods
+    cluster._reactors.clear()
     with pytest.raises(StepError, match="timed out"):
         ToggleImpl().run(arm(), ctx)
     assert [p for p in cluster.objects("Pod", NS) if "toggle" in p["metadata"]["name"]] == []
@@ -132,5 +134,6 @@ def test_plan_shows_the_file_content() -> None:
 
     changes = ToggleImpl().plan(arm(xid=48), make_scenario(), RunState(target_node="n1"))
     assert changes[0].target == "node n1"
-    assert changes[0].detail == {"path": FILE, "content": "1\nxid=48\nexpires=<now + fault_expiry, renewed>\n"}
+    content = "1\nxid=48\nexpires=<now + fault_expiry, renewed>\n"
+    assert changes[0].detail == {"path": FILE, "content": content}
     assert DeleteObject(ObjectRef("v1", "Pod", NS, "x")).kind == "delete-object"

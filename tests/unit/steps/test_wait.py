@@ -45,7 +45,8 @@ def test_pods_ready_waits_for_the_rollout_not_the_old_pods(make_ctx, cluster: Fa
     assert outcome.status is StepStatus.PASSED
     assert clock.monotonic() - started >= 40  # it did not pass on the old Ready pods
     assert outcome.message == "2/2 pods Ready"
-    assert ctx.progress_calls and "pods" in ctx.progress_calls[-1][1]
+    assert ctx.progress_calls
+    assert "pods" in ctx.progress_calls[-1][1]
 
 
 def test_pods_ready_times_out(make_ctx, cluster: FakeCluster) -> None:
@@ -93,7 +94,8 @@ def test_log_line_counts_an_xid_injection(make_ctx, cluster: FakeCluster, clock)
     ctx = make_ctx()
     outcome = WaitImpl().run(wait(WaitFor.LOG_LINE, pattern=r"\[XID \d+ SIM\]"), ctx)
     assert outcome.evidence[0].data == {"pod": "w-0", "log": "previous", "line": line}
-    assert ctx.state.injections_seen == 1 and ctx.state.first_injection_at == clock.time()
+    assert ctx.state.injections_seen == 1
+    assert ctx.state.first_injection_at == clock.time()
 
 
 def test_log_line_times_out(make_ctx) -> None:
