@@ -75,3 +75,176 @@ def report_cmd(
         from runner.report import html
 
         typer.echo(html.render(result), nl=False)
+# --- scenario commands: validate, schema, xids ---
+
+import os  # noqa: E402  (kept with the block it serves)
+import sys  # noqa: E402
+from enum import Enum  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+class ValidateFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    JUNIT = "junit"
+
+
+class TableFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+@app.command()
+def validate(
+    paths: list[Path] = typer.Argument(  # noqa: B008  (Typer declares arguments this way)
+        None, help="Scenario files or directories (searched recursively, skipping manifests/). "
+        "Default: scenarios/."),
+    output: ValidateFormat = typer.Option(ValidateFormat.TEXT, "-o", "--output",  # noqa: B008
+                                          help="text, json, github (workflow annotations) or junit."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail validation too."),
+) -> None:
+    """Check scenarios offline: YAML, schema and semantics. Exit 0 when valid, 2 when not."""
+    from runner.report import validation as render
+    from runner.scenario.validate import expand_paths, validate_file
+
+    given = paths or [Path("scenarios")]
+    try:
+        results = [validate_file(p) for p in expand_paths(given)]
+    except Exception as exc:  # noqa: BLE001  (a bug must still reach the user as one clear line)
+        typer.echo(f"chaos validate: internal error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not results:
+        typer.echo(f"chaos validate: no scenario files (*.yaml, *.yml) in {', '.join(map(str, given))}",
+                   err=True)
+        raise typer.Exit(2)
+    if output is ValidateFormat.TEXT and _color():
+        from rich.console import Console
+
+        styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+        console = Console(highlight=False)
+        for line, severity in render.text_lines(results):
+            console.print(line, style=styles.get(severity.value, "") if severity else "dim",
+                          markup=False, soft_wrap=True)
+    else:
+        text = {
+            ValidateFormat.TEXT: lambda: render.render_text(results),
+            ValidateFormat.JSON: lambda: render.render_json(results, strict),
+            ValidateFormat.GITHUB: lambda: render.render_github(results),
+            ValidateFormat.JUNIT: lambda: render.render_junit(results, strict),
+        }[output]()
+        sys.stdout.write(text)
+    raise typer.Exit(0 if all(r.passed(strict) for r in results) else 2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario JSON Schema (for editors and other tools)."""
+    from runner.scenario.validate import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@app.command()
+def xids(
+    output: TableFormat = typer.Option(TableFormat.TABLE, "-o", "--output",  # noqa: B008
+                                       help="table or json."),
+) -> None:
+    """List the simulated XIDs: the CUDA errors each returns and the recovery it expects."""
+    import json
+
+    from runner import xid as catalogue
+
+    rows = [{
+        "xid": x.number, "title": x.title, "scope": x.scope.value, "outcome": x.outcome.value,
+        "runtime_error": f"{x.error.runtime_name} ({x.error.code})",
+        "driver_error": f"{x.error.driver_name} ({x.error.code})",
+        "peer_error": f"{x.peer_error.runtime_name} ({x.peer_error.code})" if x.peer_error else None,
+        "after_fault": x.after_fault,
+    } for x in catalogue.CATALOGUE.values()]
+    if output is TableFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Simulated XIDs")
+    for column in ("XID", "Meaning", "Runtime error", "Driver error", "Scope", "After the fault"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        runtime = str(row["runtime_error"]) + (f"; peer: {row['peer_error']}" if row["peer_error"] else "")
+        table.add_row(str(row["xid"]), str(row["title"]), runtime, str(row["driver_error"]),
+                      str(row["scope"]), str(row["after_fault"]))
+    Console().print(table)
+# --- sim commands (embedded cluster) ---
+
+sim_app = typer.Typer(name="sim", help="The embedded cluster: a Kubernetes API server on loopback.",
+                      no_args_is_help=True)
+app.add_typer(sim_app)
+
+
+@sim_app.command("up")
+def sim_up(
+    nodes: int = typer.Option(3, "--nodes", min=0, help="GPU nodes to create (gpu-node-1..N)."),
+    gpus_per_node: int = typer.Option(8, "--gpus-per-node", min=0, help="nvidia.com/gpu per node."),
+    kubeconfig: str = typer.Option("chaos-sim.kubeconfig", "--kubeconfig",
+                                   help="Where to write the kubeconfig (context chaos-sim)."),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
+    root: str = typer.Option("", "--root", help="Keep the cluster's files (container logs) here; "
+                             "default: a temporary directory removed on exit."),
+    token: str = typer.Option("", "--token", help="Require this bearer token (unrestricted)."),
+    rules: str = typer.Option("", "--rules", help="ClusterRole/Role YAML: bind --restricted-token to it."),
+    restricted_token: str = typer.Option("", "--restricted-token",
+                                         help="A second bearer token limited to the rules of --rules."),
+) -> None:
+    """Run the embedded cluster in the foreground until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from runner.errors import ChaosError
+
+    path = Path(kubeconfig).expanduser().resolve()
+    default_config = (Path.home() / ".kube" / "config").resolve()
+    if path == default_config:
+        typer.echo(f"error: refusing to overwrite {default_config}; pick another --kubeconfig", err=True)
+        raise typer.Exit(2)
+    try:
+        from runner.sim.cluster import SimCluster
+        from runner.sim.rbac import PolicyRule, load_rules
+
+        tokens: dict[str, list[PolicyRule] | None] = {}
+        if token:
+            tokens[token] = None
+        if rules or restricted_token:
+            if not (rules and restricted_token and token):
+                typer.echo("error: --rules and --restricted-token go together, with --token", err=True)
+                raise typer.Exit(2)
+            tokens[restricted_token] = load_rules(Path(rules))
+        cluster = SimCluster(Path(root) if root else None, port=port, tokens=tokens)
+    except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file
+        typer.echo(f"error: cannot start the embedded cluster: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except ChaosError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    done = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with cluster:
+        cluster.add_nodes(nodes, gpus_per_node)
+        cluster.write_kubeconfig(path, token=token or None)
+        typer.echo(f"chaos-sim API server: {cluster.url}")
+        typer.echo(f"export KUBECONFIG={path}")
+        typer.echo("Ctrl-C to stop.")
+        while not done.wait(0.5):
+            pass
+    typer.echo("chaos-sim stopped.")
