@@ -248,3 +248,212 @@ def sim_up(
         while not done.wait(0.5):
             pass
     typer.echo("chaos-sim stopped.")
+
+
+# --- engine commands: run, plan, recover ----------------------------------------------------
+# A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
+# recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
+
+import json as _json  # noqa: E402 - kept inside this block so the block stays self-contained
+from pathlib import Path as _Path  # noqa: E402
+from typing import Annotated as _Annotated  # noqa: E402
+from typing import Any as _Any  # noqa: E402
+
+
+def _engine_fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(getattr(exc, "exit_code", 1))
+
+
+def _load_scenario(path: _Path) -> _Any:
+    import importlib
+
+    for module_name in ("runner.scenario", "runner.scenario.loader", "runner.scenario.load"):
+        try:
+            loader = getattr(importlib.import_module(module_name), "load_scenario", None)
+        except ImportError:
+            continue
+        if loader is not None:
+            return loader(path)
+    from runner.errors import ChaosError
+
+    raise ChaosError("the scenario loader is not available yet")
+
+
+def _cluster_choice(flag: str | None, scenario: _Any, context: str | None,
+                    kubeconfig: str | None) -> str:
+    if flag:
+        return flag
+    if scenario is not None and scenario.settings.cluster is not None:
+        return str(scenario.settings.cluster.value)
+    if context or kubeconfig or (_Path.home() / ".kube" / "config").exists():
+        return "kube"
+    return "sim"
+
+
+def _report_writer() -> _Any:
+    import importlib
+
+    try:
+        return importlib.import_module("runner.report").write_reports
+    except (ImportError, AttributeError):
+        def write_json(result: _Any, run_dir: _Path) -> list[_Path]:
+            path = run_dir / "report.json"
+            path.write_text(_json.dumps(result.to_json(), indent=2) + "\n")
+            return [path]
+        return write_json
+
+
+def _plain_listener() -> _Any:
+    import importlib
+
+    from runner.engine.events import RunListener
+
+    # the Rich live view, once runner/report/terminal.py provides `make_listener()`
+    try:
+        make_listener = getattr(importlib.import_module("runner.report.terminal"), "make_listener",
+                                None)
+    except ImportError:
+        make_listener = None
+    if callable(make_listener):
+        return make_listener()
+
+    class Plain(RunListener):
+        def run_started(self, scenario: _Any, run_id: str, run_dir: str, cluster: str) -> None:
+            typer.echo(f"run {run_id}: {scenario.metadata.name} on {cluster} (run dir {run_dir})")
+
+        def preflight_done(self, ok: bool, message: str, data: dict[str, _Any]) -> None:
+            typer.echo(f"preflight: {'ok' if ok else 'refused'}: {message}")
+
+        def step_started(self, step: _Any, index: int, total: int, deadline_s: float) -> None:
+            typer.echo(f"[{index + 1}/{total}] {step.name} ({step.kind.value}) ...")
+
+        def step_progress(self, step: _Any, message: str, data: dict[str, _Any]) -> None:
+            typer.echo(f"      {message}")
+
+        def step_finished(self, result: _Any) -> None:
+            typer.echo(f"      {result.status.value}: {result.message}")
+
+        def rollback_started(self, pending: list[str]) -> None:
+            typer.echo(f"rollback: undoing {len(pending)} change(s)")
+
+        def undo_done(self, outcome: _Any) -> None:
+            typer.echo(f"      {'ok' if outcome.ok else 'FAILED'}: {outcome.description} "
+                       f"{outcome.message}".rstrip())
+
+        def rollback_signal(self, left: list[str], hint: str) -> None:
+            typer.echo(hint, err=True)
+            for item in left:
+                typer.echo(f"  still to undo: {item}", err=True)
+
+    return Plain()
+
+
+def _print_plan(items: _Any) -> None:
+    for item in items:
+        typer.echo(f"{item.step.name} ({item.step.kind.value})")
+        if not item.changes:
+            typer.echo("    (changes nothing)")
+        for change in item.changes:
+            detail = "" if change.detail is None else f" {_json.dumps(change.detail)}"
+            typer.echo(f"    {change.action} {change.target}{detail}")
+
+
+@app.command("run")
+def run_command(
+    scenario_path: _Annotated[_Path, typer.Argument(help="Scenario file.")],
+    cluster: str | None = typer.Option(None, "--cluster", help="sim (embedded) or kube."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                          help="kubeconfig file."),
+    report_dir: _Annotated[_Path | None, typer.Option(
+        "--report-dir", help="Run directory (default reports/<time>-<name>/).")] = None,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
+    yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+) -> None:
+    """Run a scenario: preflight, steps, rollback, verdict (exit code per DESIGN.md §6)."""
+    from runner import __version__ as version
+    from runner.cluster.connect import open_cluster
+    from runner.engine.executor import RunOptions, run_with_signals
+    from runner.engine.executor import dry_run as do_dry_run
+    from runner.errors import ChaosError
+
+    try:
+        scenario = _load_scenario(scenario_path)
+        options = RunOptions(scenario_path=str(scenario_path), run_dir=report_dir, yes=yes,
+                             tool_version=version)
+        choice = _cluster_choice(cluster, scenario, context, kubeconfig)
+        with open_cluster(choice, context, kubeconfig, sim=scenario.settings.sim) as connected:
+            if dry_run:
+                found = do_dry_run(scenario, connected, options)
+                if found.refused:
+                    typer.echo(f"preflight refused: {found.refused}")
+                else:
+                    assert found.preflight is not None
+                    typer.echo(f"preflight ok: target node {found.preflight.target_node}")
+                _print_plan(found.plan)
+                raise typer.Exit(found.exit_code)
+            listener = None if output == "json" else _plain_listener()
+            result = run_with_signals(scenario, connected, options, listener=listener,
+                                      report_writer=_report_writer())
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if output == "json":
+        typer.echo(_json.dumps(result.to_json(), indent=2))
+    else:
+        typer.echo(f"verdict: {result.verdict.value} (exit {result.exit_code}): {result.reason}")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("plan")
+def plan_command(
+    scenario_path: _Annotated[_Path, typer.Argument(help="Scenario file.")],
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+) -> None:
+    """Show every change a run would make, in order, touching nothing."""
+    from runner.engine.executor import plan_scenario
+    from runner.errors import ChaosError
+
+    try:
+        items = plan_scenario(_load_scenario(scenario_path))
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if output == "json":
+        typer.echo(_json.dumps([{"step": i.step.name, "kind": i.step.kind.value,
+                                 "changes": [{"target": c.target, "action": c.action,
+                                              "detail": c.detail} for c in i.changes]}
+                                for i in items], indent=2))
+    else:
+        _print_plan(items)
+
+
+@app.command("recover")
+def recover_command(
+    run_dir: _Annotated[_Path | None, typer.Argument(
+        help="Run directory holding journal.jsonl.")] = None,
+    run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy."),
+    all_runs: bool = typer.Option(False, "--all", help="Recover every run found in the cluster."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
+    cluster: str = typer.Option("kube", "--cluster", help="sim or kube."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                          help="kubeconfig file."),
+) -> None:
+    """Undo what a dead or interrupted run left changed (safe to run twice)."""
+    from runner.cluster.connect import open_cluster
+    from runner.engine.recover import recover
+    from runner.errors import ChaosError
+
+    if run_dir is None and not run_id and not all_runs:
+        typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
+        raise typer.Exit(2)
+    try:
+        with open_cluster(cluster, context, kubeconfig) as connected:
+            result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
+                             namespace=namespace)
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    for line in result.lines():
+        typer.echo(line)
+    raise typer.Exit(result.exit_code)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from runner.engine.signals import interruptible
+
 
 class SystemClock:
     """`Clock` backed by the `time` module."""
@@ -19,4 +21,5 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            with interruptible():  # Ctrl-C during a pause step ends it at once
+                time.sleep(seconds)

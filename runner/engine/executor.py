@@ -110,7 +110,7 @@ def load_registry(registry: Registry | None = None) -> dict[StepKind, StepImpl]:
             module = importlib.import_module(DEFAULT_REGISTRY_MODULE)
         except ImportError as exc:
             raise ChaosError(f"step kinds are not available ({exc})") from exc
-        registry = getattr(module, "REGISTRY")  # noqa: B009 - the module is found at run time
+        registry = module.REGISTRY
     table: dict[StepKind, StepImpl] = {}
     for kind, impl in registry.items():
         table[StepKind(kind)] = impl() if isinstance(impl, type) else impl
@@ -231,6 +231,7 @@ class Executor:
         self.report_writer = report_writer
         self.gate = gate or InterruptGate()
         self._registry = registry
+        self._table: dict[StepKind, StepImpl] | None = None  # loaded on first use
         self._echo = echo
         self.run_id = run_id or new_run_id(self.clock)
         self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root,
@@ -289,6 +290,12 @@ class Executor:
         except Interrupted as exc:
             self.gate.rolling_back = True
             interrupted = str(exc)
+        except JournalError:
+            raise  # the run-start entry could not be written: nothing was changed
+        except Exception as exc:  # an engine bug must still end in rollback
+            self.gate.rolling_back = True
+            log.exception("the run failed unexpectedly")
+            verdict, reason = Verdict.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
             self._enter_teardown()
         if interrupted and verdict is None:
@@ -347,11 +354,9 @@ class Executor:
         return None, ""
 
     def _impl(self, kind: StepKind) -> StepImpl:
-        table = getattr(self, "_table", None)
-        if table is None:
-            table = load_registry(self._registry)
-            self._table = table
-        impl = table.get(kind)
+        if self._table is None:
+            self._table = load_registry(self._registry)
+        impl = self._table.get(kind)
         if impl is None:
             raise ChaosError(f"no implementation for step kind {kind.value!r}")
         return impl
@@ -361,6 +366,7 @@ class Executor:
         steps = self.scenario.steps
         scenario_deadline = self.clock.monotonic() + self.scenario.settings.timeout.seconds
         for index, step in enumerate(steps):
+            self.gate.checkpoint()  # a signal that arrived between steps stops here
             now = self.clock.monotonic()
             left = scenario_deadline - now
             own = step.timeout.seconds if step.timeout is not None else math.inf
@@ -385,6 +391,7 @@ class Executor:
                 return None, "", outcome.message or "interrupted"
             if outcome.status in (StepStatus.FAILED, StepStatus.ERROR):
                 break
+        self.gate.checkpoint()  # a signal during the last step's bookkeeping still counts
         return None, "", ""
 
     def _run_step(self, step: StepBase, deadline: float) -> StepOutcome:
@@ -458,7 +465,7 @@ class Executor:
             self.journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:
             log.warning("could not write the run-end entry: %s", exc)
-        if clean and self.journal.mirror is not None:
+        if clean and self.journal.mirror is not None and self.journal.mirror.exists:
             try:
                 self.journal.mirror.delete()
             except ClusterError as exc:

@@ -174,24 +174,51 @@ class Mirror:
 class Journal:
     """Appends entries to `journal.jsonl` (fsync'd) and mirrors the file to the cluster."""
 
-    def __init__(self, path: Path, run_id: str, clock: Clock, mirror: Mirror | None = None,
-                 *, next_seq: int = 1) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, run_id: str, clock: Clock, mirror: Mirror | None = None,
+                 *, next_seq: int = 1, text: str = "") -> None:
+        self.path = path  # None: no local file (recovering from the cluster copy alone)
         self.run_id = run_id
         self.clock = clock
         self.mirror = mirror
         self.mirror_errors: list[str] = []
         self._seq = next_seq
-        self._text = path.read_text(encoding="utf-8") if path.exists() else ""
-        if self._text and not self._text.endswith("\n"):
-            self._text += "\n"  # a torn last line stays a line of its own; readers skip it
+        self.repaired = ""
+        if path is not None and path.exists():
+            self._text = self._drop_torn_tail(path)
+        else:
+            self._text = text if text.endswith("\n") or not text else text + "\n"
 
     @classmethod
-    def resume(cls, path: Path, clock: Clock, mirror: Mirror | None = None) -> Journal:
-        """Continue an existing journal (recover appends `undone` entries to a dead run's)."""
-        contents = read_journal(path)
+    def resume(cls, contents: JournalContents, path: Path | None, clock: Clock,
+               mirror: Mirror | None = None, text: str = "") -> Journal:
+        """Continue a dead run's journal (recover appends `undone` entries to it), from its file
+        or, with `path` None, from the cluster copy's `text`."""
         last = max((int(e["seq"]) for e in contents.entries), default=0)
-        return cls(path, contents.run_id, clock, mirror, next_seq=last + 1)
+        return cls(path, contents.run_id, clock, mirror, next_seq=last + 1, text=text)
+
+    def _drop_torn_tail(self, path: Path) -> str:
+        """Appending after a torn last line would glue the next entry onto it; cut the fragment
+        off first (it never described a change that was made: write-ahead)."""
+        text = path.read_text(encoding="utf-8")
+        complete, _, tail = text.rpartition("\n")
+        if not tail:
+            return text
+        try:
+            json.loads(tail)
+            whole = True
+        except ValueError:
+            whole = False
+        if whole:  # a complete entry that only lacks its newline
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("\n")
+            return text + "\n"
+        kept = complete + "\n" if complete else ""
+        with open(path, "r+", encoding="utf-8") as fh:
+            fh.truncate(len(kept.encode("utf-8")))
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.repaired = f"dropped a torn last line of {len(tail)} characters from {path}"
+        return kept
 
     @property
     def text(self) -> str:
@@ -205,14 +232,22 @@ class Journal:
         entry = {"seq": seq, "time": self.clock.time(), "run_id": self.run_id, "type": entry_type,
                  **fields}
         line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
+        if self.path is not None:
+            try:
+                new_file = not self.path.exists()
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                if new_file:  # make the new file's name durable too
+                    dir_fd = os.open(self.path.parent, os.O_RDONLY)
+                    try:
+                        os.fsync(dir_fd)
+                    finally:
+                        os.close(dir_fd)
+            except OSError as exc:
+                raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
         self._seq += 1
         self._text += line
         if self.mirror is not None and (self.mirror.exists or mirror_required):
@@ -240,4 +275,4 @@ class Journal:
                            clean=clean)
 
     def contents(self) -> JournalContents:
-        return parse_journal(self._text, str(self.path))
+        return parse_journal(self._text, str(self.path or "journal"))

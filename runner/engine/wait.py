@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runner.cluster.protocol import Cluster, KubeObject
+from runner.engine.signals import checkpoint, interruptible
 from runner.errors import DeadlineExceeded, Gone
 from runner.steps.base import Clock
 
@@ -48,12 +49,21 @@ def _key(obj: KubeObject) -> tuple[str, str]:
 
 
 def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | None, selector: str,
-             success: Condition, failure: Condition | None = None, *, deadline: float,
-             clock: Clock, on_progress: Callable[[list[KubeObject]], None] | None = None,
+             success: Condition, failure: Condition | None = None, deadline: float | None = None,
+             clock: Clock | None = None,
+             on_progress: Callable[[list[KubeObject]], None] | None = None, *,
              field_selector: str = "", what: str = "") -> WaitResult:
     """Wait until `success(objects)` is truthy (True or a non-empty message) for the objects
-    matching the selectors, or `failure(objects)` is. `deadline` is on `clock.monotonic()`.
+    matching the selectors, or `failure(objects)` is. `deadline` (required) is a point on
+    `clock.monotonic()` (steps pass `ctx.clock.monotonic() + ctx.remaining()`); `clock` defaults
+    to the system clock. `on_progress(objects)` is called after the list and after each change.
     Returns a WaitResult; raises DeadlineExceeded when neither held in time."""
+    if deadline is None:
+        raise TypeError("wait_for needs a deadline")
+    if clock is None:
+        from runner.engine.clock import SystemClock
+
+        clock = SystemClock()
     objects: dict[tuple[str, str], KubeObject] = {}
     events_seen = 0
     resource_version = ""
@@ -79,6 +89,7 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
 
     resource_version = relist()
     while True:
+        checkpoint()
         done = check()
         if done is not None:
             return done
@@ -89,9 +100,14 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
         started = time.monotonic()
         said_anything = False
         try:
-            for event in cluster.watch(api_version, kind, namespace, label_selector=selector,
-                                       field_selector=field_selector,
-                                       resource_version=resource_version, timeout_seconds=chunk):
+            stream = iter(cluster.watch(api_version, kind, namespace, label_selector=selector,
+                                        field_selector=field_selector,
+                                        resource_version=resource_version, timeout_seconds=chunk))
+            while True:
+                with interruptible():  # a signal may cut the blocking read short, nothing else
+                    event = next(stream, None)
+                if event is None:
+                    break
                 said_anything = True
                 rv = event.object.get("metadata", {}).get("resourceVersion")
                 if rv:

@@ -40,6 +40,7 @@ Test helpers (stable API):
     c.add_deployment("w", "ns", replicas=2, labels={"app": "w"}, nodes=["gpu-1", "gpu-2"],
                      ready=True, create_pods=True) -> obj   # also StatefulSet: add_statefulset
     c.put(obj)                         # create-or-replace any object as-is (no conflict checks)
+    c.update(ref, fn)                  # fn(obj) edits a copy in place; stored as MODIFIED
     c.set_pod_phase("ns", "w-1", "Failed", ready=False, restarts=None)
     c.set_node_ready("gpu-1", False) / c.set_node_condition("gpu-1", "GpuXidError", "True")
     c.add_log("ns", "w-1", "line\\n", container=None, previous=False) / c.set_log(...)
@@ -813,10 +814,10 @@ class FileBackedFakeCluster(FakeCluster):
                 finally:
                     self._depth -= 1
                 return
-            self._depth = 1
             with open(self._lockfile, "a+") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 try:
+                    self._depth = 1
                     self._load()
                     before = self._rv, len(self.events), json.dumps(sorted(self._logs.items()))
                     try:

@@ -4,12 +4,13 @@ Each kind makes one real change to the FakeCluster after journaling its undo, li
 would, and can be told (per step name) to misbehave after its change: return FAILED, raise a
 StepError, raise an unexpected exception, or block in a watch-driven wait until its deadline or a
 signal. With `marker_dir` set, each step writes `<name>.started` when it begins and `<name>.changed`
-once its change is made, so a test in another process knows when to send a signal.
+once its change is made; `announce` gets the same news as "started <name>" / "changed <name>", so
+a test driving another process knows when to send a signal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -55,10 +56,13 @@ class Kit:
     marker_dir: Path | None = None
     injections: int = 3  # what the toggle step "sees" (0: the fault never fires)
     ran: list[str] = field(default_factory=list)
+    announce: Callable[[str], None] | None = None  # told "<what> <step name>" as steps go
 
     def mark(self, step: StepBase, what: str) -> None:
         if self.marker_dir is not None:
             (self.marker_dir / f"{step.name}.{what}").write_text("1")
+        if self.announce is not None:
+            self.announce(f"{what} {step.name}")
 
     def after_change(self, step: StepBase, ctx: StepContext) -> StepOutcome | None:
         self.mark(step, "changed")
