@@ -127,7 +127,7 @@ class KubeCluster:
     def from_url(cls, url: str, token: str | None = None, *, name: str = "cluster",
                  ca_file: str | None = None, verify_ssl: bool = True, **kwargs: Any) -> KubeCluster:
         """A cluster reached at `url` (e.g. the embedded API server) with an optional bearer token."""
-        configuration = k8s_client.Configuration()
+        configuration = _configuration()
         configuration.host = url.rstrip("/")
         configuration.verify_ssl = verify_ssl
         if ca_file:
@@ -398,13 +398,22 @@ class KubeCluster:
         raise Unavailable(f"{what or path}: no answer", None, "") from last  # pragma: no cover
 
 
+def _configuration() -> Any:
+    """A client configuration whose transport never retries on its own (urllib3 would otherwise
+    sleep out 429/503 Retry-After itself): this adapter's bounded, jittered retries are the only
+    ones, so their count and delays are known."""
+    configuration = k8s_client.Configuration()
+    configuration.retries = False
+    return configuration
+
+
 def _from_kubeconfig(context: str | None, kubeconfig: str | None) -> tuple[Any, str]:
     """An ApiClient configured as kubectl would be, and a description naming the context."""
     path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     first = path.split(os.pathsep)[0] if path else ""
     if not kubeconfig and not any(os.path.exists(p) for p in path.split(os.pathsep) if p):
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            configuration = k8s_client.Configuration()
+            configuration = _configuration()
             try:
                 k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
                     client_configuration=configuration)
@@ -415,8 +424,10 @@ def _from_kubeconfig(context: str | None, kubeconfig: str | None) -> tuple[Any, 
         raise ClusterError(f"no kubeconfig at {first or '~/.kube/config'} and not running in a "
                            "cluster; pass --kubeconfig or set KUBECONFIG")
     try:
-        api = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=path, context=context)
+        configuration = _configuration()
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, client_configuration=configuration)
+        api = k8s_client.ApiClient(configuration)
         _, active = k8s_config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
             config_file=path)
     except (ConfigException, OSError, ValueError) as exc:
