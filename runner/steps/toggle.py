@@ -48,6 +48,19 @@ from runner.steps.undo import DeleteObject, register_undo
 MOUNT = "/host-fault"
 HELPER_TIMEOUT_S = 120.0
 
+# Renewers running in this process, by (run id, node). DisarmNode stops the node's renewer before it
+# writes `0`, so a rollback that runs before the engine stopped background work still cannot be
+# overwritten by a late renewal (belt and braces; the engine calls state.stop_background() first).
+_RENEWERS: dict[tuple[str, str], Renewer] = {}
+_RENEWERS_LOCK = threading.Lock()
+
+
+def stop_renewer(run_id: str, node: str) -> None:
+    with _RENEWERS_LOCK:
+        renewer = _RENEWERS.pop((run_id, node), None)
+    if renewer is not None:
+        renewer.stop()
+
 
 def toggle_content(armed: bool, xid: int | None = None, expires: int | None = None) -> str:
     """The toggle file: first character 1/0, then `key=value` lines (DESIGN.md §5)."""
@@ -108,6 +121,7 @@ class DisarmNode:
         return safe_name("chaos", "disarm", self.run_id, _suffix(self.node))
 
     def apply(self, cluster: Cluster) -> None:
+        stop_renewer(self.run_id, self.node)
         try:
             cluster.get(node_ref(self.node))
         except NotFound:
@@ -243,7 +257,10 @@ class ToggleImpl:
             old = ctx.state.background.pop(f"renew:{node}", None)
             if old is not None:
                 old()
+            stop_renewer(ctx.run_id, node)
             renewer = Renewer(renew, expiry / 3).start()
+            with _RENEWERS_LOCK:
+                _RENEWERS[(ctx.run_id, node)] = renewer
             ctx.state.background[f"renew:{node}"] = renewer.stop
         return StepOutcome(StepStatus.PASSED, f"armed node {node} (XID {xid})", tuple(evidence),
                            (f"armed {node}",))

@@ -137,3 +137,15 @@ def test_plan_shows_the_file_content() -> None:
     content = "1\nxid=48\nexpires=<now + fault_expiry, renewed>\n"
     assert changes[0].detail == {"path": FILE, "content": content}
     assert DeleteObject(ObjectRef("v1", "Pod", NS, "x")).kind == "delete-object"
+
+
+def test_the_disarm_undo_stops_a_running_renewer_first(make_ctx, disks: NodeDisks) -> None:
+    """Even if nobody stopped background work, rolling back cannot be undone by a late renewal."""
+    ctx = make_ctx(make_scenario(expiry=0.3))
+    ToggleImpl().run(arm(), ctx)
+    assert [t for t in threading.enumerate() if t.name == "chaos-toggle-renewer"]
+    disarm = ctx.journal[0]
+    disarm.apply(ctx.cluster)
+    assert not [t for t in threading.enumerate() if t.name == "chaos-toggle-renewer"]
+    assert disks.read("n1", FILE) == "0\n"
+    ctx.state.stop_background()  # still safe to call afterwards
