@@ -248,6 +248,8 @@ def sim_up(
         while not done.wait(0.5):
             pass
     typer.echo("chaos-sim stopped.")
+
+
 # --- engine commands: run, plan, recover ----------------------------------------------------
 # A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
 # recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
