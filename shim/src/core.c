@@ -319,28 +319,33 @@ int shim_fault_slow(shim_sym_t *sym) {
 
 /* --- real-symbol resolution (once per symbol) -------------------------------------------- */
 typedef void *(*dlsym_fn)(void *, const char *);
-static pthread_once_t g_dlsym_once = PTHREAD_ONCE_INIT;
-static dlsym_fn g_real_dlsym;
-static void *g_self_base;
+static _Atomic(dlsym_fn) g_real_dlsym;
+static _Atomic(void *) g_self_base;
 
-static void dlsym_once(void) {
-    /* Our own exported dlsym shadows libc's, so the real one is found by version. */
+/* Our own exported dlsym shadows libc's, so the real one is found by version. Not pthread_once:
+ * its futex wake would be a syscall the program does not make without us, and every program
+ * calls dlsym. Two threads racing here compute the same answer, so a plain atomic is enough. */
+SHIM_NO_SANITIZE static dlsym_fn real_dlsym(void) {
+    dlsym_fn fn = atomic_load_explicit(&g_real_dlsym, memory_order_acquire);
+    if (SHIM_LIKELY(fn != NULL)) return fn;
     static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0"};
-    for (size_t i = 0; i < sizeof versions / sizeof *versions && !g_real_dlsym; i++)
-        g_real_dlsym = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", versions[i]);
+    for (size_t i = 0; i < sizeof versions / sizeof *versions && !fn; i++)
+        fn = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", versions[i]);
     Dl_info info;
-    if (dladdr((void *)&shim_hot, &info)) g_self_base = info.dli_fbase;
+    if (dladdr((void *)&shim_hot, &info)) atomic_store(&g_self_base, info.dli_fbase);
+    atomic_store_explicit(&g_real_dlsym, fn, memory_order_release);
+    return fn;
 }
 
-void *shim_real_dlsym(void *handle, const char *name) {
-    pthread_once(&g_dlsym_once, dlsym_once);
-    return g_real_dlsym ? g_real_dlsym(handle, name) : NULL;
+SHIM_NO_SANITIZE void *shim_real_dlsym(void *handle, const char *name) {
+    dlsym_fn fn = real_dlsym();
+    return fn ? fn(handle, name) : NULL;
 }
 
 int shim_is_ours(const void *p) {
     Dl_info info;
-    pthread_once(&g_dlsym_once, dlsym_once);
-    return p && dladdr(p, &info) && info.dli_fbase == g_self_base;
+    real_dlsym();
+    return p && dladdr(p, &info) && info.dli_fbase == atomic_load(&g_self_base);
 }
 
 struct find_lib { const char *prefix; char path[1024]; };

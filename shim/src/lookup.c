@@ -17,12 +17,12 @@
 
 typedef unsigned long long u64;
 
-static int is_cuda_name(const char *name) {
+SHIM_NO_SANITIZE static int is_cuda_name(const char *name) {
     return name && ((name[0] == 'c' && name[1] == 'u') || (name[0] == '_' && name[1] == '_' && name[2] == 'c') ||
                     strncmp(name, "nvml", 4) == 0);
 }
 
-SHIM_EXPORT void *dlsym(void *handle, const char *name) {
+SHIM_NO_SANITIZE SHIM_EXPORT void *dlsym(void *handle, const char *name) {
     if (handle == RTLD_NEXT || !is_cuda_name(name)) return shim_real_dlsym(handle, name);
     void *p = shim_real_dlsym(handle, name);
     if (!p) return p;
