@@ -7,6 +7,7 @@
  * Usage: PROG OP...            call each op once, print "<op> rc=<rc> out=<out>"
  *        PROG --stdin          read ops from stdin, one per line (lets a test act in between)
  *        PROG --until-fail OP MS   call OP until it fails or MS pass: "<op> rc= after_ms= calls="
+ *        PROG --until-ok OP MS     call OP until it succeeds or MS pass (same output)
  * Each program defines: static void *resolve(const struct op *op) (NULL: not found).
  */
 #define _GNU_SOURCE
@@ -135,11 +136,12 @@ static double now_ms(void) {
 
 int main(int argc, char **argv) {
     long out;
-    if (argc == 4 && strcmp(argv[1], "--until-fail") == 0) {
+    if (argc == 4 && (strcmp(argv[1], "--until-fail") == 0 || strcmp(argv[1], "--until-ok") == 0)) {
+        int want_fail = strcmp(argv[1], "--until-fail") == 0;
         double start = now_ms(), limit = atof(argv[3]);
         long calls = 0;
         int rc = 0;
-        do { rc = run_op(argv[2], &out, 1); calls++; } while (rc == 0 && now_ms() - start < limit);
+        do { rc = run_op(argv[2], &out, 1); calls++; } while ((rc == 0) == want_fail && now_ms() - start < limit);
         printf("%s rc=%d after_ms=%.1f calls=%ld\n", argv[2], rc, now_ms() - start, calls);
         return 0;
     }
