@@ -52,7 +52,9 @@ def _shim_fail(e: Exception) -> typer.Exit:
 
 
 @shim_app.command("build")
-def shim_build(cache_dir: str = typer.Option(None, "--cache-dir", help="Where built libraries are kept.")) -> None:
+def shim_build(
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Where built libraries are kept."),
+) -> None:
     """Compile the shim (cached by source hash) and print the library's path."""
     from pathlib import Path
 
@@ -67,7 +69,7 @@ def shim_build(cache_dir: str = typer.Option(None, "--cache-dir", help="Where bu
 
 @shim_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def shim_run(
-    cmd: list[str] = typer.Argument(..., help="The command to run (after --)."),
+    cmd: list[str] = typer.Argument(..., help="The command to run (after --)."),  # noqa: B008 (typer idiom)
     xid: int = typer.Option(79, "--xid", help="The XID to simulate."),
     armed: bool = typer.Option(False, "--armed/--disarmed", help="Start armed."),
     toggle_file: str = typer.Option(None, "--toggle-file",
@@ -80,7 +82,8 @@ def shim_run(
     from runner.errors import ChaosError
 
     try:
-        code = shim.run_under_shim(cmd, xid=xid, armed=armed, toggle_file=Path(toggle_file) if toggle_file else None)
+        toggle = Path(toggle_file) if toggle_file else None
+        code = shim.run_under_shim(cmd, xid=xid, armed=armed, toggle_file=toggle)
     except ChaosError as e:
         raise _shim_fail(e) from e
     raise typer.Exit(code)
@@ -108,11 +111,11 @@ def _shim_toggle(file: str, armed: bool, xid: int | None, expires_in: str | None
 @shim_app.command("arm")
 def shim_arm(
     file: str = typer.Option("/host-fault/cuda_fault_enabled", "--file", help="The toggle file."),
-    xid: int = typer.Option(None, "--xid", help="The XID to simulate (default: the process's CUDA_XID_TYPE)."),
+    xid: int = typer.Option(None, "--xid", help="The XID to simulate (default: CUDA_XID_TYPE)."),
     expires_in: str = typer.Option(None, "--expires-in", help="Dead-man switch: disarm after 30s, 10m, 2h."),
     probability: float = typer.Option(None, "--probability", help="Chance that an eligible call faults."),
-    after_calls: int = typer.Option(None, "--after-calls", help="Let this many eligible calls through first."),
-    apis: str = typer.Option(None, "--apis", help="Comma list: alloc,launch,sync,memcpy,peer,context,discovery."),
+    after_calls: int = typer.Option(None, "--after-calls", help="Let this many calls through first."),
+    apis: str = typer.Option(None, "--apis", help="alloc,launch,sync,memcpy,peer,context,discovery."),
 ) -> None:
     """Arm the shim by writing its toggle file (atomically)."""
     _shim_toggle(file, True, xid, expires_in, probability, after_calls, apis)
@@ -131,9 +134,9 @@ def shim_systemd_install(
     unit: str = typer.Argument(..., help="The unit, e.g. ollama or ollama.service."),
     root: str = typer.Option(None, "--root", help="Act on this directory as if it were / (tests, images)."),
     xid: int = typer.Option(79, "--xid", help="The XID to simulate."),
-    armed: bool = typer.Option(False, "--armed/--disarmed", help="Start armed (default: toggle file decides)."),
+    armed: bool = typer.Option(False, "--armed/--disarmed", help="Armed before any toggle file says so."),
     library: str = typer.Option(None, "--library", help="The shim library (default: build it)."),
-    toggle_file: str = typer.Option("/host-fault/cuda_fault_enabled", "--toggle-file", help="The toggle file."),
+    toggle_file: str = typer.Option("/host-fault/cuda_fault_enabled", "--toggle-file", help="Toggle file."),
 ) -> None:
     """Write a drop-in that preloads the shim into one unit, and say how to undo it."""
     from pathlib import Path

@@ -376,7 +376,8 @@ def systemd_install(unit: str, library: Path | str, *, xid: int = xidcat.DEFAULT
     """Preload the shim into ONE unit through a drop-in (never system-wide)."""
     path = dropin_path(unit, root)
     env = shim_env(xid, armed, toggle_file, library=str(library))
-    body = ["# Written by `chaos shim systemd install`; remove with `chaos shim systemd uninstall`.", "[Service]"]
+    body = ["# Written by `chaos shim systemd install`; remove with `chaos shim systemd uninstall`.",
+            "[Service]"]
     body += [f'Environment="{k}={v}"' for k, v in env.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(body) + "\n")

@@ -37,7 +37,7 @@ class Build:
         return self.root / "progs" / name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def built(sanitizers: bool = False) -> Build:
     """`make -C shim` into a temporary directory (once per session and flavour)."""
     root = Path(tempfile.mkdtemp(prefix="shim-build-"))
@@ -100,7 +100,8 @@ class Interactive:
                                      stderr=subprocess.PIPE)
 
     def call(self, op: str) -> Result:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write(op + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()

@@ -12,7 +12,9 @@ from shim_support import built, run, shim_env
 
 from runner import xid as xidcat
 
-STUB_RT_PTR, STUB_DRV_PTR, STUB_NVML_COUNT, STUB_NVML_HANDLE, STUB_EXPORT_TABLE = 0x5100, 0xD000, 2, 0xA0, 0x1234
+# the stubs' recognisable answers (shim/tests/stubs/stub.h)
+STUB_RT_PTR, STUB_DRV_PTR, STUB_EXPORT_TABLE = 0x5100, 0xD000, 0x1234
+STUB_NVML_COUNT, STUB_NVML_HANDLE = 2, 0xA0
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,10 @@ def test_armed_call_returns_the_xid_error(case: Case, number: int, tmp_path: Pat
         assert res.out == case.stub_out
 
 
-@pytest.mark.parametrize("prog", ["drv_direct", "any_dlsym", "drv_getproc", "drv_getproc_v2", "rt_entrypoint"])
+DRIVER_PATHS = ["drv_direct", "any_dlsym", "drv_getproc", "drv_getproc_v2", "rt_entrypoint"]
+
+
+@pytest.mark.parametrize("prog", DRIVER_PATHS)
 def test_export_table_passes_through_untouched(prog: str, tmp_path: Path) -> None:
     b = built()
     env = shim_env(b, tmp_path / "toggle", CUDA_FAULT_INJECTION_ENABLED=1)

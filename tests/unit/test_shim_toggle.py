@@ -64,7 +64,8 @@ def test_bad_inputs_are_refused() -> None:
 def test_shim_env() -> None:
     env = shim.shim_env(94, True, "/t", library="/lib/cuda_intercept.so", poll_ms=50, apis=["alloc"])
     assert env == {"CUDA_XID_TYPE": "94", "CUDA_FAULT_INJECTION_ENABLED": "1", "CUDA_FAULT_TOGGLE_FILE": "/t",
-                   "LD_PRELOAD": "/lib/cuda_intercept.so", "CUDA_FAULT_POLL_MS": "50", "CUDA_FAULT_APIS": "alloc"}
+                   "LD_PRELOAD": "/lib/cuda_intercept.so", "CUDA_FAULT_POLL_MS": "50",
+                   "CUDA_FAULT_APIS": "alloc"}
 
 
 def test_source_files_are_flat_configmap_keys() -> None:
@@ -76,5 +77,7 @@ def test_source_files_are_flat_configmap_keys() -> None:
 
 def test_compile_command_is_one_gcc_over_the_flat_directory() -> None:
     cmd = shim.compile_command("/src", "/out/cuda_intercept.so")
-    assert cmd.startswith("gcc ") and cmd.count("gcc") == 1
-    assert "/src/*.c" in cmd and "-Wl,--version-script=/src/cuda_intercept.map" in cmd
+    assert cmd.startswith("gcc ")
+    assert cmd.count("gcc") == 1
+    assert "/src/*.c" in cmd
+    assert "-Wl,--version-script=/src/cuda_intercept.map" in cmd
