@@ -3,6 +3,10 @@
  *
  * Why: one place decides whether a call fails, so every interception path (direct symbols,
  * dlsym, cuGetProcAddress, entry points) fails the same way for the same XID.
+ * The toggle file is re-read by one detached poller thread (started on the first intercepted
+ * call, all signals blocked) every CUDA_FAULT_POLL_MS (default 100 ms), so a disarmed call costs
+ * one relaxed atomic load. Without that thread (CUDA_FAULT_POLL_MS=0, a forked child, or
+ * pthread_create refused) calls poll instead, paced by CLOCK_MONOTONIC_COARSE.
  * Must not: do anything at load time (no constructor: the library may be preloaded into
  * processes that never touch CUDA), call cuInit or any CUDA function on its own, use stdio,
  * or read the toggle file more often than the poll interval.
@@ -10,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
@@ -19,7 +24,7 @@
 #include "shim.h"
 #include "xid_table.h"
 
-_Atomic uint64_t shim_hot = 0; /* flags 0 and deadline 0: the first call takes the slow path */
+_Atomic uint64_t shim_hot = SHIM_HOT_SLOW; /* the first intercepted call initialises */
 
 /* --- settings read once from the environment (first intercepted call) ------------------- */
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
@@ -43,6 +48,9 @@ static atomic_int g_latched = -1;  /* XID table index of the fault this process 
 static atomic_long g_eligible;     /* calls seen while armed, for after_calls */
 static atomic_int g_logged;
 static atomic_int g_polling;
+static _Atomic uint64_t g_next_poll_ms; /* when polling from calls: the coarse-clock deadline */
+static atomic_int g_sync_poll;          /* 1: no poller thread in this process; calls poll */
+static pthread_once_t g_poller_once = PTHREAD_ONCE_INIT;
 static atomic_int g_warned_xid;
 static _Atomic uint64_t g_rng;
 
@@ -145,6 +153,10 @@ static void after_fork_child(void) {
     atomic_store(&g_polling, 0);
     atomic_store(&g_logged, 0);
     atomic_store(&g_eligible, 0);
+    /* threads do not survive fork: the child polls from its calls instead */
+    atomic_store(&g_sync_poll, 1);
+    atomic_store(&g_next_poll_ms, 0);
+    atomic_fetch_or(&shim_hot, (uint64_t)SHIM_HOT_SLOW);
 }
 
 static void init_once(void) {
@@ -166,8 +178,7 @@ static void init_once(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     atomic_store(&g_rng, (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid());
     if (g_disabled) {
-        /* Pure pass-through: no flags and a deadline that never comes. */
-        atomic_store(&shim_hot, ~(uint64_t)SHIM_HOT_FLAGS);
+        atomic_store(&shim_hot, 0); /* pure pass-through: no thread, no file, no faults */
         return;
     }
     pthread_atfork(NULL, NULL, after_fork_child);
@@ -210,10 +221,11 @@ static void parse_toggle(const char *buf, settings_t *s) {
     }
 }
 
-static void publish_hot(uint64_t deadline, int armed) {
+static void publish_hot(int armed) {
     uint64_t old = atomic_load_explicit(&shim_hot, memory_order_relaxed), nw;
     do {
-        nw = (deadline << SHIM_HOT_SHIFT) | (armed ? SHIM_HOT_ARMED : 0) | (old & SHIM_HOT_LATCHED);
+        nw = (armed ? SHIM_HOT_ARMED : 0) | (old & SHIM_HOT_LATCHED) |
+             (atomic_load(&g_sync_poll) ? SHIM_HOT_SLOW : 0);
     } while (!atomic_compare_exchange_weak(&shim_hot, &old, nw));
 }
 
@@ -249,7 +261,8 @@ static void poll_toggle(uint64_t now) {
     atomic_store(&g_prob, s.prob);
     atomic_store(&g_mask, s.mask);
     atomic_store(&g_armed, s.armed);
-    publish_hot(now + g_poll_ms, s.armed);
+    atomic_store(&g_next_poll_ms, now + g_poll_ms);
+    publish_hot(s.armed);
     atomic_store(&g_polling, 0);
 }
 
@@ -293,11 +306,47 @@ static uint32_t next_random_ppm(void) {
     return (uint32_t)(z % SHIM_PROB_ONE);
 }
 
+/* The poller: re-reads the toggle file every poll interval, so that calls never have to. */
+static void *poller_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {(time_t)(g_poll_ms / 1000), (long)(g_poll_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+        poll_toggle(shim_now_ms());
+    }
+    return NULL;
+}
+
+static void start_poller(void) {
+    poll_toggle(shim_now_ms()); /* the first read is synchronous: the first call sees the truth */
+    int started = 0;
+    if (g_poll_ms > 0) {
+        pthread_attr_t attr;
+        pthread_t tid;
+        sigset_t all, old;
+        sigfillset(&all);
+        /* the poller must never take a signal meant for the program */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_attr_init(&attr) == 0) {
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            pthread_attr_setstacksize(&attr, 64 * 1024);
+            started = pthread_create(&tid, &attr, poller_main, NULL) == 0;
+            pthread_attr_destroy(&attr);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    atomic_store(&g_sync_poll, !started);
+    publish_hot(atomic_load(&g_armed));
+}
+
 int shim_fault_slow(shim_sym_t *sym) {
     ensure_init();
     if (g_disabled) return 0;
-    uint64_t now = shim_now_ms();
-    if (now >= (atomic_load_explicit(&shim_hot, memory_order_relaxed) >> SHIM_HOT_SHIFT)) poll_toggle(now);
+    pthread_once(&g_poller_once, start_poller);
+    if (atomic_load(&g_sync_poll)) {
+        uint64_t now = shim_now_ms();
+        if (now >= atomic_load(&g_next_poll_ms)) poll_toggle(now);
+    }
     int latched = atomic_load(&g_latched);
     if (latched >= 0) return code_for(latched, sym, 1); /* real hardware does not heal */
     if (!atomic_load(&g_armed)) return 0;

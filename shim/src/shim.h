@@ -53,14 +53,15 @@ typedef struct shim_sym {
 } shim_sym_t;
 
 /*
- * The hot word: bits 0-1 are flags (armed, latched); the rest is the coarse-clock millisecond at
- * which the toggle file is next due to be read. A disarmed call whose deadline has not passed
- * costs one relaxed load of this word plus a vDSO coarse clock read.
+ * The hot word: zero while this process may call straight through (disarmed, nothing latched,
+ * a poller thread keeps the state fresh). Any bit sends calls to the slow path: armed, latched,
+ * or SLOW (not yet initialised, or polling the toggle file from calls because there is no poller
+ * thread: CUDA_FAULT_POLL_MS=0, a forked child, or a failed pthread_create). A disarmed call
+ * costs one relaxed atomic load.
  */
 #define SHIM_HOT_ARMED 1u
 #define SHIM_HOT_LATCHED 2u
-#define SHIM_HOT_FLAGS 3u
-#define SHIM_HOT_SHIFT 2
+#define SHIM_HOT_SLOW 4u
 extern _Atomic uint64_t shim_hot;
 
 #define SHIM_DEFAULT_TOGGLE_FILE "/host-fault/cuda_fault_enabled"
@@ -74,6 +75,7 @@ int shim_is_ours(const void *p);
 void *shim_resolve(shim_sym_t *sym);
 int shim_missing(shim_sym_t *sym);
 
+/* The coarse clock: a vDSO read with no syscall; used to pace polls made from calls. */
 static inline uint64_t shim_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -82,9 +84,7 @@ static inline uint64_t shim_now_ms(void) {
 
 /* 0: let the call through; otherwise the error code this call must return. */
 static inline int shim_fault(shim_sym_t *sym) {
-    uint64_t w = atomic_load_explicit(&shim_hot, memory_order_relaxed);
-    if (SHIM_LIKELY((w & SHIM_HOT_FLAGS) == 0) && SHIM_LIKELY(shim_now_ms() < (w >> SHIM_HOT_SHIFT)))
-        return 0;
+    if (SHIM_LIKELY(atomic_load_explicit(&shim_hot, memory_order_relaxed) == 0)) return 0;
     return shim_fault_slow(sym);
 }
 
