@@ -194,3 +194,47 @@ def test_unknown_xid_keeps_faults_off(tmp_path: Path) -> None:
     (res,), err = run(b, "rt_direct", ["cudaMalloc"], env)
     assert res.rc == 0
     assert err.splitlines() == ["[cuda-intercept] XID 13 is not simulated; faults stay off"]
+
+
+def test_forked_child_still_sees_the_toggle(tmp_path: Path) -> None:
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, "0\n")
+    proc = subprocess.Popen([str(b.prog("rt_direct")), "--fork-until-fail", "cudaMalloc", "20000"],
+                            env=shim_env(b, toggle), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    write_toggle(toggle, "1\nxid=95\n")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    (res,) = parse(out)
+    assert res.rc == xidcat.UNKNOWN.code
+
+
+def test_latch_is_inherited_by_a_forked_child(tmp_path: Path) -> None:
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, "1\nxid=43\napis=launch\n")
+    # the parent's launch faults and latches; the child's allocation is not a faulting call
+    # (apis=launch), so only the inherited latch can fail it
+    args = ["--fork-until-fail", "cudaLaunchKernel", "100", "cudaMalloc"]
+    proc = subprocess.Popen([str(b.prog("rt_direct")), *args],
+                            env=shim_env(b, toggle), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    (res,) = parse(out)
+    assert (res.op, res.rc) == ("cudaMalloc", 702)
+
+
+def test_child_of_a_healthy_process_is_not_latched(tmp_path: Path) -> None:
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, "1\nxid=43\napis=launch\n")
+    args = ["--fork-until-fail", "cudaMalloc", "100", "cudaMalloc"]
+    proc = subprocess.Popen([str(b.prog("rt_direct")), *args],
+                            env=shim_env(b, toggle), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    (res,) = parse(out)
+    assert (res.op, res.rc) == ("cudaMalloc", 0)

@@ -8,6 +8,7 @@
  *        PROG --stdin          read ops from stdin, one per line (lets a test act in between)
  *        PROG --until-fail OP MS   call OP until it fails or MS pass: "<op> rc= after_ms= calls="
  *        PROG --until-ok OP MS     call OP until it succeeds or MS pass (same output)
+ *        PROG --fork-until-fail OP MS [CHILD_OP]   call OP once, fork, --until-fail in the child
  * Each program defines: static void *resolve(const struct op *op) (NULL: not found).
  */
 #define _GNU_SOURCE
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stub.h"
 
@@ -136,6 +139,16 @@ static double now_ms(void) {
 
 int main(int argc, char **argv) {
     long out;
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--fork-until-fail") == 0) {
+        run_op(argv[2], &out, 1); /* the parent's first call starts the shim's poller thread */
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        if (pid > 0) { int st = 0; waitpid(pid, &st, 0); return WIFEXITED(st) ? WEXITSTATUS(st) : 1; }
+        argv[1] = "--until-fail"; /* the child has no poller thread: it must still see the toggle */
+        if (argc == 5) argv[2] = argv[4];
+        argc = 4;
+    }
     if (argc == 4 && (strcmp(argv[1], "--until-fail") == 0 || strcmp(argv[1], "--until-ok") == 0)) {
         int want_fail = strcmp(argv[1], "--until-fail") == 0;
         double start = now_ms(), limit = atof(argv[3]);
