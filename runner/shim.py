@@ -56,6 +56,9 @@ class ShimInputError(ShimError):
 # --- sources -----------------------------------------------------------------------------------
 
 
+PACKAGE_DATA = Path(__file__).resolve().parent / "data" / "shim"  # flat copy shipped in the wheel
+
+
 def shim_dir() -> Path:
     """The repository's `shim/` directory (sources, Makefile, tests)."""
     here = Path(__file__).resolve().parent.parent / "shim"
@@ -68,15 +71,42 @@ def source_dir() -> Path:
     return shim_dir() / "src"
 
 
-def source_files() -> dict[str, str]:
-    """Flat name -> content of everything the one-command build needs (ConfigMap keys)."""
-    src = source_dir()
+def _repo_source_files() -> dict[str, str] | None:
+    try:
+        src = source_dir()
+    except ShimError:
+        return None
     files = {p.name: p.read_text() for p in sorted(src.iterdir()) if p.suffix in (".c", ".h")}
     files[MAP_NAME] = (shim_dir() / MAP_NAME).read_text()
+    return files
+
+
+def source_files() -> dict[str, str]:
+    """Flat name -> content of everything the one-command build needs (ConfigMap keys).
+    From the checkout's `shim/` when there is one, else from the copy packaged in the wheel."""
+    files = _repo_source_files()
+    if files is None:
+        if not (PACKAGE_DATA / "shim.h").is_file():
+            raise ShimError(f"shim sources found neither in a checkout nor at {PACKAGE_DATA}")
+        files = {p.name: p.read_text() for p in sorted(PACKAGE_DATA.iterdir()) if p.is_file()}
     for name in files:
         if "/" in name or not re.fullmatch(r"[-._a-zA-Z0-9]+", name):
             raise ShimError(f"shim source name {name!r} cannot be a ConfigMap key")
     return files
+
+
+def sync_package_data() -> Path:
+    """Refresh `runner/data/shim/` from the checkout (tests/unit/test_shim_header.py checks it)."""
+    files = _repo_source_files()
+    if files is None:
+        raise ShimError("sync needs a source checkout")
+    PACKAGE_DATA.mkdir(parents=True, exist_ok=True)
+    for stale in PACKAGE_DATA.iterdir():
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        (PACKAGE_DATA / name).write_text(text)
+    return PACKAGE_DATA
 
 
 def compile_args(src_dir: str, output: str, sources: Sequence[str]) -> list[str]:
@@ -477,8 +507,11 @@ def doctor_fix(findings: Sequence[Finding]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] != "gen-header":
-        print("usage: python -m runner.shim gen-header [--check]", file=sys.stderr)
+    if args[:1] == ["sync-data"]:
+        print(sync_package_data())
+        return 0
+    if args[:1] != ["gen-header"]:
+        print("usage: python -m runner.shim gen-header [--check] | sync-data", file=sys.stderr)
         return 2
     target = source_dir() / HEADER_NAME
     text = gen_header()
@@ -488,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     target.write_text(text)
+    sync_package_data()  # the packaged copy follows the header
     print(target)
     return 0
 

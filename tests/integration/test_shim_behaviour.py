@@ -238,3 +238,11 @@ def test_child_of_a_healthy_process_is_not_latched(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     (res,) = parse(out)
     assert (res.op, res.rc) == ("cudaMalloc", 0)
+
+
+def test_default_scope_probe_answers_as_without_the_shim(tmp_path: Path) -> None:
+    b = built()
+    proc = subprocess.run([str(b.prog("probe")), "cuInit"], env=shim_env(b, tmp_path / "toggle"),
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "before=null after=found via=shim"

@@ -29,3 +29,9 @@ def test_gen_header_check_mode_agrees() -> None:
     proc = subprocess.run([sys.executable, "-m", "runner.shim", "gen-header", "--check"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_packaged_copy_equals_the_sources() -> None:
+    """`runner/data/shim/` ships the sources in the wheel; refresh with `python -m runner.shim sync-data`."""
+    packaged = {p.name: p.read_text() for p in shim.PACKAGE_DATA.iterdir() if p.is_file()}
+    assert packaged == shim.source_files()
