@@ -360,7 +360,10 @@ def run_under_shim(cmd: Sequence[str], *, xid: int = xidcat.DEFAULT_XID, armed: 
         if toggle_file is None:
             write_toggle(toggle, armed, xid)
         env = dict(os.environ)
+        earlier = env.get("LD_PRELOAD", "")
         env.update(shim_env(xid, armed, str(toggle), library=str(lib)))
+        if earlier:  # keep what the caller preloads; ours goes first
+            env["LD_PRELOAD"] = f"{lib} {earlier}"
         try:
             return subprocess.run(list(cmd), env=env, check=False).returncode
         except FileNotFoundError as e:

@@ -478,7 +478,7 @@ static void *bind(shim_sym_t *s, void *pfn) {
 /* Swap a real function pointer (from dlsym, cuGetProcAddress, an entry point) for our wrapper. */
 void *shim_wrap_pfn(const char *requested, void *pfn) {
     static const char *const suffixes[] = {"", "_v2", "_v3", "_v4", "_ptsz", "_ptds", "_v2_ptsz", "_v2_ptds",
-                                           "_v3_ptds", "_v2_ptsz"};
+                                           "_v3_ptds"};
     if (!pfn || shim_disabled() || shim_is_ours(pfn)) return pfn;
     Dl_info info;
     if (!dladdr(pfn, &info)) return pfn;
