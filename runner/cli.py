@@ -31,3 +31,71 @@ def main(
                                  help="Print the version and exit."),
 ) -> None:
     """GPU chaos engineering for Kubernetes."""
+
+
+# --- sim commands (embedded cluster) ---
+
+sim_app = typer.Typer(name="sim", help="The embedded cluster: a Kubernetes API server on loopback.",
+                      no_args_is_help=True)
+app.add_typer(sim_app)
+
+
+@sim_app.command("up")
+def sim_up(
+    nodes: int = typer.Option(3, "--nodes", min=0, help="GPU nodes to create (gpu-node-1..N)."),
+    gpus_per_node: int = typer.Option(8, "--gpus-per-node", min=0, help="nvidia.com/gpu per node."),
+    kubeconfig: str = typer.Option("chaos-sim.kubeconfig", "--kubeconfig",
+                                   help="Where to write the kubeconfig (context chaos-sim)."),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
+    token: str = typer.Option("", "--token", help="Require this bearer token (unrestricted)."),
+    rules: str = typer.Option("", "--rules", help="ClusterRole/Role YAML: bind --restricted-token to it."),
+    restricted_token: str = typer.Option("", "--restricted-token",
+                                         help="A second bearer token limited to the rules of --rules."),
+) -> None:
+    """Run the embedded cluster in the foreground until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from runner.errors import ChaosError
+
+    path = Path(kubeconfig).expanduser().resolve()
+    default_config = (Path.home() / ".kube" / "config").resolve()
+    if path == default_config:
+        typer.echo(f"error: refusing to overwrite {default_config}; pick another --kubeconfig", err=True)
+        raise typer.Exit(2)
+    try:
+        from runner.sim.cluster import SimCluster
+        from runner.sim.rbac import PolicyRule, load_rules
+
+        tokens: dict[str, list[PolicyRule] | None] = {}
+        if token:
+            tokens[token] = None
+        if rules or restricted_token:
+            if not (rules and restricted_token and token):
+                typer.echo("error: --rules and --restricted-token go together, with --token", err=True)
+                raise typer.Exit(2)
+            tokens[restricted_token] = load_rules(Path(rules))
+        cluster = SimCluster(port=port, tokens=tokens)
+    except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file
+        typer.echo(f"error: cannot start the embedded cluster: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except ChaosError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    done = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with cluster:
+        cluster.add_nodes(nodes, gpus_per_node)
+        cluster.write_kubeconfig(path, token=token or None)
+        typer.echo(f"chaos-sim API server: {cluster.url}")
+        typer.echo(f"export KUBECONFIG={path}")
+        typer.echo("Ctrl-C to stop.")
+        while not done.wait(0.5):
+            pass
+    typer.echo("chaos-sim stopped.")

@@ -27,11 +27,17 @@ def _bad(message: str) -> ClusterError:
     return ClusterError(message, status=400, reason="BadRequest")
 
 
+class PatchFailed(Invalid):
+    """A patch that cannot be applied. The real server wraps every such error (a failed JSON Patch
+    `test` included) in a 422 whose reason is Invalid, with no details naming the object; its
+    message is the fixed one below (we append the cause)."""
+
+    status_details: dict[str, Any] = {}  # noqa: RUF012 - read-only marker: send an empty details
+
+
 def _unprocessable(detail: str) -> Invalid:
-    # The real server wraps every JSON Patch application error (a failed `test` included) in a
-    # 422 whose reason is Invalid; the message below is the one it uses, with the detail appended.
-    return Invalid(f"the server rejected our request due to an error in our request: {detail}",
-                   status=422, reason="Invalid")
+    return PatchFailed(f"the server rejected our request due to an error in our request: {detail}",
+                       status=422, reason="Invalid")
 
 
 # --- JSON Patch (RFC 6902) ----------------------------------------------------------------------

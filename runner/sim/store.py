@@ -28,6 +28,7 @@ from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
 from runner.sim import patching
 from runner.sim.resources import (
     CRDS,
+    DEPLOYMENTS,
     NAMESPACES,
     NODES,
     PODS,
@@ -611,7 +612,8 @@ class Store:
         elif gvr in WORKLOADS:
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)
-            obj["status"] = {}
+            # the client models require status.replicas of ReplicaSets and StatefulSets
+            obj["status"] = {} if gvr == DEPLOYMENTS else {"replicas": 0}
         elif info.has_status and not info.builtin:
             obj.pop("status", None)  # a custom resource's status is set through its subresource
 

@@ -1,0 +1,545 @@
+"""The embedded Kubernetes API server: HTTP/1.1 + JSON on loopback, over the Store.
+
+Routing (`/api/v1/...`, `/apis/<group>/<version>/...`, namespaced and cluster paths, subresources),
+discovery, bearer-token authentication with RBAC-lite, server-side Table printing for kubectl,
+chunked watch and log-follow streams, `Status` error bodies with the real server's reasons, and the
+fault-injection admin endpoint `/_chaos/faults`. Served by the standard library
+(`ThreadingHTTPServer`, one thread per connection). It holds no objects itself and never
+reaches into the store's internals.
+
+Scheduling: the scheduler (part 2) may either set spec.nodeName through an update/patch or POST a
+`pods/binding` (both work; binding answers 409 when the pod is already bound).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from runner.errors import ClusterError, NotFound
+from runner.sim import discovery, patching, tables
+from runner.sim.faults import ServerFaults
+from runner.sim.logs import PodLogs
+from runner.sim.rbac import Authorizer, Identity
+from runner.sim.resources import PODS, GVR, ResourceInfo
+from runner.sim.store import Store, bad_request
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+WATCH_POLL_S = 0.5
+
+
+@dataclass
+class Route:
+    gvr: GVR
+    info: ResourceInfo
+    namespace: str | None
+    name: str
+    subresource: str
+
+
+def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
+    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                 "message": message, "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+            406: "NotAcceptable", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType",
+            422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    api: ApiServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus delayed ACKs
+    # add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _json_body(self, raw: bytes) -> Obj:
+        try:
+            value = json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+        if not isinstance(value, dict):
+            raise bad_request("the request body must be a JSON object")
+        return value
+
+    def _send(self, code: int, body: Any, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _send_error(self, code: int, reason: str, message: str, details: Obj | None = None,
+                    headers: dict[str, str] | None = None) -> None:
+        self._send(code, status_body(code, reason, message, details), headers=headers)
+
+    def _start_chunked(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+    def _end_chunks(self) -> None:
+        try:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def _client_gone(self) -> bool:
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    # --- entry points ----------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        api = self.server.api
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        raw = self._body()
+        try:
+            if url.path.startswith("/_chaos/"):
+                self._admin(method, url.path, raw)
+                return
+            identity = api.authorizer.identify(self.headers.get("Authorization"))
+            if identity is None:
+                self._send_error(401, "Unauthorized", "Unauthorized")
+                return
+            if self._discovery(method, url.path):
+                return
+            route = self._route(url.path)
+            verb = self._verb(method, route, query)
+            if self._faulted(verb, url.path):
+                return
+            resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
+            api.authorizer.authorize(identity, verb, route.gvr.group, resource, route.namespace, route.name)
+            self._dispatch(method, verb, route, query, raw, identity)
+        except ClusterError as exc:
+            code = exc.status or 500
+            reason = exc.reason or _REASONS.get(code, "InternalError")
+            details = getattr(exc, "status_details", None)
+            self._send_error(code, reason, str(exc), self._details(url.path) if details is None else details)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # an unexpected bug answers 500, never kills the server
+            log.exception("sim apiserver: %s %s failed", method, self.path)
+            self._send_error(500, "InternalError", f"Internal error occurred: {exc}")
+
+    def _details(self, path: str) -> Obj | None:
+        try:
+            route = self._route(path)
+        except ClusterError:
+            return None
+        details: Obj = {"kind": route.gvr.plural, "group": route.gvr.group}
+        if route.name:
+            details["name"] = route.name
+        return details
+
+    # --- admin, discovery, routing ---------------------------------------------------------
+
+    def _admin(self, method: str, path: str, raw: bytes) -> None:
+        api = self.server.api
+        identity = api.authorizer.identify(self.headers.get("Authorization"))
+        if identity is None or identity.rules is not None:
+            self._send_error(403, "Forbidden", "the fault admin endpoint needs an unrestricted token")
+            return
+        if path.rstrip("/") != "/_chaos/faults":
+            self._send_error(404, "NotFound", f"no admin endpoint {path}")
+            return
+        if method == "POST":
+            try:
+                api.faults.update(self._json_body(raw))
+            except (ValueError, TypeError) as exc:
+                self._send_error(400, "BadRequest", str(exc))
+                return
+        elif method == "DELETE":
+            api.faults.clear()
+        elif method != "GET":
+            self._send_error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+            return
+        self._send(200, api.faults.as_dict())
+
+    def _discovery(self, method: str, path: str) -> bool:
+        api = self.server.api
+        path = path.rstrip("/") or "/"
+        body: Obj | None = None
+        if path in ("/healthz", "/readyz", "/livez"):
+            self._send(200, b"ok", "text/plain")
+            return True
+        if path == "/version":
+            body = dict(discovery.VERSION_INFO)
+        elif path == "/api":
+            body = discovery.api_versions(api.address)
+        elif path == "/apis":
+            body = discovery.api_groups(api.store.registry)
+        elif path == "/openapi/v2":
+            # An empty protobuf Document: kubectl then finds no schema for any kind, skips client-side
+            # validation and computes strategic patches from its compiled-in types, so plain
+            # `kubectl apply` works. JSON is not an option: kubectl decodes this document as protobuf.
+            self._send(200, b"", "application/octet-stream")
+            return True
+        elif path.startswith("/openapi"):
+            self._send_error(404, "NotFound", "the server could not find the requested resource")
+            return True
+        else:
+            parts = path.strip("/").split("/")
+            if parts[0] == "api" and len(parts) == 2:
+                body = discovery.resource_list(api.store.registry, "", parts[1])
+            elif parts[0] == "apis" and len(parts) == 2:
+                body = discovery.api_group(api.store.registry, parts[1])
+            elif parts[0] == "apis" and len(parts) == 3:
+                body = discovery.resource_list(api.store.registry, parts[1], parts[2])
+            else:
+                return False
+            if body is None:
+                self._send_error(404, "NotFound", "the server could not find the requested resource")
+                return True
+        if method != "GET":
+            self._send_error(405, "MethodNotAllowed", f"the server does not allow this method ({method})")
+            return True
+        self._send(200, body)
+        return True
+
+    def _route(self, path: str) -> Route:
+        registry = self.server.api.store.registry
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["api"] and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise NotFound("the server could not find the requested resource", status=404, reason="NotFound")
+        if rest[:1] == ["watch"]:
+            rest = rest[1:]
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        gvr = GVR(group, version, rest[0]) if rest else GVR(group, version, "")
+        info = registry.get(gvr)
+        if info is None or len(rest) > 3 or (namespace is not None and not info.namespaced):
+            raise NotFound("the server could not find the requested resource", status=404, reason="NotFound")
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub not in info.subresources:
+            raise NotFound("the server could not find the requested resource", status=404, reason="NotFound")
+        return Route(gvr, info, namespace, name, sub)
+
+    def _verb(self, method: str, route: Route, query: dict[str, str]) -> str:
+        watching = query.get("watch") in ("1", "true") or "/watch/" in self.path
+        if method == "GET":
+            if route.name:
+                return "watch" if watching else "get"
+            return "watch" if watching else "list"
+        if method == "POST" and (not route.name or route.subresource == "binding"):
+            return "create"
+        if method == "PUT" and route.name:
+            return "update"
+        if method == "PATCH" and route.name:
+            return "patch"
+        if method == "DELETE":
+            return "delete" if route.name else "deletecollection"
+        raise ClusterError(f"the server does not allow this method on the requested resource ({method})",
+                           status=405, reason="MethodNotAllowed")
+
+    def _faulted(self, verb: str, path: str) -> bool:
+        faults = self.server.api.faults
+        delay = faults.latency(verb, path)
+        if delay > 0:
+            time.sleep(delay)  # injected latency is the point here
+        decision = faults.decide(verb, path)
+        if not decision.code:
+            return False
+        if decision.code == 429:
+            self._send_error(429, "TooManyRequests", "Too many requests, please try again later.",
+                             {"retryAfterSeconds": decision.retry_after},
+                             headers={"Retry-After": str(decision.retry_after)})
+        else:
+            self._send_error(decision.code, _REASONS.get(decision.code, "InternalError"),
+                             "Internal error occurred: injected by chaos-sim")
+        return True
+
+    # --- verbs -----------------------------------------------------------------------------
+
+    def _dispatch(self, method: str, verb: str, route: Route, query: dict[str, str], raw: bytes,
+                  identity: Identity) -> None:
+        store = self.server.api.store
+        gvr, ns, name, sub = route.gvr, route.namespace, route.name, route.subresource
+        if verb == "get" and sub == "log":
+            self._logs(route, query)
+        elif verb == "get":
+            obj = store.get(gvr, ns, name)
+            self._send(200, self._maybe_table(route, [obj], store.resource_version, query, single=True))
+        elif verb == "list":
+            items, rv = store.list(gvr, ns, query.get("labelSelector", ""), query.get("fieldSelector", ""))
+            if self._wants_table():
+                self._send(200, tables.table(gvr, items, rv, query.get("includeObject", "Metadata")))
+            else:
+                self._send(200, {"kind": route.info.kind_list, "apiVersion": gvr.api_version,
+                                 "metadata": {"resourceVersion": rv}, "items": items})
+        elif verb == "watch":
+            fields = query.get("fieldSelector", "")
+            if name:
+                fields = ",".join(f for f in (fields, f"metadata.name={name}") if f)
+            self._watch(route, query, fields)
+        elif verb == "create" and sub == "binding":
+            self._bind(route, self._json_body(raw))
+        elif verb == "create":
+            self._send(201, store.create(gvr, self._json_body(raw), ns))
+        elif verb == "update":
+            body = self._json_body(raw)
+            meta = body.setdefault("metadata", {})
+            if meta.get("name") and meta["name"] != name:
+                raise bad_request("the name of the object does not match the name on the URL")
+            meta["name"] = name
+            if route.info.namespaced:
+                if meta.get("namespace") and meta["namespace"] != ns:
+                    raise bad_request("the namespace of the provided object does not match the namespace "
+                                      "sent on the request")
+                meta["namespace"] = ns
+            self._send(200, store.update(gvr, body, sub or None))
+        elif verb == "patch":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype not in patching.PATCH_TYPES:
+                accepted = [patching.JSON_PATCH, patching.MERGE_PATCH]
+                if route.info.builtin:
+                    accepted.append(patching.STRATEGIC_MERGE_PATCH)
+                raise ClusterError(f"the body of the request was in an unknown format - accepted media types "
+                                   f"include: {', '.join(accepted)}", status=415, reason="UnsupportedMediaType")
+            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None))
+        elif verb == "delete":
+            opts = self._json_body(raw) if raw.strip() else {}
+            policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
+            if opts.get("orphanDependents") is True:
+                policy = policy or "Orphan"
+            grace = query.get("gracePeriodSeconds") or opts.get("gracePeriodSeconds")
+            self._send(200, store.delete(gvr, ns, name, int(grace) if grace not in (None, "") else None,
+                                         policy, opts.get("preconditions")))
+        elif verb == "deletecollection":
+            opts = self._json_body(raw) if raw.strip() else {}
+            items = store.delete_collection(gvr, ns, query.get("labelSelector", ""),
+                                            query.get("fieldSelector", ""),
+                                            query.get("propagationPolicy") or opts.get("propagationPolicy"))
+            self._send(200, {"kind": route.info.kind_list, "apiVersion": gvr.api_version,
+                             "metadata": {"resourceVersion": store.resource_version}, "items": items})
+        else:
+            raise ClusterError(f"the server does not allow this method on the requested resource ({method})",
+                               status=405, reason="MethodNotAllowed")
+
+    def _wants_table(self) -> bool:
+        accept = self.headers.get("Accept") or ""
+        return "as=Table" in accept
+
+    def _maybe_table(self, route: Route, objs: list[Obj], rv: str, query: dict[str, str],
+                     single: bool) -> Obj:
+        if self._wants_table():
+            return tables.table(route.gvr, objs, rv, query.get("includeObject", "Metadata"))
+        return objs[0] if single else {"items": objs}
+
+    def _bind(self, route: Route, body: Obj) -> None:
+        store = self.server.api.store
+        target = (body.get("target") or {}).get("name")
+        if not target:
+            raise ClusterError(f'Binding "{route.name}" is invalid: target.name: Required value', status=422,
+                               reason="Invalid")
+        pod = store.get(PODS, route.namespace, route.name)
+        if pod.get("spec", {}).get("nodeName"):
+            raise ClusterError(f'Operation cannot be fulfilled on pods/binding "{route.name}": pod '
+                               f'{route.name} is already assigned to node "{pod["spec"]["nodeName"]}"',
+                               status=409, reason="Conflict")
+        store.patch(PODS, route.namespace, route.name, patching.MERGE_PATCH,
+                    {"metadata": {"resourceVersion": pod["metadata"]["resourceVersion"]},
+                     "spec": {"nodeName": target}})
+        self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+
+    def _watch(self, route: Route, query: dict[str, str], fields: str) -> None:
+        api = self.server.api
+        rv = query.get("resourceVersion")
+        bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
+        as_table = self._wants_table()
+        try:
+            watch = api.store.watch(route.gvr, route.namespace, rv, query.get("labelSelector", ""), fields,
+                                    bookmarks)
+        except ClusterError as exc:
+            if exc.status != 410:
+                raise
+            # The real server reports an expired version as an ERROR event inside a 200 stream.
+            self._start_chunked("application/json")
+            self._chunk(json.dumps({"type": "ERROR", "object": status_body(410, "Expired", str(exc))}).encode()
+                        + b"\n")
+            self._end_chunks()
+            return
+        timeout = float(query.get("timeoutSeconds") or 0)
+        started = time.monotonic()
+        drop_after_n = api.faults.watch_drop_after_events
+        drop_after_s = api.faults.watch_drop_after_s
+        sent = 0
+        first_table = True
+        try:
+            self._start_chunked("application/json")
+            while not api.stopping.is_set():
+                elapsed = time.monotonic() - started
+                if timeout and elapsed >= timeout:
+                    break
+                if drop_after_s and elapsed >= drop_after_s:
+                    api.faults.note_watch_drop()
+                    break
+                ev = watch.next_event(WATCH_POLL_S)
+                if ev is None:
+                    if self._client_gone():
+                        self.close_connection = True
+                        return
+                    continue
+                type_, obj = ev
+                if as_table and type_ != "BOOKMARK":
+                    obj = tables.table(route.gvr, [obj], obj["metadata"].get("resourceVersion", ""),
+                                       query.get("includeObject", "Metadata"), with_columns=first_table)
+                    first_table = False
+                self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n")
+                if type_ != "BOOKMARK":
+                    sent += 1
+                if drop_after_n and sent >= drop_after_n:
+                    api.faults.note_watch_drop()
+                    break
+            self._end_chunks()
+        except OSError:
+            self.close_connection = True
+        finally:
+            watch.stop()
+
+    def _logs(self, route: Route, query: dict[str, str]) -> None:
+        api = self.server.api
+        pod = api.store.get(PODS, route.namespace, route.name)
+        containers = [str(c.get("name")) for c in pod.get("spec", {}).get("containers") or []]
+        containers += [str(c.get("name")) for c in pod.get("spec", {}).get("initContainers") or []]
+        container = query.get("container") or None
+        previous = query.get("previous") in ("1", "true")
+        tail = int(query["tailLines"]) if query.get("tailLines") else None
+        ns = route.namespace or ""
+        if query.get("follow") not in ("1", "true"):
+            data = api.logs.read(ns, route.name, container, previous, tail, containers)
+            self._send(200, data, "text/plain")
+            return
+        uid = pod["metadata"]["uid"]
+
+        def stop() -> bool:
+            if api.stopping.is_set() or self._client_gone():
+                return True
+            try:
+                return bool(api.store.get(PODS, ns, route.name)["metadata"]["uid"] != uid)
+            except NotFound:
+                return True
+
+        chunks = api.logs.follow(ns, route.name, container, previous, tail, containers, stop)
+        first = next(chunks, b"")  # errors (no such container) surface before the 200 goes out
+        try:
+            self._start_chunked("text/plain")
+            self._chunk(first)
+            for chunk in chunks:
+                self._chunk(chunk)
+            self._end_chunks()
+        except OSError:
+            self.close_connection = True
+
+
+class ApiServer:
+    """The HTTP server over a Store. `start()` serves in a background thread; `stop()` ends it."""
+
+    def __init__(self, store: Store, logs: PodLogs, host: str = "127.0.0.1", port: int = 0,
+                 authorizer: Authorizer | None = None, faults: ServerFaults | None = None) -> None:
+        self.store = store
+        self.logs = logs
+        self.authorizer = authorizer or Authorizer()
+        self.faults = faults or ServerFaults()
+        self.stopping = threading.Event()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.api = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"{host!s}:{port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="chaos-sim-apiserver", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.store.stop_watches()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
