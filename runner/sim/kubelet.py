@@ -75,7 +75,7 @@ def backoff_delay(consecutive: int) -> float:
     """Seconds (unscaled) before the n-th consecutive restart."""
     if consecutive <= 0:
         return 0.0
-    return min(BACKOFF_START_S * 2 ** (consecutive - 1), BACKOFF_MAX_S)
+    return min(BACKOFF_START_S * float(2 ** (consecutive - 1)), BACKOFF_MAX_S)
 
 
 _VAR_RE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")

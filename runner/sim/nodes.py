@@ -13,7 +13,8 @@ from pathlib import Path
 
 from runner.errors import Conflict
 from runner.sim.resources import NODES
-from runner.sim.store import Obj, Store, now_rfc3339
+from runner.sim.cluster import node_object
+from runner.sim.store import Obj, Store
 
 GPU = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -35,39 +36,6 @@ def node_dir(root: Path, node: str) -> Path:
     return Path(root) / "nodes" / node
 
 
-def node_object(name: str, gpus: int, product: str) -> Obj:
-    now = now_rfc3339()
-    resources = {"cpu": "64", "memory": "512Gi", "pods": "110", "ephemeral-storage": "1Ti", GPU: str(gpus)}
-    return {
-        "metadata": {
-            "name": name,
-            "labels": {
-                HOSTNAME_LABEL: name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                PRODUCT_LABEL: product, "nvidia.com/gpu.count": str(gpus), "nvidia.com/gpu.present": "true",
-            },
-        },
-        "spec": {},
-        "status": {
-            "capacity": dict(resources),
-            "allocatable": dict(resources),
-            "conditions": [
-                {"type": t, "status": "False", "reason": r, "message": m, "lastHeartbeatTime": now,
-                 "lastTransitionTime": now}
-                for t, r, m in (("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory"),
-                                ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                                ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID"))
-            ] + [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                  "message": "kubelet is posting ready status (embedded cluster)", "lastHeartbeatTime": now,
-                  "lastTransitionTime": now}],
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": name}],
-            "nodeInfo": {"kubeletVersion": "v1.30.0-chaos-sim", "containerRuntimeVersion": "chaos-sim://1",
-                         "operatingSystem": "linux", "architecture": "amd64", "osImage": "chaos embedded cluster",
-                         "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": "",
-                         "kubeProxyVersion": ""},
-        },
-    }
-
-
 def add_nodes(store: Store, root: Path, groups: Iterable[NodeGroup]) -> list[str]:
     """Create the nodes of each group (names continue after existing `gpu-node-N`) and their dirs."""
     existing, _ = store.list(NODES)
@@ -79,8 +47,10 @@ def add_nodes(store: Store, root: Path, groups: Iterable[NodeGroup]) -> list[str
             while f"{NAME_PREFIX}{index}" in taken:
                 index += 1
             name = f"{NAME_PREFIX}{index}"
+            obj = node_object(name, group.gpus, index)
+            obj["metadata"]["labels"][PRODUCT_LABEL] = group.product
             try:
-                store.create(NODES, node_object(name, group.gpus, group.product))
+                store.create(NODES, obj)
             except Conflict:
                 continue
             taken.add(name)

@@ -25,7 +25,7 @@ def set_condition(status: Obj, type_: str, value: str, reason: str = "", message
         if cond.get("status") == value and cond.get("reason", "") == reason \
                 and cond.get("message", "") == message:
             return False
-        new = {**cond, "status": value, "reason": reason, "message": message, **extra}
+        new: Obj = {**cond, "status": value, "reason": reason, "message": message, **extra}
         if cond.get("status") != value:
             new["lastTransitionTime"] = now_rfc3339()
         if not reason:
@@ -35,9 +35,10 @@ def set_condition(status: Obj, type_: str, value: str, reason: str = "", message
         conds[i] = new
         status["conditions"] = conds
         return True
-    new = {"type": type_, "status": value, "lastProbeTime": None, "lastTransitionTime": now_rfc3339(),
-           **({"reason": reason} if reason else {}), **({"message": message} if message else {}), **extra}
-    conds.append(new)
+    fresh: Obj = {"type": type_, "status": value, "lastProbeTime": None,
+                  "lastTransitionTime": now_rfc3339(), **({"reason": reason} if reason else {}),
+                  **({"message": message} if message else {}), **extra}
+    conds.append(fresh)
     status["conditions"] = conds
     return True
 
