@@ -1,0 +1,115 @@
+"""The `Cluster` protocol: the only way steps and the engine touch a cluster.
+
+One production adapter implements it (`runner/cluster/kube.py`, the official `kubernetes` client),
+reaching real clusters and the embedded one alike over HTTP; unit tests use an in-memory fake under
+`tests/`. Objects cross this boundary as plain JSON-shaped dicts exactly as the API server returns
+them; `runner/cluster/objects.py` turns them into small typed views. Every method raises only
+`runner.errors.ClusterError` subclasses (NotFound, Conflict, Gone, Forbidden, Invalid, Unavailable).
+This module must not import the `kubernetes` client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+KubeObject = dict[str, Any]  # a Kubernetes object as JSON (apiVersion, kind, metadata, spec, status)
+JsonPatch = list[dict[str, Any]]  # RFC 6902 operations
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Names one object: `ObjectRef("apps/v1", "Deployment", "inference", "vllm-worker")`."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace,
+                "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ObjectRef:
+        return cls(str(data["apiVersion"]), str(data["kind"]), data.get("namespace"), str(data["name"]))
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        """The reference of an object as the server returned it."""
+        meta = obj.get("metadata", {})
+        return cls(str(obj["apiVersion"]), str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change seen by a watch: type is ADDED, MODIFIED, DELETED or BOOKMARK."""
+
+    type: str
+    object: KubeObject
+
+
+class Cluster(Protocol):
+    """What a run needs from a cluster. Implementations translate their errors to ClusterError."""
+
+    @property
+    def description(self) -> str:
+        """One line for humans and reports: 'embedded cluster at http://127.0.0.1:PORT',
+        'context gpu-prod (https://...)'. Never contains a token."""
+        ...
+
+    def get(self, ref: ObjectRef) -> KubeObject:
+        """The object, or NotFound."""
+        ...
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, *,
+             label_selector: str = "", field_selector: str = "") -> tuple[list[KubeObject], str]:
+        """Matching objects and the list's resourceVersion (to start a watch from)."""
+        ...
+
+    def create(self, obj: KubeObject) -> KubeObject:
+        """Create `obj` (namespace from its metadata); Conflict when it already exists."""
+        ...
+
+    def json_patch(self, ref: ObjectRef, patch: JsonPatch, *, subresource: str | None = None) -> KubeObject:
+        """Apply an RFC 6902 patch. A failed `test` operation or a stale object raises Conflict, so
+        callers can re-read and retry; the adapter never retries a Conflict on its own."""
+        ...
+
+    def merge_patch(self, ref: ObjectRef, patch: Mapping[str, Any], *,
+                    subresource: str | None = None) -> KubeObject:
+        """Apply an RFC 7386 merge patch (used for metadata labels/annotations and node spec)."""
+        ...
+
+    def delete(self, ref: ObjectRef, *, grace_period_seconds: int | None = None) -> None:
+        """Delete the object; NotFound when it is already gone (undo code treats that as done)."""
+        ...
+
+    def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
+              label_selector: str = "", field_selector: str = "", resource_version: str = "",
+              timeout_seconds: float = 30.0) -> Iterator[WatchEvent]:
+        """Stream changes after `resource_version` until `timeout_seconds` pass (then the iterator
+        ends normally). Resumes by itself after a dropped stream; raises Gone when the version is
+        too old (callers re-list). Never busy-polls."""
+        ...
+
+    def pod_logs(self, namespace: str, pod: str, *, container: str | None = None,
+                 previous: bool = False, tail_lines: int | None = None) -> str:
+        """A container's log as text ('' when there is none yet)."""
+        ...
+
+    def emit_event(self, regarding: ObjectRef, reason: str, message: str, *,
+                   event_type: str = "Normal") -> None:
+        """Record a Kubernetes Event on `regarding` so `kubectl describe` shows what chaos did.
+        Best effort: failures are swallowed by the adapter (an Event must never break a run)."""
+        ...
+
+
+def ref_list(objects: Sequence[KubeObject]) -> list[ObjectRef]:
+    """References of several objects, in order."""
+    return [ObjectRef.of(o) for o in objects]

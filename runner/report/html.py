@@ -1,0 +1,366 @@
+"""`report.html`: one self-contained page a person opens after a run.
+
+Verdict banner, key timings, an SVG timeline (steps, the fault window, a lane per node with pod and
+node events), the steps table, evidence in collapsible <details>, and rollback. Inline CSS and
+inline SVG only: no scripts, no external URLs, so it opens anywhere (CI artefact viewers, air-gapped
+machines). Every string from the result goes through html.escape. This module must not read files
+or the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+from runner.engine.result import RunResult, StepResult, StepStatus, TimelineEvent, Verdict
+from runner.report.text import clean
+from runner.report.timings import counts, fault_window, fmt_duration, fmt_time, key_timings
+
+FILENAME = "report.html"
+
+VERDICT_COLOUR = {
+    Verdict.PASSED: "#1a7f37", Verdict.FAILED: "#cf222e", Verdict.INCONCLUSIVE: "#9a6700",
+    Verdict.INTERRUPTED: "#6e7781", Verdict.ROLLBACK_INCOMPLETE: "#8250df",
+}
+STATUS_COLOUR = {
+    StepStatus.PASSED: "#2da44e", StepStatus.FAILED: "#cf222e", StepStatus.ERROR: "#bc4c00",
+    StepStatus.SKIPPED: "#afb8c1", StepStatus.INTERRUPTED: "#6e7781",
+}
+# timeline event kind -> (legend label, colour, shape)
+MARKERS = {
+    "pod-crash": ("pod crashed", "#cf222e", "cross"),
+    "pod-ready": ("pod Ready", "#2da44e", "circle"),
+    "pod-scheduled": ("pod scheduled", "#0969da", "square"),
+    "pod-deleted": ("pod deleted", "#57606a", "diamond"),
+    "node-cordoned": ("node cordoned", "#bc4c00", "bar"),
+    "node-uncordoned": ("node uncordoned", "#1a7f37", "bar"),
+    "first-injection": ("first injection", "#8250df", "star"),
+}
+
+CSS = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1f2328;
+       background: #f6f8fa; }
+main { max-width: 1240px; margin: 0 auto; padding: 20px; }
+.banner { color: #fff; padding: 18px 22px; border-radius: 8px; margin-bottom: 16px; }
+.banner h1 { margin: 0 0 4px; font-size: 26px; letter-spacing: .02em; }
+.banner .reason { font-size: 16px; opacity: .95; }
+.banner .sub { font-size: 13px; opacity: .85; margin-top: 6px; }
+section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 14px 18px;
+          margin-bottom: 16px; }
+h2 { font-size: 17px; margin: 0 0 10px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px 24px; }
+.grid div { overflow-wrap: anywhere; }
+.k { color: #57606a; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
+th { font-size: 12px; text-transform: uppercase; color: #57606a; letter-spacing: .04em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.pill { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px;
+        font-weight: 600; white-space: nowrap; }
+details { border: 1px solid #eaeef2; border-radius: 6px; margin: 6px 0; padding: 4px 10px; }
+details[open] { background: #fbfcfd; }
+summary { cursor: pointer; font-weight: 600; }
+pre { background: #f6f8fa; padding: 8px; border-radius: 6px; overflow-x: auto; font-size: 12px;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
+.ev { margin: 6px 0 6px 4px; }
+.ev .kind { font-size: 11px; text-transform: uppercase; color: #57606a; margin-right: 6px; }
+.ok { color: #1a7f37; } .bad { color: #cf222e; font-weight: 600; }
+.recover { border-left: 4px solid #8250df; background: #fbefff; padding: 8px 12px; border-radius: 4px; }
+svg text { font: 12px system-ui, sans-serif; fill: #1f2328; }
+svg .axis text { fill: #57606a; font-size: 11px; }
+.legend { display: flex; flex-wrap: wrap; gap: 14px; font-size: 12px; color: #57606a; margin-top: 6px; }
+.legend span { display: inline-flex; align-items: center; gap: 5px; }
+.sw { width: 12px; height: 12px; display: inline-block; border-radius: 2px; }
+footer { color: #57606a; font-size: 12px; text-align: center; padding: 8px; }
+"""
+
+
+def render(result: RunResult, files: list[str] | None = None) -> str:
+    colour = VERDICT_COLOUR[result.verdict]
+    title = f"chaos {result.verdict.value}: {result.scenario_name}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{CSS}</style></head><body><main>",
+        _banner(result, colour),
+        _recover_callout(result),
+        _overview(result),
+        _timeline_section(result),
+        _steps(result),
+        _rollback(result),
+    ]
+    if files:
+        parts.append("<section><h2>Files</h2><ul>"
+                     + "".join(f"<li><code>{_e(f)}</code></li>" for f in files) + "</ul></section>")
+    parts.append(f"<footer>chaos {_e(result.tool_version)} · run {_e(result.run_id)}</footer>")
+    parts.append("</main></body></html>\n")
+    return "\n".join(parts)
+
+
+def write(result: RunResult, run_dir: Path, files: list[str] | None = None) -> Path:
+    path = run_dir / FILENAME
+    path.write_text(render(result, files), encoding="utf-8")
+    return path
+
+
+def _e(text: object) -> str:
+    return escape(clean(str(text)), quote=True)
+
+
+def _pill(text: str, colour: str) -> str:
+    return f'<span class="pill" style="background:{colour}">{_e(text)}</span>'
+
+
+def _banner(result: RunResult, colour: str) -> str:
+    return (
+        f'<div class="banner" id="verdict" style="background:{colour}">'
+        f"<h1>{_e(result.verdict.value.upper())} <small>(exit {result.exit_code})</small></h1>"
+        f'<div class="reason">{_e(result.reason)}</div>'
+        f'<div class="sub">{_e(result.scenario_name)} · XID {result.fault.xid} {_e(result.fault.title)} · '
+        f"{_e(result.cluster)}</div></div>"
+    )
+
+
+def _dirty(result: RunResult) -> bool:
+    return bool(result.rollback.leftovers) or result.verdict is Verdict.ROLLBACK_INCOMPLETE
+
+
+def _recover_callout(result: RunResult) -> str:
+    if not _dirty(result):
+        return ""
+    return (f'<section class="recover" id="recover"><strong>The cluster is not as it was</strong> '
+            f"({len(result.rollback.leftovers)} change(s) left). Recover with "
+            f"<code>chaos recover {_e(result.run_dir or '<run dir>')}</code>; "
+            f"details under Rollback.</section>")
+
+
+def _overview(result: RunResult) -> str:
+    f = result.fault
+    armed, _ = fault_window(result)
+    c = counts(result)
+    cells = [
+        ("Scenario", f"{_e(result.scenario_name)}<br><code>{_e(result.scenario_path)}</code>"),
+        ("Cluster", _e(result.cluster)),
+        ("Run", f"{_e(result.run_id)}<br>{_e(fmt_time(result.started_at))}"),
+        ("Duration", _e(fmt_duration(result.finished_at - result.started_at))),
+        ("Fault", f"XID {f.xid} — {_e(f.title)}<br>scope {_e(f.scope)}, expected {_e(f.expected_outcome)}"),
+        ("Node", _e(f.node or "—")),
+        ("Armed", _e(fmt_time(armed))),
+        ("Disarmed", _e(fmt_time(f.disarmed_at) if f.disarmed_at is not None
+                        else ("never (still armed at the end)" if armed is not None else "—"))),
+        ("Injections seen", str(f.injections_seen)),
+        ("Steps", ", ".join(f"{n} {k}" for k, n in c.items() if n) or "none"),
+    ]
+    grid = "".join(f'<div><div class="k">{k}</div><div>{v}</div></div>' for k, v in cells)
+    rows = "".join(
+        f"<tr><td>{_e(t.label)}</td><td>{_e(fmt_time(t.at) if t.at is not None else 'did not happen')}</td>"
+        f'<td class="num">{_e(fmt_duration(t.since_armed))}</td></tr>'
+        for t in key_timings(result))
+    return (f'<section><h2>Overview</h2><div class="grid">{grid}</div></section>'
+            f'<section><h2>Key timings</h2><table><thead><tr><th>Event</th><th>When</th>'
+            f'<th class="num">After arming</th></tr></thead><tbody>{rows}</tbody></table></section>')
+
+
+# --- the timeline picture -------------------------------------------------------------------
+
+_W, _LEFT, _RIGHT, _LANE, _TOP = 1180, 170, 40, 44, 28
+
+
+def _nice_step(span: float) -> float:
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
+        if span / step <= 10:
+            return step
+    return 14400.0
+
+
+def _tick_label(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:g}s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m" if not secs else f"{minutes}m{secs:02d}s"
+
+
+def timeline_svg(result: RunResult) -> str:
+    """The run's timeline as an inline SVG element (public for tests and other renderers)."""
+    times = [t for s in result.steps for t in (s.started_at, s.finished_at) if t > 0]
+    times += [e.at for e in result.timeline if e.at > 0]
+    times += [t for t in (result.started_at, result.finished_at) if t > 0]
+    t0 = min(times) if times else 0.0
+    t1 = max(times) if times else 1.0
+    span = max(t1 - t0, 1.0)
+    plot_w = _W - _LEFT - _RIGHT
+
+    def x(at: float) -> float:
+        return _LEFT + (at - t0) / span * plot_w
+
+    nodes: list[str] = []
+    for n in [result.fault.node, *(e.node for e in sorted(result.timeline, key=lambda e: e.at))]:
+        if n and n not in nodes:
+            nodes.append(n)
+    lanes = ["steps", *nodes]
+    height = _TOP + _LANE * len(lanes) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {_W} {height}" '
+           f'role="img" aria-label="run timeline">']
+
+    # the fault window, behind everything
+    armed, disarmed = fault_window(result)
+    if armed is not None:
+        end = disarmed if disarmed is not None else t1
+        out.append(f'<rect x="{x(armed):.1f}" y="{_TOP - 14}" width="{max(x(end) - x(armed), 2):.1f}" '
+                   f'height="{_LANE * len(lanes) + 14}" fill="#cf222e" fill-opacity="0.09" '
+                   f'stroke="#cf222e" stroke-opacity="0.35" stroke-dasharray="4 3">'
+                   f"<title>fault armed {_e(fmt_time(armed))} → {_e(fmt_time(end))}</title></rect>")
+        out.append(f'<text x="{x(armed) + 4:.1f}" y="{_TOP - 3}" style="fill:#cf222e;font-weight:600">'
+                   f"XID {result.fault.xid} armed</text>")
+
+    # lanes and labels
+    for i, lane in enumerate(lanes):
+        y = _TOP + i * _LANE
+        out.append(f'<rect x="{_LEFT}" y="{y}" width="{plot_w}" height="{_LANE - 6}" '
+                   f'fill="{"#f6f8fa" if i % 2 == 0 else "#ffffff"}" fill-opacity="0.6"/>')
+        label = "steps" if i == 0 else lane
+        weight = "600" if i == 0 or lane == result.fault.node else "400"
+        short = label if len(label) <= 22 else label[:21] + "…"
+        suffix = " ⚡" if i > 0 and lane == result.fault.node else ""
+        out.append(f'<text x="{_LEFT - 8}" y="{y + _LANE / 2}" text-anchor="end" '
+                   f'style="font-weight:{weight}"><title>{_e(label)}</title>{_e(short)}{suffix}</text>')
+
+    # axis
+    step = _nice_step(span)
+    axis_y = _TOP + _LANE * len(lanes)
+    out.append('<g class="axis">')
+    tick = 0.0
+    while tick <= span + 1e-9:
+        tx = x(t0 + tick)
+        out.append(f'<line x1="{tx:.1f}" y1="{_TOP - 14}" x2="{tx:.1f}" y2="{axis_y}" stroke="#d0d7de" '
+                   f'stroke-width="0.6"/><text x="{tx:.1f}" y="{axis_y + 14}" text-anchor="middle">'
+                   f"+{_e(_tick_label(tick))}</text>")
+        tick += step
+    out.append("</g>")
+
+    # step bars
+    y = _TOP + 6
+    for s in result.steps:
+        if s.started_at <= 0:
+            continue
+        x0, x1 = x(s.started_at), x(max(s.finished_at, s.started_at))
+        w = max(x1 - x0, 3.0)
+        out.append(f'<rect x="{x0:.1f}" y="{y}" width="{w:.1f}" height="{_LANE - 18}" rx="3" '
+                   f'fill="{STATUS_COLOUR[s.status]}" stroke="#fff" stroke-width="1">'
+                   f"<title>{_e(s.name)} ({_e(s.kind)}): {_e(s.status.value)}, {_e(fmt_duration(s.duration))}"
+                   f"{' — ' + _e(s.message) if s.message else ''}</title></rect>")
+        if w > 7 * min(len(s.name), 18) + 10:
+            name = s.name if len(s.name) <= 18 else s.name[:17] + "…"
+            out.append(f'<text x="{x0 + 5:.1f}" y="{y + (_LANE - 18) / 2 + 4:.1f}" '
+                       f'style="fill:#fff;font-size:11px">{_e(name)}</text>')
+
+    # node markers
+    for e in sorted(result.timeline, key=lambda e: e.at):
+        if e.kind not in MARKERS or e.at <= 0:
+            continue
+        lane_index = lanes.index(e.node) if e.node in lanes else (
+            lanes.index(result.fault.node) if result.fault.node in lanes else 0)
+        cy = _TOP + lane_index * _LANE + (_LANE - 6) / 2
+        out.append(_marker(e, x(e.at), cy))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _marker(e: TimelineEvent, cx: float, cy: float) -> str:
+    label, colour, shape = MARKERS[e.kind]
+    who = " ".join(p for p in (e.pod, e.node) if p)
+    extra = " — " + _e(e.message) if e.message else ""
+    tip = f"<title>{_e(label)} {_e(who)} at {_e(fmt_time(e.at))}{extra}</title>"
+    if shape == "circle":
+        return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{colour}" stroke="#fff">{tip}</circle>'
+    if shape == "square":
+        return f'<rect x="{cx - 5:.1f}" y="{cy - 5:.1f}" width="10" height="10" fill="{colour}">{tip}</rect>'
+    if shape == "diamond":
+        return (f'<polygon points="{cx:.1f},{cy - 7:.1f} {cx + 7:.1f},{cy:.1f} {cx:.1f},{cy + 7:.1f} '
+                f'{cx - 7:.1f},{cy:.1f}" fill="{colour}">{tip}</polygon>')
+    if shape == "bar":
+        return f'<rect x="{cx - 2:.1f}" y="{cy - 16:.1f}" width="4" height="32" fill="{colour}">{tip}</rect>'
+    if shape == "star":
+        return (f'<polygon points="{cx:.1f},{cy - 8:.1f} {cx + 2.5:.1f},{cy - 2.5:.1f} {cx + 8:.1f},{cy:.1f} '
+                f'{cx + 2.5:.1f},{cy + 2.5:.1f} {cx:.1f},{cy + 8:.1f} {cx - 2.5:.1f},{cy + 2.5:.1f} '
+                f'{cx - 8:.1f},{cy:.1f} {cx - 2.5:.1f},{cy - 2.5:.1f}" fill="{colour}">{tip}</polygon>')
+    return (f'<g stroke="{colour}" stroke-width="3" stroke-linecap="round">{tip}'
+            f'<line x1="{cx - 6:.1f}" y1="{cy - 6:.1f}" x2="{cx + 6:.1f}" y2="{cy + 6:.1f}"/>'
+            f'<line x1="{cx - 6:.1f}" y1="{cy + 6:.1f}" x2="{cx + 6:.1f}" y2="{cy - 6:.1f}"/></g>')
+
+
+def _legend() -> str:
+    items = [f'<span><i class="sw" style="background:{c}"></i>step {s.value}</span>'
+             for s, c in STATUS_COLOUR.items()]
+    items.append('<span><i class="sw" style="background:#cf222e;opacity:.25"></i>fault window</span>')
+    for kind, (label, _colour, _shape) in MARKERS.items():
+        icon = _marker(TimelineEvent(at=0.0, kind=kind), 9.0, 9.0)
+        items.append(f'<span><svg width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">{icon}'
+                     f"</svg>{_e(label)}</span>")
+    return '<div class="legend">' + "".join(items) + "</div>"
+
+
+def _timeline_section(result: RunResult) -> str:
+    return f"<section><h2>Timeline</h2>{timeline_svg(result)}{_legend()}</section>"
+
+
+# --- steps, evidence, rollback ----------------------------------------------------------------
+
+
+def _steps(result: RunResult) -> str:
+    rows = "".join(
+        f"<tr><td>{_pill(s.status.value, STATUS_COLOUR[s.status])}</td><td>{_e(s.name)}</td>"
+        f"<td><code>{_e(s.kind)}</code></td>"
+        f'<td class="num">{_e(fmt_duration(s.duration) if s.started_at > 0 else "—")}</td>'
+        f"<td>{_e(s.message)}</td></tr>"
+        for s in result.steps)
+    evidence = "".join(_step_details(s) for s in result.steps)
+    return (f"<section><h2>Steps</h2><table><thead><tr><th>Status</th><th>Step</th><th>Kind</th>"
+            f'<th class="num">Duration</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>'
+            f"</section><section><h2>Evidence</h2>{evidence or '<p>No steps.</p>'}</section>")
+
+
+def _step_details(s: StepResult) -> str:
+    open_attr = " open" if s.status in (StepStatus.FAILED, StepStatus.ERROR) else ""
+    body = []
+    if s.message:
+        body.append(f"<p>{_e(s.message)}</p>")
+    for ev in s.evidence:
+        data = ""
+        if ev.data:
+            data = "<pre>" + _e(json.dumps(dict(ev.data), indent=2, ensure_ascii=False, sort_keys=True,
+                                            default=str)) + "</pre>"
+        body.append(f'<div class="ev"><span class="kind">{_e(ev.kind)}</span>{_e(ev.summary)}{data}</div>')
+    if s.changes:
+        body.append("<p>Changed:</p><ul>" + "".join(f"<li>{_e(c)}</li>" for c in s.changes) + "</ul>")
+    if not body:
+        body.append("<p>No evidence recorded.</p>")
+    where = f" · line {s.line}" if s.line else ""
+    return (f"<details{open_attr}><summary>{_pill(s.status.value, STATUS_COLOUR[s.status])} "
+            f"{_e(s.name)} <small>({_e(s.kind)}{where}, {len(s.evidence)} evidence)</small></summary>"
+            + "".join(body) + "</details>")
+
+
+def _rollback(result: RunResult) -> str:
+    rb = result.rollback
+    if not rb.ran:
+        head = f"<p>Rollback did not run (policy <code>{_e(rb.policy)}</code>).</p>"
+    else:
+        state = '<span class="ok">complete</span>' if rb.complete else '<span class="bad">INCOMPLETE</span>'
+        verified = "verified" if rb.verified else "not verified"
+        head = f"<p>Policy <code>{_e(rb.policy)}</code> — {state}; after-check {verified}.</p>"
+    undone = "".join(
+        f'<li><span class="{"ok" if u.ok else "bad"}">{"✔" if u.ok else "✘"}</span> {_e(u.description)}'
+        f"{' — ' + _e(u.message) if u.message else ''}</li>" for u in rb.undone)
+    body = head + (f"<ul>{undone}</ul>" if undone else "")
+    if _dirty(result):
+        left = "".join(f"<li>{_e(x)}</li>" for x in rb.leftovers) or "<li>(see the journal)</li>"
+        body += (f'<div class="recover"><strong>The cluster is not as it was.</strong> Still changed:'
+                 f"<ul>{left}</ul>Recover with "
+                 f"<code>chaos recover {_e(result.run_dir or '<run dir>')}</code> "
+                 f"or <code>chaos recover --run {_e(result.run_id)}</code>.</div>")
+    return f"<section><h2>Rollback</h2>{body}</section>"

@@ -1,0 +1,104 @@
+"""`summary.md`: the run in a few screens of Markdown, sized for a CI job's step summary
+(e.g. appended to $GITHUB_STEP_SUMMARY).
+
+Everything from the result is escaped so a pod name or log line cannot break the table or inject
+HTML. This module must not read files or the cluster.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from runner.engine.result import RunResult, StepStatus, Verdict
+from runner.report.timings import counts, fault_window, fmt_duration, fmt_time, key_timings
+
+FILENAME = "summary.md"
+
+VERDICT_EMOJI = {
+    Verdict.PASSED: "✅", Verdict.FAILED: "❌", Verdict.INCONCLUSIVE: "⚠️",
+    Verdict.INTERRUPTED: "⏹️", Verdict.ROLLBACK_INCOMPLETE: "🚨",
+}
+STATUS_EMOJI = {
+    StepStatus.PASSED: "✅", StepStatus.FAILED: "❌", StepStatus.ERROR: "💥",
+    StepStatus.SKIPPED: "⏭️", StepStatus.INTERRUPTED: "⏹️",
+}
+
+
+def md(text: str, limit: int = 300) -> str:
+    """Inline text safe in a table cell: one line, HTML-escaped, Markdown punctuation escaped."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    out = html.escape(flat.replace("\\", "\\\\"), quote=False)
+    for ch in "|`*_[]":  # keep Markdown from reading user text as table cells or formatting
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def render(result: RunResult, files: list[str] | None = None) -> str:
+    f = result.fault
+    armed, disarmed = fault_window(result)
+    c = counts(result)
+    lines = [
+        f"## {VERDICT_EMOJI[result.verdict]} chaos: {md(result.scenario_name)} — "
+        f"**{result.verdict.value.upper()}** (exit {result.exit_code})",
+        "",
+        f"> {md(result.reason, 1000)}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Scenario | {md(result.scenario_name)} ({md(result.scenario_path)}) |",
+        f"| Cluster | {md(result.cluster)} |",
+        f"| Run | {md(result.run_id)} · {fmt_time(result.started_at)} · "
+        f"{fmt_duration(result.finished_at - result.started_at)} |",
+        f"| Fault | XID {f.xid} — {md(f.title)} (scope {md(f.scope)}, expected {md(f.expected_outcome)}) |",
+        f"| Node | {md(f.node) or '—'} |",
+        f"| Armed / disarmed | {fmt_time(armed)} / "
+        f"{fmt_time(f.disarmed_at) if f.disarmed_at is not None else ('not disarmed' if armed else '—')} |",
+        f"| Injections seen | {f.injections_seen} |",
+        f"| Steps | {c['passed']} passed, {c['failed']} failed, {c['error']} error, "
+        f"{c['skipped']} skipped, {c['interrupted']} interrupted |",
+        "",
+        "### Steps",
+        "",
+        "| | Step | Kind | Duration | Message |",
+        "|---|---|---|---:|---|",
+    ]
+    for s in result.steps:
+        started = s.started_at > 0
+        lines.append(f"| {STATUS_EMOJI[s.status]} {s.status.value} | {md(s.name)} | {md(s.kind)} | "
+                     f"{fmt_duration(s.duration) if started else '—'} | {md(s.message)} |")
+    lines += ["", "### Key timings", "", "| Event | When | After arming |", "|---|---|---:|"]
+    for t in key_timings(result):
+        since = fmt_duration(t.since_armed) if t.since_armed is not None else "—"
+        lines.append(f"| {t.label} | {fmt_time(t.at) if t.at is not None else 'did not happen'} | {since} |")
+    if disarmed is not None and armed is not None:
+        lines += ["", f"Fault window: {fmt_duration(disarmed - armed)}."]
+
+    rb = result.rollback
+    lines += ["", "### Rollback", ""]
+    if not rb.ran:
+        lines.append(f"Rollback did not run (policy {md(rb.policy)}).")
+    else:
+        state = "complete ✅" if rb.complete else "INCOMPLETE 🚨"
+        lines.append(f"Policy {md(rb.policy)} — {state}; after-check "
+                     f"{'verified' if rb.verified else 'not verified'}.")
+    if rb.undone:
+        lines += [""] + [f"- {'✅' if u.ok else '❌'} {md(u.description)}"
+                         + (f" — {md(u.message)}" if u.message else "") for u in rb.undone]
+    if rb.leftovers or result.verdict is Verdict.ROLLBACK_INCOMPLETE or (rb.policy == "never" and rb.undone):
+        lines += ["", "**The cluster is not as it was.** Still changed:", ""]
+        lines += [f"- {md(x)}" for x in rb.leftovers] or ["- (see the journal)"]
+        lines += ["", "To recover, from a machine with access to the cluster:", "", "```sh",
+                  f"chaos recover {result.run_dir or '<run dir>'}", "```",
+                  "", f"or, without the run directory: chaos recover --run {md(result.run_id)}."]
+    if files:
+        lines += ["", "<sub>Files: " + ", ".join(md(x) for x in files) + "</sub>"]
+    return "\n".join(lines) + "\n"
+
+
+def write(result: RunResult, run_dir: Path, files: list[str] | None = None) -> Path:
+    path = run_dir / FILENAME
+    path.write_text(render(result, files), encoding="utf-8")
+    return path

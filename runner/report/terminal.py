@@ -1,0 +1,125 @@
+"""The run result in a terminal, with Rich.
+
+Verdict panel, steps table, key timings, rollback, the run directory and the files written. Plain
+(no colour, ASCII boxes) when NO_COLOR is set or the output is not a TTY, so CI logs stay readable.
+The CLI calls `render()`; this module must not decide anything about the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from runner.engine.result import RunResult, StepStatus, Verdict
+from runner.report.redact import redact_text
+from runner.report.timings import fmt_duration, fmt_time, key_timings
+
+VERDICT_STYLE = {
+    Verdict.PASSED: "bold green", Verdict.FAILED: "bold red", Verdict.INCONCLUSIVE: "bold yellow",
+    Verdict.INTERRUPTED: "bold bright_black", Verdict.ROLLBACK_INCOMPLETE: "bold magenta",
+}
+STATUS_STYLE = {
+    StepStatus.PASSED: "green", StepStatus.FAILED: "red", StepStatus.ERROR: "red",
+    StepStatus.SKIPPED: "bright_black", StepStatus.INTERRUPTED: "yellow",
+}
+
+
+def is_plain(stream: IO[str] | None = None) -> bool:
+    """True when output must be plain: NO_COLOR set (any value) or not a terminal."""
+    stream = stream if stream is not None else sys.stdout
+    if "NO_COLOR" in os.environ:
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return not (callable(isatty) and isatty())
+
+
+def make_console(stream: IO[str] | None = None, *, plain: bool | None = None) -> Console:
+    plain = is_plain(stream) if plain is None else plain
+    return Console(file=stream, no_color=plain, highlight=False, emoji=False,
+                   force_terminal=None if plain else True, color_system=None if plain else "auto",
+                   soft_wrap=False)
+
+
+def build(result: RunResult, files: list[str] | None = None, *, plain: bool = False) -> Group:
+    """The renderable (for callers that own a console or a Live view)."""
+    r = redact_text
+    boxes = box.ASCII2 if plain else box.ROUNDED
+    vstyle = VERDICT_STYLE[result.verdict]
+    head = Text()
+    head.append(f"{result.verdict.value.upper()}", style=vstyle)
+    head.append(f"  (exit {result.exit_code})\n")
+    head.append(r(result.reason) + "\n")
+    f = result.fault
+    head.append(f"scenario {r(result.scenario_name)}  ·  XID {f.xid} {r(f.title)}  ·  node {r(f.node) or '—'}"
+                f"  ·  {fmt_duration(result.finished_at - result.started_at)}\n", style="dim")
+    head.append(f"cluster {r(result.cluster)}  ·  run {r(result.run_id)}", style="dim")
+    panel = Panel(head, title="chaos", box=boxes, border_style=vstyle.replace("bold ", ""), expand=False)
+
+    steps = Table(box=boxes, title="Steps", title_justify="left", expand=False)
+    steps.add_column("#", justify="right")
+    steps.add_column("status")
+    steps.add_column("step", no_wrap=True)
+    steps.add_column("kind", no_wrap=True)
+    steps.add_column("time", justify="right")
+    steps.add_column("message", overflow="fold", max_width=70)
+    for i, s in enumerate(result.steps, 1):
+        steps.add_row(str(i), Text(s.status.value, style=STATUS_STYLE[s.status]), r(s.name), r(s.kind),
+                      fmt_duration(s.duration) if s.started_at > 0 else "—", r(s.message))
+
+    timings = Table(box=boxes, title="Key timings", title_justify="left", expand=False)
+    timings.add_column("event")
+    timings.add_column("when")
+    timings.add_column("after arming", justify="right")
+    for t in key_timings(result):
+        timings.add_row(t.label, fmt_time(t.at) if t.at is not None else "did not happen",
+                        fmt_duration(t.since_armed))
+
+    rb = result.rollback
+    rbt = Text()
+    if not rb.ran:
+        rbt.append(f"Rollback did not run (policy {rb.policy}).\n")
+    else:
+        rbt.append(f"Rollback (policy {rb.policy}): ")
+        rbt.append("complete" if rb.complete else "INCOMPLETE", style="green" if rb.complete else "bold red")
+        rbt.append(f", after-check {'verified' if rb.verified else 'not verified'}\n")
+    for u in rb.undone:
+        rbt.append("  ok   " if u.ok else "  FAIL ", style="green" if u.ok else "red")
+        rbt.append(r(u.description) + (f" — {r(u.message)}" if u.message else "") + "\n")
+    if rb.leftovers or result.verdict is Verdict.ROLLBACK_INCOMPLETE:
+        rbt.append("The cluster is not as it was. Still changed:\n", style="bold red")
+        for x in rb.leftovers:
+            rbt.append(f"  - {r(x)}\n")
+        rbt.append(f"Recover with: chaos recover {result.run_dir or '<run dir>'}\n", style="bold")
+
+    tail = Text()
+    if result.run_dir:
+        tail.append(f"Run directory: {result.run_dir}\n")
+    for path in files or []:
+        tail.append(f"  {path}\n")
+    return Group(panel, steps, timings, rbt, tail)
+
+
+def render(result: RunResult, files: list[str] | None = None, *, stream: IO[str] | None = None,
+           plain: bool | None = None) -> None:
+    """Print the result to `stream` (stdout by default)."""
+    plain = is_plain(stream) if plain is None else plain
+    console = make_console(stream, plain=plain)
+    console.print(build(result, files, plain=plain))
+
+
+def render_text(result: RunResult, files: list[str] | None = None, width: int = 120) -> str:
+    """The plain rendering as a string (for `chaos report -o text` into a pipe, and tests)."""
+    import io
+
+    buf = io.StringIO()
+    console = Console(file=buf, no_color=True, color_system=None, width=width, highlight=False,
+                      emoji=False, force_terminal=False)
+    console.print(build(result, files, plain=True))
+    return buf.getvalue()
