@@ -64,8 +64,9 @@ def deployment_name(dgd: str, service: str) -> str:
 
 def desired_deployment(dgd: Obj, service: str, svc: dict[str, Any]) -> Obj:
     meta = dgd["metadata"]
-    labels = {DGD_LABEL: meta["name"], COMPONENT_LABEL: service}
-    if svc.get("componentType"):
+    selector = {DGD_LABEL: meta["name"], COMPONENT_LABEL: service}
+    labels = dict(selector)
+    if svc.get("componentType"):  # an extra label only: the selector stays the documented two
         labels[COMPONENT_TYPE_LABEL] = str(svc["componentType"])
     extra = clone(svc.get("extraPodSpec") or {})
     main = dict(extra.pop("mainContainer", None) or {})
@@ -79,7 +80,7 @@ def desired_deployment(dgd: Obj, service: str, svc: dict[str, Any]) -> Obj:
     return {
         "metadata": {"name": deployment_name(meta["name"], service), "namespace": meta["namespace"],
                      "labels": dict(labels), "ownerReferences": [owner_ref(dgd)]},
-        "spec": {"replicas": int(svc.get("replicas", 1)), "selector": {"matchLabels": dict(labels)},
+        "spec": {"replicas": int(svc.get("replicas", 1)), "selector": {"matchLabels": selector},
                  "template": {"metadata": {"labels": dict(labels)}, "spec": extra}},
     }
 
