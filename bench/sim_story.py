@@ -45,23 +45,28 @@ def wait(what: str, check: Callable[[], T | None], timeout: float = 120) -> T:
 
 
 def worker(shimmed: bool) -> dict[str, Any]:
-    c: dict[str, Any] = {"name": "main", "image": "chaos/cuda-worker", "ports": [{"containerPort": 8000}],
-                         "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                         "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8000}, "periodSeconds": 2}}
+    c: dict[str, Any] = {
+        "name": "main", "image": "chaos/cuda-worker", "ports": [{"containerPort": 8000}],
+        "resources": {"limits": {"nvidia.com/gpu": "1"}},
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8000}, "periodSeconds": 2}}
     if not shimmed:
         return {"containers": [c]}
     c["env"] = [{"name": "LD_PRELOAD", "value": "/cuda-fault/cuda_intercept.so"},
                 {"name": "CUDA_FAULT_TOGGLE_FILE", "value": "/host-fault/cuda_fault_enabled"},
-                {"name": "CUDA_XID_TYPE", "value": "79"}, {"name": "CUDA_FAULT_INJECTION_ENABLED", "value": "0"}]
+                {"name": "CUDA_XID_TYPE", "value": "79"},
+                {"name": "CUDA_FAULT_INJECTION_ENABLED", "value": "0"}]
     c["volumeMounts"] = [{"name": "cuda-fault", "mountPath": "/cuda-fault"},
                          {"name": "host-fault", "mountPath": "/host-fault"}]
     return {
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [NODE]}]}]}}},
-        "volumes": [{"name": "src", "configMap": {"name": "cuda-fault-src"}}, {"name": "cuda-fault", "emptyDir": {}},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": [NODE]}]}]}}},
+        "volumes": [{"name": "src", "configMap": {"name": "cuda-fault-src"}},
+                    {"name": "cuda-fault", "emptyDir": {}},
                     {"name": "host-fault", "hostPath": {"path": "/host-fault"}}],
         "initContainers": [{"name": "build-shim", "image": "gcc:13",
-                            "command": ["sh", "-c", shim.compile_command("/src", "/cuda-fault/cuda_intercept.so")],
+                            "command": ["sh", "-c",
+                                        shim.compile_command("/src", "/cuda-fault/cuda_intercept.so")],
                             "volumeMounts": [{"name": "src", "mountPath": "/src"},
                                              {"name": "cuda-fault", "mountPath": "/cuda-fault"}]}],
         "containers": [c],
@@ -70,8 +75,9 @@ def worker(shimmed: bool) -> dict[str, Any]:
 
 def deployment(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     labels = {"app": name}
-    return {"metadata": {"name": name}, "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                                                  "template": {"metadata": {"labels": labels}, "spec": spec}}}
+    return {"metadata": {"name": name},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": spec}}}
 
 
 def ready(core: client.CoreV1Api, app: str) -> list[Any]:
@@ -114,7 +120,8 @@ def one_run(time_scale: float, build_dir: Path) -> dict[str, float]:
                                              [{"op": "remove", "path": "/spec/template/spec/affinity"}])
             wait("ready elsewhere", lambda: (lambda every, r: len(r) == 2 and len(every) == 2 and all(
                 p.spec.node_name != NODE for p in every))(
-                core.list_namespaced_pod("default", label_selector="app=worker").items, ready(core, "worker")))
+                core.list_namespaced_pod("default", label_selector="app=worker").items,
+                ready(core, "worker")))
             moved = time.monotonic()
             shim.write_toggle(toggle, False)
             apps.delete_namespaced_deployment("worker", "default")

@@ -19,6 +19,7 @@ They must not run or schedule pods.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from runner.errors import ClusterError, Conflict, NotFound
 from runner.sim import events
 from runner.sim.loop import Loop
 from runner.sim.podstatus import get_condition, set_condition
-from runner.sim.resources import DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS, GVR
+from runner.sim.resources import DEPLOYMENTS, GVR, PODS, REPLICASETS, STATEFULSETS
 from runner.sim.selectors import LabelSelector
 from runner.sim.store import Obj, Store, clone, selector_string
 
@@ -78,10 +79,9 @@ def _write_status(store: Store, gvr: GVR, obj: Obj, status: Obj) -> None:
         return
     current = clone(obj)
     current["status"] = status
-    try:
+    # Changed or gone meanwhile: the next pass sees the new object.
+    with contextlib.suppress(Conflict, NotFound):
         store.update(gvr, current, subresource="status")
-    except (Conflict, NotFound):
-        pass  # changed or gone meanwhile: the next pass sees the new object
 
 
 def _children(store: Store, gvr: GVR, owner: Obj) -> list[Obj]:
@@ -140,17 +140,16 @@ class ReplicaSetController(Loop):
                 return (bound, 1 if is_ready(p) else 0, p["metadata"].get("creationTimestamp", ""))
             victims = sorted(active, key=usefulness)[: len(active) - want]
             for p in victims:
-                try:
+                with contextlib.suppress(NotFound):
                     self.store.delete(PODS, meta["namespace"], p["metadata"]["name"])
-                except NotFound:
-                    pass
                 events.emit(self.store, rs, "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
                             "replicaset-controller")
                 active.remove(p)
         ready = sum(1 for p in active if is_ready(p))
         selector = LabelSelector.parse(selector_string(spec.get("selector") or {}))
         status = {"replicas": len(active),
-                  "fullyLabeledReplicas": sum(1 for p in active if selector.matches(p["metadata"].get("labels"))),
+                  "fullyLabeledReplicas": sum(1 for p in active
+                                              if selector.matches(p["metadata"].get("labels"))),
                   "readyReplicas": ready, "availableReplicas": ready,
                   "observedGeneration": meta.get("generation", 1)}
         _write_status(self.store, REPLICASETS, rs, status)
@@ -380,15 +379,17 @@ class StatefulSetController(Loop):
         # Roll outdated pods, highest ordinal first, one at a time once all are ready.
         current = [by_name[n] for n in sorted(by_name, key=lambda n: self._ordinal(meta["name"], n))
                    if 0 <= self._ordinal(meta["name"], n) < want]
-        outdated = [p for p in current if (p["metadata"].get("labels") or {}).get(STS_HASH) != f"{meta['name']}-{h}"]
+        revision = f"{meta['name']}-{h}"
+        outdated = [p for p in current if (p["metadata"].get("labels") or {}).get(STS_HASH) != revision]
         if outdated and len(current) == want and all(is_ready(p) for p in current):
             victim = outdated[-1]
             self.store.delete(PODS, meta["namespace"], victim["metadata"]["name"])
         ready = sum(1 for p in current if is_ready(p))
         status = {"observedGeneration": meta.get("generation", 1), "replicas": len(current),
                   "readyReplicas": ready, "availableReplicas": ready,
-                  "currentReplicas": len(current) - len(outdated), "updatedReplicas": len(current) - len(outdated),
-                  "currentRevision": f"{meta['name']}-{h}", "updateRevision": f"{meta['name']}-{h}"}
+                  "currentReplicas": len(current) - len(outdated),
+                  "updatedReplicas": len(current) - len(outdated),
+                  "currentRevision": revision, "updateRevision": revision}
         _write_status(self.store, STATEFULSETS, sts, status)
 
     @staticmethod

@@ -25,6 +25,7 @@ It must not manage pods directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -33,7 +34,7 @@ from runner.sim.controllers import owned_by, owner_ref
 from runner.sim.loop import Loop
 from runner.sim.podstatus import set_condition
 from runner.sim.resources import CRDS, DEPLOYMENTS, GVR
-from runner.sim.store import Obj, Store, clone
+from runner.sim.store import Obj, clone
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,8 @@ class DynamoController(Loop):
     watches = (DGDS, DEPLOYMENTS)
 
     def start(self) -> None:
-        try:
+        with contextlib.suppress(Conflict):
             self.store.create(CRDS, CRD)
-        except Conflict:
-            pass
         super().start()
 
     def reconcile(self) -> None:
@@ -138,10 +137,8 @@ class DynamoController(Loop):
                     int(st.get("availableReplicas", 0)) < replicas or int(st.get("replicas", 0)) > replicas:
                 ready = False
         for stale in by_name.values():
-            try:
+            with contextlib.suppress(NotFound):
                 self.store.delete(DEPLOYMENTS, stale["metadata"]["namespace"], stale["metadata"]["name"])
-            except NotFound:
-                pass
         status = clone(dgd.get("status") or {})
         status["state"] = "successful" if ready else "pending"
         set_condition(status, "Ready", "True" if ready else "False",

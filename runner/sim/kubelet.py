@@ -347,7 +347,7 @@ class PodWorker:
             path = str(http.get("path") or "/")
             url = f"http://127.0.0.1:{port}{path if path.startswith('/') else '/' + path}"
             try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
                     return 200 <= resp.status < 400, f"HTTP probe failed with statuscode: {resp.status}"
             except urllib.error.HTTPError as exc:
                 return False, f"HTTP probe failed with statuscode: {exc.code}"

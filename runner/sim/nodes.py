@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import Conflict
-from runner.sim.resources import NODES
 from runner.sim.cluster import node_object
+from runner.sim.resources import NODES
 from runner.sim.store import Obj, Store
 
 GPU = "nvidia.com/gpu"

@@ -12,6 +12,7 @@ It must not know about pods or the store.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,10 +45,8 @@ def _group_exists(pgid: int) -> bool:
 
 
 def signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def end_group(proc: subprocess.Popen[bytes], grace_s: float) -> int | None:

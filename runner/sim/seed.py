@@ -11,6 +11,7 @@ It must not start components (runner/sim/nodeside.py does) or know about scenari
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from runner.errors import ChaosError, Conflict, ScenarioError
 from runner.scenario.model import SimNode, SimSettings
 from runner.sim.cluster import SimCluster
 from runner.sim.nodes import NodeGroup, add_nodes
-from runner.sim.resources import CRDS, NAMESPACES, GVR
+from runner.sim.resources import GVR, NAMESPACES
 from runner.sim.store import Obj, Store
 
 
@@ -66,10 +67,8 @@ def apply(store: Store, docs: Sequence[tuple[str, Obj]], default_namespace: str 
         meta = obj.setdefault("metadata", {})
         namespace = (meta.get("namespace") or default_namespace) if info.namespaced else None
         if namespace and namespace != "default" and gvr != NAMESPACES:
-            try:
+            with contextlib.suppress(Conflict):
                 store.create(NAMESPACES, {"metadata": {"name": namespace}})
-            except Conflict:
-                pass
         try:
             out.append(store.create(gvr, obj, namespace))
         except Conflict:
@@ -124,4 +123,4 @@ def sim_settings_from_file(path: Path) -> SimSettings:
         raise ScenarioError(f"{path}: settings.sim.manifests must be a list of paths")
     return SimSettings(nodes=tuple(nodes), manifests=tuple(str(m) for m in manifests),
                        health_agent=bool(raw.get("health_agent", raw.get("healthAgent", True))),
-                       time_scale=float(raw.get("time_scale", raw.get("timeScale", 1.0))))
+                       time_scale=float(str(raw.get("time_scale", raw.get("timeScale", 1.0)))))

@@ -1,7 +1,6 @@
-"""Fixtures and helpers for the node-side tests (test_nodes_*.py import what they use from here).
+"""Fixtures and helpers for the node-side tests (test_nodes_*.py); conftest.py re-exports the fixtures.
 
-Every test that starts processes gets `no_leaks`: after the test, no process group the kubelets
-started may still be alive.
+`no_leaks` is autouse: after every test, no process group a kubelet started may still be alive.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ def image_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sim-images")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     yield
     deadline = time.monotonic() + 10

@@ -10,16 +10,7 @@ from runner.sim.cluster import SimCluster
 from runner.sim.controllers import HASH_LABEL
 from runner.sim.dynamo import COMPONENT_LABEL, DGD_LABEL
 from runner.sim.resources import DEPLOYMENTS, PODS, REPLICASETS
-from tests.integration.sim.nodes_support import (  # noqa: F401 - fixtures
-    deployment,
-    gpu_sim,
-    image_build_dir,
-    kube_api,
-    no_leaks,
-    ready_pods,
-    wait_for,
-    worker_container,
-)
+from tests.integration.sim.nodes_support import deployment, ready_pods, wait_for, worker_container
 
 
 def sleeper() -> dict[str, Any]:
@@ -55,7 +46,8 @@ def test_rolling_update_respects_surge_and_unavailability(gpu_sim: SimCluster) -
             d = store.get(DEPLOYMENTS, "default", "web")
             st = d.get("status") or {}
             done = st.get("observedGeneration") == d["metadata"]["generation"] and \
-                st.get("updatedReplicas") == 4 and st.get("availableReplicas") == 4 and st.get("replicas") == 4
+                st.get("updatedReplicas") == 4 and st.get("availableReplicas") == 4 and \
+                st.get("replicas") == 4
             return d if done else None
 
         d = wait_for("the rollout to finish", rolled, timeout=40)
@@ -117,15 +109,18 @@ def dgd(replicas: int, image: str = "chaos/cuda-worker:v1") -> dict[str, Any]:
 
 
 def test_dynamo_graph_deployment_becomes_deployments(kube_api: client.ApiClient) -> None:
-    custom, apps, core = client.CustomObjectsApi(kube_api), client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
+    custom = client.CustomObjectsApi(kube_api)
+    apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
     group, version, plural = "nvidia.com", "v1alpha1", "dynamographdeployments"
     custom.create_namespaced_custom_object(group, version, "default", plural, dgd(2))
-    dep = wait_for("the Deployment", lambda: next(iter(apps.list_namespaced_deployment("default").items), None))
+    dep = wait_for("the Deployment",
+                   lambda: next(iter(apps.list_namespaced_deployment("default").items), None))
     assert dep.metadata.name == "llm-vllmdecodeworker"
     assert dep.metadata.owner_references[0].kind == "DynamoGraphDeployment"
     assert dep.spec.selector.match_labels == {DGD_LABEL: "llm", COMPONENT_LABEL: "VllmDecodeWorker"}
     container = dep.spec.template.spec.containers[0]
-    assert container.name == "main" and container.resources.limits == {"nvidia.com/gpu": "1"}
+    assert container.name == "main"
+    assert container.resources.limits == {"nvidia.com/gpu": "1"}
     assert dep.spec.template.spec.termination_grace_period_seconds == 1
 
     def state() -> str:
@@ -138,10 +133,10 @@ def test_dynamo_graph_deployment_becomes_deployments(kube_api: client.ApiClient)
     custom.patch_namespaced_custom_object(group, version, "default", plural, "llm", {
         "spec": {"services": {"VllmDecodeWorker": {"replicas": 1, "extraPodSpec": {
             "mainContainer": {"env": [{"name": "GENERATION", "value": "2"}]}}}}}})
-    wait_for("one rolled worker", lambda: (lambda pods: len(pods) == 1 and any(
-        e.name == "GENERATION" for e in pods[0].spec.containers[0].env or []) or None)(
+    wait_for("one rolled worker", lambda: (lambda pods: (len(pods) == 1 and any(
+        e.name == "GENERATION" for e in pods[0].spec.containers[0].env or [])) or None)(
         core.list_namespaced_pod("default", label_selector=f"{DGD_LABEL}=llm").items), timeout=30)
     wait_for("state successful again", lambda: state() == "successful" or None, timeout=30)
     custom.delete_namespaced_custom_object(group, version, "default", plural, "llm")
-    wait_for("everything collected", lambda: not core.list_namespaced_pod("default").items
-             and not apps.list_namespaced_deployment("default").items or None, timeout=20)
+    wait_for("everything collected", lambda: (not core.list_namespaced_pod("default").items
+             and not apps.list_namespaced_deployment("default").items) or None, timeout=20)

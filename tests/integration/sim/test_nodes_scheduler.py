@@ -59,17 +59,20 @@ def unschedulable(store: Store, name: str) -> dict[str, Any]:
 def test_node_selector_and_required_affinity(store: Store) -> None:
     ns = nodes(store)
     by_product, _ = choose(pod("a", nodeSelector={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}), ns, {})
-    assert by_product is not None and by_product["metadata"]["name"] == "gpu-node-3"
+    assert by_product is not None
+    assert by_product["metadata"]["name"] == "gpu-node-3"
     not_in = pod("b", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchExpressions": [
             {"key": "nvidia.com/gpu.product", "operator": "NotIn", "values": ["NVIDIA-A100"]}]}]}}})
     node, _ = choose(not_in, ns, {})
-    assert node is not None and node["metadata"]["name"] == "gpu-node-3"
+    assert node is not None
+    assert node["metadata"]["name"] == "gpu-node-3"
     fields = pod("c", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchFields": [
             {"key": "metadata.name", "operator": "In", "values": ["gpu-node-2"]}]}]}}})
     node, _ = choose(fields, ns, {})
-    assert node is not None and node["metadata"]["name"] == "gpu-node-2"
+    assert node is not None
+    assert node["metadata"]["name"] == "gpu-node-2"
     missing = pod("d", affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchExpressions": [{"key": "rack", "operator": "Exists"}]}]}}})
     node, message = choose(missing, ns, {})
@@ -85,17 +88,21 @@ def test_preferred_affinity_wins_over_spreading(store: Store) -> None:
         {"weight": 10, "preference": {"matchExpressions": [
             {"key": "kubernetes.io/hostname", "operator": "In", "values": ["gpu-node-2"]}]}}]}})
     node, _ = choose(preferring, nodes(store), {"gpu-node-2": 1})
-    assert node is not None and node["metadata"]["name"] == "gpu-node-2"
+    assert node is not None
+    assert node["metadata"]["name"] == "gpu-node-2"
     node, _ = choose(pod("b"), nodes(store), {"gpu-node-1": 1})
-    assert node is not None and node["metadata"]["name"] == "gpu-node-2"  # fewest GPUs in use
+    assert node is not None
+    assert node["metadata"]["name"] == "gpu-node-2"  # fewest GPUs in use
 
 
 def test_taints_need_tolerations(store: Store) -> None:
     for n in ("gpu-node-1", "gpu-node-2", "gpu-node-3"):
         store.patch(NODES, None, n, "application/merge-patch+json",
-                    {"spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]}})
+                    {"spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present",
+                                          "effect": "NoSchedule"}]}})
     node, message = choose(pod("a"), nodes(store), {})
-    assert node is None and "3 node(s) had untolerated taint {nvidia.com/gpu: present}" in message
+    assert node is None
+    assert "3 node(s) had untolerated taint {nvidia.com/gpu: present}" in message
     equal = pod("b", tolerations=[{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present",
                                    "effect": "NoSchedule"}])
     assert choose(equal, nodes(store), {})[0] is not None

@@ -21,7 +21,7 @@ from runner.sim.nodeside import NodeSideSettings, attach
 from runner.sim.resources import CONFIGMAPS, NODES
 from runner.sim.seed import load_manifests, seed
 from tests.conftest import REPO, cli_env
-from tests.integration.sim.nodes_support import image_build_dir, no_leaks, wait_for  # noqa: F401
+from tests.integration.sim.nodes_support import wait_for
 
 CRD_AND_CR = """
 apiVersion: nvidia.com/v1alpha1
@@ -43,8 +43,8 @@ spec:
 """
 
 
-def test_seed_creates_nodes_and_applies_manifests(tmp_path: Path, image_build_dir: Path,  # noqa: F811
-                                                  no_leaks: None) -> None:  # noqa: F811
+def test_seed_creates_nodes_and_applies_manifests(tmp_path: Path, image_build_dir: Path,
+                                                  no_leaks: None) -> None:
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "app.yaml").write_text(CRD_AND_CR)
     (tmp_path / "m" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
@@ -97,8 +97,9 @@ def test_sim_up_from_scenario_and_ctrl_c_ends_everything(tmp_path: Path) -> None
         "settings": {"sim": {"nodes": [{"count": 2, "gpus": 1}], "manifests": ["pods.yaml"],
                              "time_scale": 0.05}}}))
     kubeconfig = tmp_path / "kc"
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "sim", "up", "--from", str(tmp_path / "scenario.yaml"),
-                             "--kubeconfig", str(kubeconfig)], cwd=REPO, env=cli_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "sim", "up",
+                             "--from", str(tmp_path / "scenario.yaml"), "--kubeconfig", str(kubeconfig)],
+                            cwd=REPO, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None

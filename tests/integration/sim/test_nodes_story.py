@@ -19,17 +19,10 @@ from kubernetes import client
 from runner.sim.cluster import SimCluster
 from runner.sim.health_agent import CONDITION, HEALTH_LABEL
 from runner.sim.nodes import node_dir
-from tests.integration.sim.nodes_support import (  # noqa: F401 - fixtures
-    gpu_sim,
-    image_build_dir,
-    kube_api,
-    no_leaks,
-    ready_pods,
-    wait_for,
-    worker_container,
-)
+from tests.integration.sim.nodes_support import ready_pods, wait_for, worker_container
 
-shim = pytest.importorskip("runner.shim", reason="the shim (runner/shim.py + shim/src) has not landed on main")
+shim = pytest.importorskip("runner.shim",
+                           reason="the shim (runner/shim.py + shim/src) has not landed on main yet")
 
 NODE = "gpu-node-1"
 HOST_FAULT = "/var/run/chaos-fault"
@@ -47,8 +40,9 @@ def shim_pod_spec(pin: str) -> dict[str, Any]:
               {"name": "host-fault", "mountPath": "/host-fault"}]
     main["volumeMounts"] = mounts
     return {
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [pin]}]}]}}},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": [pin]}]}]}}},
         "volumes": [{"name": "cuda-fault-src", "configMap": {"name": "cuda-fault-src"}},
                     {"name": "cuda-fault", "emptyDir": {}},
                     {"name": "host-fault", "hostPath": {"path": HOST_FAULT, "type": "DirectoryOrCreate"}}],
@@ -122,4 +116,5 @@ def test_xid79_story_with_the_real_shim(gpu_sim: SimCluster, kube_api: client.Ap
     shim.write_toggle(toggle, False)
     apps.delete_namespaced_deployment("worker", "default")
     wait_for("no workers left", lambda: not core.list_namespaced_pod("default").items or None, timeout=30)
-    assert toggle.is_file() and Path(toggle).read_text().startswith("0")
+    assert toggle.is_file()
+    assert Path(toggle).read_text().startswith("0")

@@ -7,15 +7,7 @@ import urllib.request
 
 from kubernetes import client
 
-from tests.integration.sim.nodes_support import (  # noqa: F401 - fixtures
-    deployment,
-    gpu_sim,
-    image_build_dir,
-    kube_api,
-    no_leaks,
-    ready_pods,
-    wait_for,
-)
+from tests.integration.sim.nodes_support import deployment, ready_pods, wait_for
 
 
 def test_deployment_comes_up_ready_and_serves(kube_api: client.ApiClient) -> None:
@@ -23,16 +15,19 @@ def test_deployment_comes_up_ready_and_serves(kube_api: client.ApiClient) -> Non
     apps.create_namespaced_deployment("default", deployment("worker", 2))
     pods = wait_for("2 ready pods", lambda: (lambda r: r if len(r) == 2 else None)(
         ready_pods(core, "default", "app=worker")))
-    dep = wait_for("deployment available", lambda: (lambda d: d if d.status.available_replicas == 2 else None)(
+    dep = wait_for("deployment available", lambda: (
+        lambda d: d if d.status.available_replicas == 2 else None)(
         apps.read_namespaced_deployment("worker", "default")))
-    assert dep.status.ready_replicas == 2 and dep.status.updated_replicas == 2
+    assert dep.status.ready_replicas == 2
+    assert dep.status.updated_replicas == 2
     assert dep.status.observed_generation == dep.metadata.generation
     assert {c.type: c.status for c in dep.status.conditions}["Available"] == "True"
     # Each replica has its own GPU: with 2 GPUs per node the scheduler spreads them.
     assert len({p.spec.node_name for p in pods}) == 2
     for p in pods:
         assert p.metadata.labels["pod-template-hash"]
-        assert p.status.phase == "Running" and p.status.pod_ip == "127.0.0.1"
+        assert p.status.phase == "Running"
+        assert p.status.pod_ip == "127.0.0.1"
         port = json.loads(p.metadata.annotations["chaos.dev/sim-ports"])["8000"]
         with urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{port}/v1/completions", data=b"{}"), timeout=5) as resp:
