@@ -47,6 +47,8 @@ def sim_up(
     kubeconfig: str = typer.Option("chaos-sim.kubeconfig", "--kubeconfig",
                                    help="Where to write the kubeconfig (context chaos-sim)."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
+    root: str = typer.Option("", "--root", help="Keep the cluster's files (container logs) here; "
+                             "default: a temporary directory removed on exit."),
     token: str = typer.Option("", "--token", help="Require this bearer token (unrestricted)."),
     rules: str = typer.Option("", "--rules", help="ClusterRole/Role YAML: bind --restricted-token to it."),
     restricted_token: str = typer.Option("", "--restricted-token",
@@ -93,7 +95,7 @@ def sim_up(
         else:
             sim = SimSettings(nodes=(SimNode(count=nodes, gpus=gpus_per_node),))
         scale = time_scale if time_scale > 0 else sim.time_scale
-        cluster = SimCluster(port=port, tokens=tokens)
+        cluster = SimCluster(Path(root) if root else None, port=port, tokens=tokens)
         attach(cluster, NodeSideSettings(time_scale=scale, health_agent=sim.health_agent))
     except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file
         typer.echo(f"error: cannot start the embedded cluster: {exc}", err=True)

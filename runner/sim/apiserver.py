@@ -25,11 +25,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from runner.errors import ClusterError, NotFound
-from runner.sim import discovery, patching, tables
+from runner.sim import discovery, patching, protowire, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
-from runner.sim.resources import PODS, GVR, ResourceInfo
+from runner.sim.resources import GVR, PODS, ResourceInfo
 from runner.sim.store import Store, bad_request
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,22 @@ def status_body(code: int, reason: str, message: str, details: Obj | None = None
     return body
 
 
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+            405: "MethodNotAllowed",
             406: "NotAcceptable", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType",
             422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def scale_of(obj: Obj) -> Obj:
+    spec = obj.get("spec") or {}
+    meta = obj["metadata"]
+    selector = spec.get("selector") or {}
+    labels = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                               "creationTimestamp") if k in meta},
+            "spec": {"replicas": spec.get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": labels}}
 
 
 class _Server(ThreadingHTTPServer):
@@ -75,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing --------------------------------------------------------------------------
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def _body(self) -> bytes:
@@ -172,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             route = self._route(url.path)
             verb = self._verb(method, route, query)
+            self._check_body_type(method, raw)
             if self._faulted(verb, url.path):
                 return
             resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
@@ -187,6 +201,29 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an unexpected bug answers 500, never kills the server
             log.exception("sim apiserver: %s %s failed", method, self.path)
             self._send_error(500, "InternalError", f"Internal error occurred: {exc}")
+
+    def _check_body_type(self, method: str, raw: bytes) -> None:
+        """JSON only: a protobuf body (kubectl create for built-in kinds) gets the real server's 415
+        for an unsupported type, upon which client-go falls back to JSON."""
+        if method not in ("POST", "PUT", "DELETE") or not raw:
+            return
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if method == "DELETE" and raw.startswith(protowire.MAGIC):
+            return  # DeleteOptions is the one protobuf body we read (kubectl drain, delete)
+        if ctype not in ("application/json", "*/*", ""):
+            raise ClusterError(f'the body of the request was in an unknown format - accepted media types '
+                               f'include: application/json, application/yaml ("{ctype}")', status=415,
+                               reason="UnsupportedMediaType")
+
+    def _delete_options(self, raw: bytes) -> Obj:
+        if not raw.strip():
+            return {}
+        if raw.startswith(protowire.MAGIC):
+            try:
+                return protowire.delete_options(raw)
+            except (ValueError, KeyError, UnicodeDecodeError) as exc:
+                raise bad_request(f"cannot decode DeleteOptions: {exc}") from exc
+        return self._json_body(raw)
 
     def _details(self, path: str) -> Obj | None:
         try:
@@ -327,8 +364,15 @@ class _Handler(BaseHTTPRequestHandler):
                   identity: Identity) -> None:
         store = self.server.api.store
         gvr, ns, name, sub = route.gvr, route.namespace, route.name, route.subresource
+        dry = query.get("dryRun") == "All"
+        if method == "DELETE" and self._delete_options(raw).get("dryRun") == ["All"]:
+            dry = True
+        if query.get("dryRun") not in (None, "", "All"):
+            raise bad_request(f'Invalid dryRun value "{query["dryRun"]}": only "All" is supported')
         if verb == "get" and sub == "log":
             self._logs(route, query)
+        elif sub == "scale":
+            self._scale(verb, route, raw, dry)
         elif verb == "get":
             obj = store.get(gvr, ns, name)
             self._send(200, self._maybe_table(route, [obj], store.resource_version, query, single=True))
@@ -347,7 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif verb == "create" and sub == "binding":
             self._bind(route, self._json_body(raw))
         elif verb == "create":
-            self._send(201, store.create(gvr, self._json_body(raw), ns))
+            self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry))
         elif verb == "update":
             body = self._json_body(raw)
             meta = body.setdefault("metadata", {})
@@ -359,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise bad_request("the namespace of the provided object does not match the namespace "
                                       "sent on the request")
                 meta["namespace"] = ns
-            self._send(200, store.update(gvr, body, sub or None))
+            self._send(200, store.update(gvr, body, sub or None, dry_run=dry))
         elif verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if ctype not in patching.PATCH_TYPES:
@@ -367,18 +411,19 @@ class _Handler(BaseHTTPRequestHandler):
                 if route.info.builtin:
                     accepted.append(patching.STRATEGIC_MERGE_PATCH)
                 raise ClusterError(f"the body of the request was in an unknown format - accepted media types "
-                                   f"include: {', '.join(accepted)}", status=415, reason="UnsupportedMediaType")
-            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None))
+                                   f"include: {', '.join(accepted)}", status=415,
+                                   reason="UnsupportedMediaType")
+            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry))
         elif verb == "delete":
-            opts = self._json_body(raw) if raw.strip() else {}
+            opts = self._delete_options(raw)
             policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
             if opts.get("orphanDependents") is True:
                 policy = policy or "Orphan"
             grace = query.get("gracePeriodSeconds") or opts.get("gracePeriodSeconds")
             self._send(200, store.delete(gvr, ns, name, int(grace) if grace not in (None, "") else None,
-                                         policy, opts.get("preconditions")))
+                                         policy, opts.get("preconditions"), dry_run=dry))
         elif verb == "deletecollection":
-            opts = self._json_body(raw) if raw.strip() else {}
+            opts = self._delete_options(raw)
             items = store.delete_collection(gvr, ns, query.get("labelSelector", ""),
                                             query.get("fieldSelector", ""),
                                             query.get("propagationPolicy") or opts.get("propagationPolicy"))
@@ -387,6 +432,31 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raise ClusterError(f"the server does not allow this method on the requested resource ({method})",
                                status=405, reason="MethodNotAllowed")
+
+    def _scale(self, verb: str, route: Route, raw: bytes, dry: bool) -> None:
+        """The autoscaling/v1 Scale view of a workload (kubectl scale, HPA-style clients)."""
+        store = self.server.api.store
+        obj = store.get(route.gvr, route.namespace, route.name)
+        if verb in ("update", "patch"):
+            current = scale_of(obj)
+            if verb == "update":
+                wanted = self._json_body(raw)
+            else:
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                wanted = patching.apply_patch(current, ctype, raw)
+            replicas = (wanted.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ClusterError(f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: '
+                                   f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                                   status=422, reason="Invalid")
+            rv = (wanted.get("metadata") or {}).get("resourceVersion")
+            body: Obj = {"metadata": {"resourceVersion": rv} if rv else {}, "spec": {"replicas": replicas}}
+            obj = store.patch(route.gvr, route.namespace, route.name, patching.MERGE_PATCH, body,
+                              dry_run=dry)
+        elif verb != "get":
+            raise ClusterError("the server does not allow this method on the requested resource", status=405,
+                               reason="MethodNotAllowed")
+        self._send(200, scale_of(obj))
 
     def _wants_table(self) -> bool:
         accept = self.headers.get("Accept") or ""
@@ -412,7 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
         store.patch(PODS, route.namespace, route.name, patching.MERGE_PATCH,
                     {"metadata": {"resourceVersion": pod["metadata"]["resourceVersion"]},
                      "spec": {"nodeName": target}})
-        self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+        self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                         "code": 201})
 
     def _watch(self, route: Route, query: dict[str, str], fields: str) -> None:
         api = self.server.api
@@ -427,8 +498,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             # The real server reports an expired version as an ERROR event inside a 200 stream.
             self._start_chunked("application/json")
-            self._chunk(json.dumps({"type": "ERROR", "object": status_body(410, "Expired", str(exc))}).encode()
-                        + b"\n")
+            event = {"type": "ERROR", "object": status_body(410, "Expired", str(exc))}
+            self._chunk(json.dumps(event).encode() + b"\n")
             self._end_chunks()
             return
         timeout = float(query.get("timeoutSeconds") or 0)
@@ -457,7 +528,8 @@ class _Handler(BaseHTTPRequestHandler):
                     obj = tables.table(route.gvr, [obj], obj["metadata"].get("resourceVersion", ""),
                                        query.get("includeObject", "Metadata"), with_columns=first_table)
                     first_table = False
-                self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n")
+                line = json.dumps({"type": type_, "object": obj}, separators=(",", ":"))
+                self._chunk(line.encode() + b"\n")
                 if type_ != "BOOKMARK":
                     sent += 1
                 if drop_after_n and sent >= drop_after_n:
@@ -492,11 +564,10 @@ class _Handler(BaseHTTPRequestHandler):
             except NotFound:
                 return True
 
+        api.logs.file(ns, route.name, container, previous, containers)  # errors go out before the 200
         chunks = api.logs.follow(ns, route.name, container, previous, tail, containers, stop)
-        first = next(chunks, b"")  # errors (no such container) surface before the 200 goes out
         try:
             self._start_chunked("text/plain")
-            self._chunk(first)
             for chunk in chunks:
                 self._chunk(chunk)
             self._end_chunks()

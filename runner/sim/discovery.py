@@ -17,7 +17,8 @@ VERSION_INFO: dict[str, str] = {
     "compiler": "gc", "platform": "linux/amd64",
 }
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-SUB_VERBS = {"status": ["get", "patch", "update"], "log": ["get"], "binding": ["create"],
+SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
+             "binding": ["create"],
              "finalize": ["update"]}
 
 
@@ -54,9 +55,12 @@ def _entries(info: ResourceInfo) -> list[dict[str, Any]]:
         main["categories"] = list(info.categories)
     out = [main]
     for sub in sorted(info.subresources):
-        kind = {"binding": "Binding", "log": "Pod"}.get(sub, info.kind)
-        out.append({"name": f"{info.gvr.plural}/{sub}", "singularName": "", "namespaced": info.namespaced,
-                    "kind": kind, "verbs": SUB_VERBS.get(sub, ["get"])})
+        kind = {"binding": "Binding", "log": "Pod", "scale": "Scale"}.get(sub, info.kind)
+        entry = {"name": f"{info.gvr.plural}/{sub}", "singularName": "", "namespaced": info.namespaced,
+                 "kind": kind, "verbs": SUB_VERBS.get(sub, ["get"])}
+        if sub == "scale":
+            entry.update({"group": "autoscaling", "version": "v1"})
+        out.append(entry)
     return out
 
 

@@ -51,12 +51,12 @@ def _pointer(path: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
-def _index(container: list[Any], token: str, *, allow_end: bool) -> int:
-    if token == "-" and allow_end:
+def _index(container: list[Any], step: str, *, allow_end: bool) -> int:
+    if step == "-" and allow_end:
         return len(container)
-    if not token.isdigit() or (token != "0" and token.startswith("0")):
-        raise _unprocessable(f"invalid array index {token!r}")
-    idx = int(token)
+    if not step.isdigit() or (step != "0" and step.startswith("0")):
+        raise _unprocessable(f"invalid array index {step!r}")
+    idx = int(step)
     if idx > len(container) or (idx == len(container) and not allow_end):
         raise _unprocessable(f"array index {idx} out of bounds")
     return idx

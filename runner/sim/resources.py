@@ -94,6 +94,7 @@ REPLICASETS = GVR(APPS, "v1", "replicasets")
 STATEFULSETS = GVR(APPS, "v1", "statefulsets")
 CRDS = GVR(APIEXT, "v1", "customresourcedefinitions")
 
+_WORKLOAD_SUBS = frozenset({"status", "scale"})
 _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(NAMESPACES, "Namespace", False, frozenset({"status", "finalize"}), ("ns",)),
     ResourceInfo(NODES, "Node", False, frozenset({"status"}), ("no",)),
@@ -101,9 +102,9 @@ _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(CONFIGMAPS, "ConfigMap", True, frozenset(), ("cm",)),
     ResourceInfo(CORE_EVENTS, "Event", True, frozenset(), ("ev",)),
     ResourceInfo(EVENTS_V1, "Event", True, frozenset(), ("ev",)),
-    ResourceInfo(DEPLOYMENTS, "Deployment", True, frozenset({"status"}), ("deploy",), categories=("all",)),
-    ResourceInfo(REPLICASETS, "ReplicaSet", True, frozenset({"status"}), ("rs",), categories=("all",)),
-    ResourceInfo(STATEFULSETS, "StatefulSet", True, frozenset({"status"}), ("sts",), categories=("all",)),
+    ResourceInfo(DEPLOYMENTS, "Deployment", True, _WORKLOAD_SUBS, ("deploy",), categories=("all",)),
+    ResourceInfo(REPLICASETS, "ReplicaSet", True, _WORKLOAD_SUBS, ("rs",), categories=("all",)),
+    ResourceInfo(STATEFULSETS, "StatefulSet", True, _WORKLOAD_SUBS, ("sts",), categories=("all",)),
     ResourceInfo(CRDS, "CustomResourceDefinition", False, frozenset({"status"}), ("crd", "crds")),
 )
 

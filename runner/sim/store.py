@@ -22,39 +22,46 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
 from runner.sim import patching
 from runner.sim.resources import (
     CRDS,
     DEPLOYMENTS,
+    GVR,
     NAMESPACES,
     NODES,
     PODS,
     WORKLOADS,
-    GVR,
     Registry,
     ResourceInfo,
 )
 from runner.sim.selectors import FieldSelector, LabelSelector
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Obj = dict[str, Any]
+ObjList = list[Obj]
+Dependents = list[tuple[ResourceInfo, Obj]]
 Listener = Callable[[str, GVR, Obj], None]
 
 DEFAULT_HISTORY = 20000
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
-def clone(value: Any) -> Any:
-    """A deep copy of a JSON-like value; several times faster than copy.deepcopy."""
+def _clone(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: _clone(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [_clone(v) for v in value]
     return value
+
+
+def clone(value: T) -> T:
+    """A deep copy of a JSON-like value; several times faster than copy.deepcopy."""
+    return cast(T, _clone(value))
 
 
 def now_rfc3339() -> str:
@@ -84,6 +91,7 @@ class _Event:
     type: str
     gvr: GVR
     obj: Obj  # never mutated after commit
+    old: Obj | None = None  # the object before a MODIFIED change
 
 
 class StoreWatch:
@@ -104,18 +112,28 @@ class StoreWatch:
         self._last_rv = 0
         self._last_sent = time.monotonic()
 
-    def _wants(self, ev: _Event) -> bool:
-        if ev.gvr != self.gvr:
-            return False
-        meta = ev.obj.get("metadata", {})
+    def _matches(self, obj: Obj) -> bool:
+        meta = obj.get("metadata", {})
         if self.namespace is not None and meta.get("namespace") != self.namespace:
             return False
-        return self._labels.matches(meta.get("labels")) and self._fields.matches(ev.obj)
+        return self._labels.matches(meta.get("labels")) and self._fields.matches(obj)
 
     def _offer(self, ev: _Event) -> None:
-        if self._wants(ev):
+        if ev.gvr != self.gvr:
+            return
+        type_ = ev.type
+        now = self._matches(ev.obj)
+        if type_ == "MODIFIED" and ev.old is not None:
+            before = self._matches(ev.old)
+            # As the real watch cache does: an object entering the selection is ADDED for this
+            # watcher, one leaving it is DELETED (e.g. a kubelet watching spec.nodeName=<node>).
+            if before and not now:
+                type_, now = "DELETED", True
+            elif now and not before:
+                type_ = "ADDED"
+        if now:
             with self._cond:
-                self._queue.append((ev.type, ev.obj))
+                self._queue.append((type_, ev.obj))
                 self._cond.notify_all()
 
     def _push(self, type_: str, obj: Obj) -> None:
@@ -211,11 +229,11 @@ class Store:
             if callback in self._listeners:
                 self._listeners.remove(callback)
 
-    def _commit(self, type_: str, gvr: GVR, obj: Obj) -> Obj:
+    def _commit(self, type_: str, gvr: GVR, obj: Obj, old: Obj | None = None) -> Obj:
         """Record a change (lock held): bump rv, stamp it, log it, queue notifications."""
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
-        ev = _Event(self._rv, type_, gvr, obj)
+        ev = _Event(self._rv, type_, gvr, obj, old)
         if len(self._history) == self._history.maxlen:
             self._compacted = self._history[0].rv
         self._history.append(ev)
@@ -258,7 +276,7 @@ class Store:
 
     # --- verbs -----------------------------------------------------------------------------
 
-    def create(self, gvr: GVR, obj: Obj, namespace: str | None = None) -> Obj:
+    def create(self, gvr: GVR, obj: Obj, namespace: str | None = None, dry_run: bool = False) -> Obj:
         info = self.info(gvr)
         obj = clone(obj)
         meta = obj.setdefault("metadata", {})
@@ -294,6 +312,8 @@ class Store:
             for key in ("resourceVersion", "deletionTimestamp", "managedFields", "selfLink"):
                 meta.pop(key, None)
             self._defaults_on_create(info, obj)
+            if dry_run:  # everything checked and defaulted, nothing stored (dryRun=All)
+                return clone(obj)
             bucket[(ns, name)] = obj
             self._commit("ADDED", gvr, obj)
             if gvr == CRDS:
@@ -324,7 +344,7 @@ class Store:
             items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
             return [clone(o) for o in items], str(self._rv)
 
-    def update(self, gvr: GVR, obj: Obj, subresource: str | None = None) -> Obj:
+    def update(self, gvr: GVR, obj: Obj, subresource: str | None = None, dry_run: bool = False) -> Obj:
         info = self.info(gvr)
         obj = clone(obj)
         meta = obj.get("metadata") or {}
@@ -334,11 +354,12 @@ class Store:
             current = self._bucket(gvr).get((ns, name))
             if current is None:
                 raise not_found(gvr, name)
-            out = self._replace(info, current, obj, subresource)
+            out = self._replace(info, current, obj, subresource, dry_run)
         self._notify()
         return out
 
-    def _replace(self, info: ResourceInfo, current: Obj, obj: Obj, subresource: str | None) -> Obj:
+    def _replace(self, info: ResourceInfo, current: Obj, obj: Obj, subresource: str | None,
+                 dry_run: bool = False) -> Obj:
         """Update `current` with `obj` (lock held). Returns a copy of the stored result."""
         self._check_type(info, obj)
         meta = obj.setdefault("metadata", {})
@@ -380,15 +401,17 @@ class Store:
                 new_meta["generation"] = int(cur_meta.get("generation", 1)) + 1
         if new == current:  # a no-op update keeps the resourceVersion and emits nothing
             return clone(current)
-        key = (cur_meta.get("namespace", "") if info.namespaced else "", cur_meta["name"])
-        self._bucket(info.gvr)[key] = new
-        self._commit("MODIFIED", info.gvr, new)
+        if dry_run:
+            return clone(new)
+        where = (cur_meta.get("namespace", "") if info.namespaced else "", cur_meta["name"])
+        self._bucket(info.gvr)[where] = new
+        self._commit("MODIFIED", info.gvr, new, current)
         if info.gvr == CRDS:
             self.registry.register_crd(new)
         return clone(new)
 
     def patch(self, gvr: GVR, namespace: str | None, name: str, patch_type: str, body: Any,
-              subresource: str | None = None) -> Obj:
+              subresource: str | None = None, dry_run: bool = False) -> Obj:
         info = self.info(gvr)
         if patch_type == patching.STRATEGIC_MERGE_PATCH and not info.builtin:
             raise Invalid(f"the body of the request was in an unknown format - accepted media types "
@@ -408,12 +431,13 @@ class Store:
             # A patch applies to the current object: its rv only conflicts if the patch set one.
             if str(meta.get("resourceVersion")) == current["metadata"]["resourceVersion"]:
                 meta.pop("resourceVersion", None)
-            out = self._replace(info, current, patched, subresource)
+            out = self._replace(info, current, patched, subresource, dry_run)
         self._notify()
         return out
 
     def delete(self, gvr: GVR, namespace: str | None, name: str, grace_period_seconds: int | None = None,
-               propagation_policy: str | None = None, preconditions: Obj | None = None) -> Obj:
+               propagation_policy: str | None = None, preconditions: Obj | None = None,
+               dry_run: bool = False) -> Obj:
         """Delete now (graceful deletion is immediate in the simulation) and collect dependents."""
         info = self.info(gvr)
         policy = propagation_policy or "Background"
@@ -429,10 +453,11 @@ class Store:
                 raise Conflict(f'Operation cannot be fulfilled on {gvr} "{name}": Precondition failed: '
                                f"UID in precondition: {pre['uid']}, UID in object meta: "
                                f"{current['metadata']['uid']}", status=409, reason="Conflict")
-            if pre.get("resourceVersion") and pre["resourceVersion"] != current["metadata"]["resourceVersion"]:
+            stale = pre.get("resourceVersion") not in (None, "", current["metadata"]["resourceVersion"])
+            if stale:
                 raise Conflict(f'Operation cannot be fulfilled on {gvr} "{name}": Precondition failed: '
                                "resourceVersion does not match", status=409, reason="Conflict")
-            out = self._delete_locked(info, current, policy)
+            out = clone(current) if dry_run else self._delete_locked(info, current, policy)
         self._notify()
         return out
 
@@ -468,8 +493,8 @@ class Store:
             self._collect(uid, "Background")
         return clone(gone)
 
-    def _dependents(self, uid: str) -> list[tuple[ResourceInfo, Obj]]:
-        out: list[tuple[ResourceInfo, Obj]] = []
+    def _dependents(self, uid: str) -> Dependents:
+        out: Dependents = []
         for gvr, objs in self._objects.items():
             info = self.registry.get(gvr)
             if info is None:
@@ -496,9 +521,9 @@ class Store:
             self._replace(info, dep, new, None)
 
     def delete_collection(self, gvr: GVR, namespace: str | None = None, label_selector: str = "",
-                          field_selector: str = "", propagation_policy: str | None = None) -> list[Obj]:
+                          field_selector: str = "", propagation_policy: str | None = None) -> ObjList:
         items, _ = self.list(gvr, namespace, label_selector, field_selector)
-        out: list[Obj] = []
+        out: ObjList = []
         for item in items:
             try:
                 out.append(self.delete(gvr, item["metadata"].get("namespace"), item["metadata"]["name"],
@@ -518,7 +543,7 @@ class Store:
                        self.bookmark_interval)
         with self._lock:
             if resource_version in (None, "", "0"):
-                for (ns, _), o in sorted(self._bucket(gvr).items()):
+                for _, o in sorted(self._bucket(gvr).items()):
                     ev = _Event(int(o["metadata"]["resourceVersion"]), "ADDED", gvr, o)
                     w._offer(ev)
             else:
@@ -622,7 +647,8 @@ class Store:
         if info.gvr in WORKLOADS or info.gvr == PODS:
             return bool(old.get("spec") != new.get("spec"))
         skip = {"metadata", "status", "apiVersion", "kind"}
-        return {k: v for k, v in old.items() if k not in skip} != {k: v for k, v in new.items() if k not in skip}
+        before = {k: v for k, v in old.items() if k not in skip}
+        return before != {k: v for k, v in new.items() if k not in skip}
 
 
 def selector_string(selector: Obj) -> str:

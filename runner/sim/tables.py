@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runner.sim.resources import DEPLOYMENTS, NODES, PODS, REPLICASETS, STATEFULSETS, GVR
+from runner.sim.resources import DEPLOYMENTS, GVR, NODES, PODS, REPLICASETS, STATEFULSETS
 
 Obj = dict[str, Any]
 Column = tuple[str, int, Callable[[Obj], Any]]  # (name, priority, cell)
@@ -59,7 +59,8 @@ def _restarts(pod: Obj) -> int:
 
 
 def _node_status(node: Obj) -> str:
-    ready = next((c for c in node.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+    conditions = node.get("status", {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
     out = "Ready" if ready and ready.get("status") == "True" else "NotReady"
     if node.get("spec", {}).get("unschedulable"):
         out += ",SchedulingDisabled"
@@ -135,7 +136,8 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
         return None
     if include == "Object":
         return obj
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata", {})}
 
 
 def table(gvr: GVR, objs: list[Obj], resource_version: str, include: str = "Metadata",
@@ -151,5 +153,6 @@ def table(gvr: GVR, objs: list[Obj], resource_version: str, include: str = "Meta
         if ro is not None:
             row["object"] = ro
         rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": resource_version},
             "columnDefinitions": defs, "rows": rows}

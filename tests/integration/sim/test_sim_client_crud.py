@@ -33,7 +33,8 @@ def test_discovery_and_static_nodes(kube: client.ApiClient, core: client.CoreV1A
     assert n.metadata.labels["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
     assert n.metadata.labels["kubernetes.io/hostname"] == "gpu-node-1"
     assert any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)
-    assert {ns.metadata.name for ns in core.list_namespace().items} >= {"default", "kube-system", "kube-public"}
+    namespaces = {ns.metadata.name for ns in core.list_namespace().items}
+    assert namespaces >= {"default", "kube-system", "kube-public"}
 
 
 def test_create_get_update_conflict(core: client.CoreV1Api) -> None:
@@ -189,6 +190,6 @@ def test_events_in_both_groups(kube: client.ApiClient, core: client.CoreV1Api) -
                                            "action": "Inject", "type": "Normal",
                                            "eventTime": "2025-01-01T00:00:00.000000Z",
                                            "reportingController": "chaos", "reportingInstance": "x"})
-    assert [e.reason for e in core.list_namespaced_event("default", field_selector="reason=ChaosInjected").items] \
-        == ["ChaosInjected"]
+    core_events = core.list_namespaced_event("default", field_selector="reason=ChaosInjected").items
+    assert [e.reason for e in core_events] == ["ChaosInjected"]
     assert [e.metadata.name for e in ev.list_namespaced_event("default").items] == ["e2"]

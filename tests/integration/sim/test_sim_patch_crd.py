@@ -47,8 +47,9 @@ def test_json_patch_on_deployment(apps: client.AppsV1Api) -> None:
 
 def test_merge_and_strategic_patch_on_deployment(apps: client.AppsV1Api) -> None:
     apps.create_namespaced_deployment("default", deployment("web"))
+    containers = [{"name": "x", "image": "y"}]
     merged = patch_deploy(apps, {"metadata": {"annotations": {"a": "1"}},
-                                 "spec": {"template": {"spec": {"containers": [{"name": "x", "image": "y"}]}}}},
+                                 "spec": {"template": {"spec": {"containers": containers}}}},
                           "application/merge-patch+json")
     assert [c.name for c in merged.spec.template.spec.containers] == ["x"]  # merge patch replaces lists
 
@@ -113,3 +114,30 @@ def test_crd_registers_custom_resource(kube: client.ApiClient, custom: client.Cu
     with pytest.raises(ApiException) as gone:
         custom.list_namespaced_custom_object(G, V, "default", P)
     assert gone.value.status == 404
+
+
+def test_server_side_dry_run_changes_nothing(apps: client.AppsV1Api) -> None:
+    before = apps.create_namespaced_deployment("default", deployment("web", 2))
+    preview = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 5}}, dry_run="All")
+    assert preview.spec.replicas == 5
+    apps.delete_namespaced_deployment("web", "default", dry_run="All")
+    after = apps.read_namespaced_deployment("web", "default")
+    assert after.spec.replicas == 2
+    assert after.metadata.resource_version == before.metadata.resource_version
+    created = apps.create_namespaced_deployment("default", deployment("ghost"), dry_run="All")
+    assert created.metadata.name == "ghost"
+    assert [d.metadata.name for d in apps.list_namespaced_deployment("default").items] == ["web"]
+
+
+def test_scale_subresource(apps: client.AppsV1Api) -> None:
+    apps.create_namespaced_deployment("default", deployment("web", 2))
+    scale = apps.read_namespaced_deployment_scale("web", "default")
+    assert (scale.spec.replicas, scale.status.selector) == (2, "app=web")
+    scale.spec.replicas = 4
+    assert apps.replace_namespaced_deployment_scale("web", "default", scale).spec.replicas == 4
+    patched = apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 1}})
+    assert patched.spec.replicas == 1
+    assert apps.read_namespaced_deployment("web", "default").spec.replicas == 1
+    with pytest.raises(ApiException) as negative:
+        apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": -1}})
+    assert negative.value.status == 422

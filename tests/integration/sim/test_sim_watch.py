@@ -99,7 +99,11 @@ def test_store_watch_and_listeners_in_process(sim: SimCluster, core: client.Core
     from runner.sim.resources import PODS
 
     got: list[tuple[str, str]] = []
-    sim.store.add_listener(lambda t, gvr, obj: got.append((t, obj["metadata"]["name"])) if gvr == PODS else None)
+    def listener(type_: str, gvr: object, obj: dict[str, Any]) -> None:
+        if gvr == PODS:
+            got.append((type_, obj["metadata"]["name"]))
+
+    sim.store.add_listener(listener)
     sw = sim.store.watch(PODS, "default", label_selector="app=x")
     core.create_namespaced_pod("default", pod("ignored"))
     core.create_namespaced_pod("default", pod("wanted", {"app": "x"}))
