@@ -59,6 +59,9 @@ def sim_up(
     time_scale: float = typer.Option(-1.0, "--time-scale",
                                      help="Multiply kubelet durations (backoff, grace); default 1 or the "
                                           "scenario's."),
+    api_only: bool = typer.Option(False, "--api-only",
+                                  help="Only the API server and Node objects: no scheduler, controllers, "
+                                       "kubelets or health agent (pods are never run)."),
 ) -> None:
     """Run the embedded cluster in the foreground until Ctrl-C or SIGTERM."""
     import signal
@@ -96,7 +99,8 @@ def sim_up(
             sim = SimSettings(nodes=(SimNode(count=nodes, gpus=gpus_per_node),))
         scale = time_scale if time_scale > 0 else sim.time_scale
         cluster = SimCluster(Path(root) if root else None, port=port, tokens=tokens)
-        attach(cluster, NodeSideSettings(time_scale=scale, health_agent=sim.health_agent))
+        if not api_only:
+            attach(cluster, NodeSideSettings(time_scale=scale, health_agent=sim.health_agent))
     except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file
         typer.echo(f"error: cannot start the embedded cluster: {exc}", err=True)
         raise typer.Exit(2) from exc
