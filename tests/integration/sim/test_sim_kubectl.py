@@ -59,7 +59,8 @@ class SimProcess:
 @pytest.fixture
 def sim_up(tmp_path: Path) -> Iterator[SimProcess]:
     kubeconfig = tmp_path / "sim.kubeconfig"
-    args = ["sim", "up", "--api-only", "--nodes", "3", "--gpus-per-node", "4", "--kubeconfig", str(kubeconfig),
+    args = ["sim", "up", "--api-only", "--nodes", "3", "--gpus-per-node", "4",
+            "--kubeconfig", str(kubeconfig),
             "--root", str(tmp_path / "root")]
     proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path,
                             env=cli_env({"HOME": str(tmp_path)}),
