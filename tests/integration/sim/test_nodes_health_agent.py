@@ -50,8 +50,11 @@ def test_node_scoped_xid_cordons_and_uncordon_clears(gpu_sim: SimCluster) -> Non
     assert node["spec"]["unschedulable"] is True
     assert node["metadata"]["labels"][HEALTH_LABEL] == "unhealthy"
     assert node["metadata"]["annotations"][XID_ANNOTATION] == "48"
-    events, _ = gpu_sim.store.list(CORE_EVENTS, "default", field_selector="involvedObject.name=gpu-node-3")
-    assert any(e["reason"] == CONDITION and e["type"] == "Warning" for e in events)
+    on_node = "involvedObject.name=gpu-node-3"
+    warning = wait_for("a Warning event on the node", lambda: [
+        e for e in gpu_sim.store.list(CORE_EVENTS, "default", field_selector=on_node)[0]
+        if e["reason"] == CONDITION and e["type"] == "Warning"])
+    assert "cordoned" in warning[0]["message"]
     # Someone else (an operator, a chaos uncordon step) uncordons: the agent treats it as a GPU reset.
     gpu_sim.store.patch(NODES, None, "gpu-node-3", "application/merge-patch+json",
                         {"spec": {"unschedulable": None}})
