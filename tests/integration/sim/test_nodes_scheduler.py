@@ -122,7 +122,8 @@ def test_gpu_capacity_counts_bound_pods(store: Store, scheduler: Scheduler) -> N
     cond = unschedulable(store, "c")
     assert cond["reason"] == "Unschedulable"
     assert cond["message"] == "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
-    events, _ = store.list(CORE_EVENTS, "default", field_selector="involvedObject.name=c")
+    events = wait_for("the FailedScheduling event", lambda: store.list(
+        CORE_EVENTS, "default", field_selector="involvedObject.name=c")[0])
     assert [e["reason"] for e in events] == ["FailedScheduling"]
     assert store.get(PODS, "default", "c")["status"]["phase"] == "Pending"
     # A terminated pod no longer holds its GPUs.
