@@ -154,8 +154,12 @@ class PodWorker:
         try:
             self._setup_ports()
             while not self.deleted.is_set() and not self.stopping.is_set():
-                self._step()
-                self._write_status()
+                try:
+                    self._step()
+                    self._write_status()
+                except ClusterError:  # a transient API error must not tear the pod's processes down
+                    log.warning("pod worker %s/%s: retrying after an API error", self.ns, self.name,
+                                exc_info=True)
                 self.deleted.wait(self.k.settings.tick_s)
         except Exception:
             log.exception("pod worker %s/%s failed", self.ns, self.name)

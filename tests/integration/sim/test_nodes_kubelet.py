@@ -149,3 +149,21 @@ def test_deletion_ends_the_whole_process_group(gpu_sim: SimCluster) -> None:
             continue
         raise AssertionError(f"process {pid} outlived its pod")
     wait_for("the pod directory to be removed", lambda: not child_file.parent.exists() or None)
+
+
+def test_failed_liveness_probe_restarts_the_container(gpu_sim: SimCluster) -> None:
+    pod = shell_pod("lively", "echo up; sleep 1000", volumes=[{"name": "data", "emptyDir": {}}],
+                    terminationGracePeriodSeconds=1)
+    c = pod["spec"]["containers"][0]
+    c["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    c["livenessProbe"] = {"exec": {"command": ["test", "!", "-f", "/data/sick"]}, "periodSeconds": 1,
+                          "failureThreshold": 1}
+    uid = gpu_sim.store.create(PODS, pod)["metadata"]["uid"]
+    phase_is(gpu_sim, "lively", "Running")
+    assert status(gpu_sim, "lively")["containerStatuses"][0]["restartCount"] == 0
+    (gpu_sim.root / "pods" / f"default_lively_{uid}" / "volumes" / "data" / "sick").touch()
+    restarted = wait_for("a restart", lambda: (lambda cs: cs if cs["restartCount"] >= 1 else None)(
+        status(gpu_sim, "lively")["containerStatuses"][0]), timeout=10)
+    assert restarted["lastState"]["terminated"]["exitCode"] == 128 + 15  # ended by SIGTERM
+    events, _ = gpu_sim.store.list(CORE_EVENTS, "default", field_selector="involvedObject.name=lively")
+    assert {"Unhealthy", "Killing"} <= {e["reason"] for e in events}
