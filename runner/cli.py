@@ -33,6 +33,153 @@ def main(
     """GPU chaos engineering for Kubernetes."""
 
 
+# --- report commands ---------------------------------------------------------------------------
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: str = typer.Argument(..., help="A run directory (holding report.json) or a report.json file."),
+    output: str = typer.Option("text", "--output", "-o",
+                               help="text (to the terminal), json, md or html (to stdout)."),
+) -> None:
+    """Re-render a finished run's report from its run directory."""
+    from pathlib import Path
+
+    from runner.errors import ChaosError
+    from runner.report import REPORT_FILES, load_result, redacted
+
+    formats = ("text", "json", "md", "html")
+    if output not in formats:
+        typer.echo(f"error: -o must be one of {', '.join(formats)} (got {output!r})", err=True)
+        raise typer.Exit(2)
+    try:
+        result = redacted(load_result(Path(run_dir)))
+    except ChaosError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output == "text":
+        from runner.report import terminal
+
+        base = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+        files = [str(base / name) for name in REPORT_FILES if (base / name).exists()]
+        terminal.render(result, files)
+    elif output == "json":
+        from runner.report import json_report
+
+        typer.echo(json_report.dumps(result), nl=False)
+    elif output == "md":
+        from runner.report import markdown
+
+        typer.echo(markdown.render(result), nl=False)
+    else:
+        from runner.report import html
+
+        typer.echo(html.render(result), nl=False)
+# --- scenario commands: validate, schema, xids ---
+
+import os  # noqa: E402  (kept with the block it serves)
+import sys  # noqa: E402
+from enum import Enum  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+class ValidateFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    JUNIT = "junit"
+
+
+class TableFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+@app.command()
+def validate(
+    paths: list[Path] = typer.Argument(  # noqa: B008  (Typer declares arguments this way)
+        None, help="Scenario files or directories (searched recursively, skipping manifests/). "
+        "Default: scenarios/."),
+    output: ValidateFormat = typer.Option(ValidateFormat.TEXT, "-o", "--output",  # noqa: B008
+                                          help="text, json, github (workflow annotations) or junit."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail validation too."),
+) -> None:
+    """Check scenarios offline: YAML, schema and semantics. Exit 0 when valid, 2 when not."""
+    from runner.report import validation as render
+    from runner.scenario.validate import expand_paths, validate_file
+
+    given = paths or [Path("scenarios")]
+    try:
+        results = [validate_file(p) for p in expand_paths(given)]
+    except Exception as exc:  # noqa: BLE001  (a bug must still reach the user as one clear line)
+        typer.echo(f"chaos validate: internal error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not results:
+        typer.echo(f"chaos validate: no scenario files (*.yaml, *.yml) in {', '.join(map(str, given))}",
+                   err=True)
+        raise typer.Exit(2)
+    if output is ValidateFormat.TEXT and _color():
+        from rich.console import Console
+
+        styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+        console = Console(highlight=False)
+        for line, severity in render.text_lines(results):
+            console.print(line, style=styles.get(severity.value, "") if severity else "dim",
+                          markup=False, soft_wrap=True)
+    else:
+        text = {
+            ValidateFormat.TEXT: lambda: render.render_text(results),
+            ValidateFormat.JSON: lambda: render.render_json(results, strict),
+            ValidateFormat.GITHUB: lambda: render.render_github(results),
+            ValidateFormat.JUNIT: lambda: render.render_junit(results, strict),
+        }[output]()
+        sys.stdout.write(text)
+    raise typer.Exit(0 if all(r.passed(strict) for r in results) else 2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario JSON Schema (for editors and other tools)."""
+    from runner.scenario.validate import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@app.command()
+def xids(
+    output: TableFormat = typer.Option(TableFormat.TABLE, "-o", "--output",  # noqa: B008
+                                       help="table or json."),
+) -> None:
+    """List the simulated XIDs: the CUDA errors each returns and the recovery it expects."""
+    import json
+
+    from runner import xid as catalogue
+
+    rows = [{
+        "xid": x.number, "title": x.title, "scope": x.scope.value, "outcome": x.outcome.value,
+        "runtime_error": f"{x.error.runtime_name} ({x.error.code})",
+        "driver_error": f"{x.error.driver_name} ({x.error.code})",
+        "peer_error": f"{x.peer_error.runtime_name} ({x.peer_error.code})" if x.peer_error else None,
+        "after_fault": x.after_fault,
+    } for x in catalogue.CATALOGUE.values()]
+    if output is TableFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Simulated XIDs")
+    for column in ("XID", "Meaning", "Runtime error", "Driver error", "Scope", "After the fault"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        runtime = str(row["runtime_error"]) + (f"; peer: {row['peer_error']}" if row["peer_error"] else "")
+        table.add_row(str(row["xid"]), str(row["title"]), runtime, str(row["driver_error"]),
+                      str(row["scope"]), str(row["after_fault"]))
+    Console().print(table)
 # --- sim commands (embedded cluster) ---
 
 sim_app = typer.Typer(name="sim", help="The embedded cluster: a Kubernetes API server on loopback.",
@@ -130,45 +277,210 @@ def sim_up(
     typer.echo("chaos-sim stopped.")
 
 
-# --- report commands ---------------------------------------------------------------------------
+# --- engine commands: run, plan, recover ----------------------------------------------------
+# A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
+# recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
+
+import json as _json  # noqa: E402 - kept inside this block so the block stays self-contained
+from pathlib import Path as _Path  # noqa: E402
+from typing import Annotated as _Annotated  # noqa: E402
+from typing import Any as _Any  # noqa: E402
 
 
-@app.command("report")
-def report_cmd(
-    run_dir: str = typer.Argument(..., help="A run directory (holding report.json) or a report.json file."),
-    output: str = typer.Option("text", "--output", "-o",
-                               help="text (to the terminal), json, md or html (to stdout)."),
-) -> None:
-    """Re-render a finished run's report from its run directory."""
-    from pathlib import Path
+def _engine_fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(getattr(exc, "exit_code", 1))
 
+
+def _load_scenario(path: _Path) -> _Any:
+    import importlib
+
+    for module_name in ("runner.scenario", "runner.scenario.loader", "runner.scenario.load"):
+        try:
+            loader = getattr(importlib.import_module(module_name), "load_scenario", None)
+        except ImportError:
+            continue
+        if loader is not None:
+            return loader(path)
     from runner.errors import ChaosError
-    from runner.report import REPORT_FILES, load_result, redacted
 
-    formats = ("text", "json", "md", "html")
-    if output not in formats:
-        typer.echo(f"error: -o must be one of {', '.join(formats)} (got {output!r})", err=True)
+    raise ChaosError("the scenario loader is not available yet")
+
+
+def _cluster_choice(flag: str | None, scenario: _Any, context: str | None,
+                    kubeconfig: str | None) -> str:
+    if flag:
+        return flag
+    if scenario is not None and scenario.settings.cluster is not None:
+        return str(scenario.settings.cluster.value)
+    if context or kubeconfig or (_Path.home() / ".kube" / "config").exists():
+        return "kube"
+    return "sim"
+
+
+def _report_writer() -> _Any:
+    import importlib
+
+    try:
+        return importlib.import_module("runner.report").write_reports
+    except (ImportError, AttributeError):
+        def write_json(result: _Any, run_dir: _Path) -> list[_Path]:
+            path = run_dir / "report.json"
+            path.write_text(_json.dumps(result.to_json(), indent=2) + "\n")
+            return [path]
+        return write_json
+
+
+def _plain_listener() -> _Any:
+    import importlib
+
+    from runner.engine.events import RunListener
+
+    # the Rich live view, once runner/report/terminal.py provides `make_listener()`
+    try:
+        make_listener = getattr(importlib.import_module("runner.report.terminal"), "make_listener",
+                                None)
+    except ImportError:
+        make_listener = None
+    if callable(make_listener):
+        return make_listener()
+
+    class Plain(RunListener):
+        def run_started(self, scenario: _Any, run_id: str, run_dir: str, cluster: str) -> None:
+            typer.echo(f"run {run_id}: {scenario.metadata.name} on {cluster} (run dir {run_dir})")
+
+        def preflight_done(self, ok: bool, message: str, data: dict[str, _Any]) -> None:
+            typer.echo(f"preflight: {'ok' if ok else 'refused'}: {message}")
+
+        def step_started(self, step: _Any, index: int, total: int, deadline_s: float) -> None:
+            typer.echo(f"[{index + 1}/{total}] {step.name} ({step.kind.value}) ...")
+
+        def step_progress(self, step: _Any, message: str, data: dict[str, _Any]) -> None:
+            typer.echo(f"      {message}")
+
+        def step_finished(self, result: _Any) -> None:
+            typer.echo(f"      {result.status.value}: {result.message}")
+
+        def rollback_started(self, pending: list[str]) -> None:
+            typer.echo(f"rollback: undoing {len(pending)} change(s)")
+
+        def undo_done(self, outcome: _Any) -> None:
+            typer.echo(f"      {'ok' if outcome.ok else 'FAILED'}: {outcome.description} "
+                       f"{outcome.message}".rstrip())
+
+        def rollback_signal(self, left: list[str], hint: str) -> None:
+            typer.echo(hint, err=True)
+            for item in left:
+                typer.echo(f"  still to undo: {item}", err=True)
+
+    return Plain()
+
+
+def _print_plan(items: _Any) -> None:
+    for item in items:
+        typer.echo(f"{item.step.name} ({item.step.kind.value})")
+        if not item.changes:
+            typer.echo("    (changes nothing)")
+        for change in item.changes:
+            detail = "" if change.detail is None else f" {_json.dumps(change.detail)}"
+            typer.echo(f"    {change.action} {change.target}{detail}")
+
+
+@app.command("run")
+def run_command(
+    scenario_path: _Annotated[_Path, typer.Argument(help="Scenario file.")],
+    cluster: str | None = typer.Option(None, "--cluster", help="sim (embedded) or kube."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                          help="kubeconfig file."),
+    report_dir: _Annotated[_Path | None, typer.Option(
+        "--report-dir", help="Run directory (default reports/<time>-<name>/).")] = None,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
+    yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+) -> None:
+    """Run a scenario: preflight, steps, rollback, verdict (exit code per DESIGN.md §6)."""
+    from runner import __version__ as version
+    from runner.cluster.connect import open_cluster
+    from runner.engine.executor import RunOptions, run_with_signals
+    from runner.engine.executor import dry_run as do_dry_run
+    from runner.errors import ChaosError
+
+    try:
+        scenario = _load_scenario(scenario_path)
+        options = RunOptions(scenario_path=str(scenario_path), run_dir=report_dir, yes=yes,
+                             tool_version=version)
+        choice = _cluster_choice(cluster, scenario, context, kubeconfig)
+        with open_cluster(choice, context, kubeconfig, sim=scenario.settings.sim) as connected:
+            if dry_run:
+                found = do_dry_run(scenario, connected, options)
+                if found.refused:
+                    typer.echo(f"preflight refused: {found.refused}")
+                else:
+                    assert found.preflight is not None
+                    typer.echo(f"preflight ok: target node {found.preflight.target_node}")
+                _print_plan(found.plan)
+                raise typer.Exit(found.exit_code)
+            listener = None if output == "json" else _plain_listener()
+            result = run_with_signals(scenario, connected, options, listener=listener,
+                                      report_writer=_report_writer())
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if output == "json":
+        typer.echo(_json.dumps(result.to_json(), indent=2))
+    else:
+        typer.echo(f"verdict: {result.verdict.value} (exit {result.exit_code}): {result.reason}")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("plan")
+def plan_command(
+    scenario_path: _Annotated[_Path, typer.Argument(help="Scenario file.")],
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+) -> None:
+    """Show every change a run would make, in order, touching nothing."""
+    from runner.engine.executor import plan_scenario
+    from runner.errors import ChaosError
+
+    try:
+        items = plan_scenario(_load_scenario(scenario_path))
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if output == "json":
+        typer.echo(_json.dumps([{"step": i.step.name, "kind": i.step.kind.value,
+                                 "changes": [{"target": c.target, "action": c.action,
+                                              "detail": c.detail} for c in i.changes]}
+                                for i in items], indent=2))
+    else:
+        _print_plan(items)
+
+
+@app.command("recover")
+def recover_command(
+    run_dir: _Annotated[_Path | None, typer.Argument(
+        help="Run directory holding journal.jsonl.")] = None,
+    run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy."),
+    all_runs: bool = typer.Option(False, "--all", help="Recover every run found in the cluster."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
+    cluster: str = typer.Option("kube", "--cluster", help="sim or kube."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                          help="kubeconfig file."),
+) -> None:
+    """Undo what a dead or interrupted run left changed (safe to run twice)."""
+    from runner.cluster.connect import open_cluster
+    from runner.engine.recover import recover
+    from runner.errors import ChaosError
+
+    if run_dir is None and not run_id and not all_runs:
+        typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
         raise typer.Exit(2)
     try:
-        result = redacted(load_result(Path(run_dir)))
+        with open_cluster(cluster, context, kubeconfig) as connected:
+            result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
+                             namespace=namespace)
     except ChaosError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if output == "text":
-        from runner.report import terminal
-
-        base = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
-        files = [str(base / name) for name in REPORT_FILES if (base / name).exists()]
-        terminal.render(result, files)
-    elif output == "json":
-        from runner.report import json_report
-
-        typer.echo(json_report.dumps(result), nl=False)
-    elif output == "md":
-        from runner.report import markdown
-
-        typer.echo(markdown.render(result), nl=False)
-    else:
-        from runner.report import html
-
-        typer.echo(html.render(result), nl=False)
+        raise _engine_fail(exc) from None
+    for line in result.lines():
+        typer.echo(line)
+    raise typer.Exit(result.exit_code)

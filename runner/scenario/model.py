@@ -198,6 +198,7 @@ class Guardrails:
     max_nodes: int = 1  # nodes the run may affect (fault, cordon, delete)
     max_pods: int = 10  # pods the run may affect
     allow_last_replica: bool = False  # may the run take the last healthy replica (or pass --yes)
+    allow_node_xid: bool = False  # opt-in for the privileged node-xid step
 
 
 @dataclass(frozen=True)

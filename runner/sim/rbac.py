@@ -42,9 +42,13 @@ class PolicyRule:
 
 
 def load_rules(path: Path) -> list[PolicyRule]:
-    """Every rule of every ClusterRole/Role document in a YAML file."""
+    """Every rule of every ClusterRole/Role document in a YAML file (ValueError if malformed)."""
     rules: list[PolicyRule] = []
-    for doc in yaml.safe_load_all(Path(path).read_text()):
+    try:
+        docs = list(yaml.safe_load_all(Path(path).read_text()))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") in ("ClusterRole", "Role"):
             rules.extend(PolicyRule.from_dict(r) for r in doc.get("rules") or [])
     return rules

@@ -154,29 +154,38 @@ class StoreWatch:
     def next_event(self, timeout: float | None = None) -> tuple[str, Obj] | None:
         """The next (type, obj), or None when `timeout` passes or the watch is stopped."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._queue and not self._stopped:
-                wait = None if deadline is None else deadline - time.monotonic()
-                if self._bookmarks:
-                    until_bm = self._last_sent + self._bookmark_interval - time.monotonic()
-                    if until_bm <= 0:
-                        self._last_sent = time.monotonic()
-                        return "BOOKMARK", self._bookmark()
-                    wait = until_bm if wait is None else min(wait, until_bm)
-                if wait is not None and wait <= 0:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopped:
+                    wait = None if deadline is None else deadline - time.monotonic()
+                    if self._bookmarks:
+                        until_bm = self._last_sent + self._bookmark_interval - time.monotonic()
+                        if until_bm <= 0:
+                            break
+                        wait = until_bm if wait is None else min(wait, until_bm)
+                    if wait is not None and wait <= 0:
+                        return None
+                    self._cond.wait(wait)
+                if self._queue:
+                    type_, obj = self._queue.popleft()
+                    self._last_sent = time.monotonic()
+                    return type_, clone(obj)
+                if self._stopped:
                     return None
-                self._cond.wait(wait)
-            if self._stopped and not self._queue:
-                return None
-            type_, obj = self._queue.popleft()
-        self._last_sent = time.monotonic()
-        return type_, clone(obj)
+            # A bookmark is due. Take the store lock first (the order commits use), so the version
+            # it carries is one whose events this watcher has all been handed.
+            with self._store._lock:
+                rv = self._store._rv
+                with self._cond:
+                    if self._queue:
+                        continue
+                    self._last_sent = time.monotonic()
+            return "BOOKMARK", self._bookmark(rv)
 
-    def _bookmark(self) -> Obj:
+    def _bookmark(self, rv: int) -> Obj:
         info = self._store.registry.get(self.gvr)
         kind = info.kind if info else ""
-        return {"kind": kind, "apiVersion": self.gvr.api_version,
-                "metadata": {"resourceVersion": self._store.resource_version}}
+        return {"kind": kind, "apiVersion": self.gvr.api_version, "metadata": {"resourceVersion": str(rv)}}
 
     def __iter__(self) -> Iterator[tuple[str, Obj]]:
         while True:
@@ -415,8 +424,8 @@ class Store:
         info = self.info(gvr)
         if patch_type == patching.STRATEGIC_MERGE_PATCH and not info.builtin:
             raise Invalid(f"the body of the request was in an unknown format - accepted media types "
-                          f"include: {patching.JSON_PATCH}, {patching.MERGE_PATCH}, "
-                          f"{patching.APPLY_PATCH}", status=415, reason="UnsupportedMediaType")
+                          f"include: {patching.JSON_PATCH}, {patching.MERGE_PATCH}", status=415,
+                          reason="UnsupportedMediaType")
         with self._lock:
             ns = (namespace or "") if info.namespaced else ""
             current = self._bucket(gvr).get((ns, name))

@@ -117,6 +117,11 @@ class StepContext(Protocol):
         """Add a point to the run's timeline (fault-armed, pod-crash, node-cordoned, ...)."""
         ...
 
+    def undo_recorded(self) -> list[str]:
+        """Undo every change recorded so far and not yet undone, last first, journaling each (the
+        cleanup step calls this). Returns what is still changed afterwards (empty: clean)."""
+        ...
+
 
 class UndoAction(Protocol):
     """A recorded way back. Serialisable (the journal stores it), idempotent (replaying an

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from runner.sim.cluster import SimCluster
 from tests.integration.sim.conftest import deployment, pod
 
 
@@ -193,3 +195,33 @@ def test_events_in_both_groups(kube: client.ApiClient, core: client.CoreV1Api) -
     core_events = core.list_namespaced_event("default", field_selector="reason=ChaosInjected").items
     assert [e.reason for e in core_events] == ["ChaosInjected"]
     assert [e.metadata.name for e in ev.list_namespaced_event("default").items] == ["e2"]
+
+
+def test_method_not_allowed_and_unknown_paths(sim: SimCluster) -> None:
+    http = urllib3.PoolManager()
+    put = http.request("PUT", f"{sim.url}/api/v1/namespaces/default/pods", body=b"{}",
+                       headers={"Content-Type": "application/json"})
+    assert put.status == 405
+    assert json.loads(put.data)["reason"] == "MethodNotAllowed"
+    missing = http.request("GET", f"{sim.url}/apis/nvidia.com/v1alpha1/namespaces/default/"
+                                  "dynamographdeployments")
+    assert missing.status == 404
+    assert json.loads(missing.data)["kind"] == "Status"
+    ssa = http.request("PATCH", f"{sim.url}/apis/apps/v1/namespaces/default/deployments/x", body=b"{}",
+                       headers={"Content-Type": "application/apply-patch+yaml"})
+    assert ssa.status == 415
+
+
+def test_node_status_and_cordon(core: client.CoreV1Api) -> None:
+    node = core.read_node("gpu-node-1")
+    conditions = [{"type": "Ready", "status": "False", "reason": "XID79",
+                   "lastHeartbeatTime": node.status.conditions[0].last_heartbeat_time.isoformat(),
+                   "lastTransitionTime": node.status.conditions[0].last_transition_time.isoformat()}]
+    after = core.patch_node_status("gpu-node-1", {"status": {"conditions": conditions}})
+    assert [(c.type, c.status) for c in after.status.conditions] == [("Ready", "False")]
+    ignored = core.patch_node("gpu-node-1", {"spec": {"unschedulable": True},
+                                             "status": {"allocatable": {"nvidia.com/gpu": "0"}}})
+    assert ignored.spec.unschedulable is True
+    assert ignored.status.allocatable["nvidia.com/gpu"] == "8"  # status changes only through nodes/status
+    names = [n.metadata.name for n in core.list_node(field_selector="spec.unschedulable=true").items]
+    assert names == ["gpu-node-1"]

@@ -1,0 +1,547 @@
+"""The executor: preflight, then each step in order under its deadline, then rollback and verdict.
+
+Why it exists: one place decides the order of a run and what each ending means (DESIGN.md §1, §6).
+Steps are found through a registry table keyed by StepKind (no if/elif); every change a step makes
+is journaled first through `StepContext.record_undo`. Deadlines are cooperative: a step gets
+`ctx.remaining()` (its own timeout or what is left of the scenario's, whichever is smaller) and
+waits through `runner.engine.wait.wait_for`, which raises DeadlineExceeded; a step that returns
+after its deadline is an error all the same. `run_with_signals` installs SIGINT/SIGTERM handlers
+that turn a signal into `Interrupted` at a safe point; rollback then runs to its end whatever
+further signals arrive.
+
+Rollback policy (settings.rollback):
+- on-failure (default): a failed, errored, timed-out or interrupted run undoes every recorded
+  change not yet undone. A passing run also ends by undoing whatever the scenario's cleanup step
+  did not already undo, so a scenario without a cleanup step never leaves the cluster dirty.
+- always: as on-failure, and at the end every recorded change is undone again (undo actions are
+  idempotent) and verified, even those the cleanup step already undid.
+- never: nothing is undone; the verdict is the one the steps earned and the reason says
+  "rollback skipped by policy; run chaos recover RUN_DIR". The journal mirror is kept.
+
+This module must not import the kubernetes client, Rich or Typer, and never reads os.environ:
+everything comes in through RunOptions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.cluster.protocol import Cluster
+from runner.engine.clock import SystemClock
+from runner.engine.events import RunListener, SafeListener
+from runner.engine.journal import (
+    JOURNAL_FILE,
+    Journal,
+    JournalError,
+    Mirror,
+    PendingUndo,
+    read_journal,
+)
+from runner.engine.preflight import PreflightReport, preflight
+from runner.engine.result import (
+    FaultSummary,
+    RollbackResult,
+    RunResult,
+    StepResult,
+    TimelineEvent,
+    UndoOutcome,
+    Verdict,
+)
+from runner.engine.rollback import leftovers, undo_pending
+from runner.engine.signals import InterruptGate
+from runner.errors import (
+    ChaosError,
+    ClusterError,
+    DeadlineExceeded,
+    Interrupted,
+    PreflightError,
+)
+from runner.scenario.model import (
+    FaultMode,
+    PatchStep,
+    RollbackPolicy,
+    Scenario,
+    StepBase,
+    StepKind,
+    ToggleStep,
+)
+from runner.steps.base import (
+    Clock,
+    JsonValue,
+    PlannedChange,
+    RunState,
+    StepImpl,
+    StepOutcome,
+    StepStatus,
+    UndoAction,
+)
+
+log = logging.getLogger("chaos.engine")
+
+Registry = Mapping[StepKind, Any]  # StepKind -> StepImpl instance (or a class, instantiated once)
+ReportWriter = Callable[[RunResult, Path], object]
+DEFAULT_REGISTRY_MODULE = "runner.steps.registry"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs from the command line, built once by the CLI."""
+
+    scenario_path: str = ""
+    run_dir: Path | None = None  # exact run directory (--report-dir); None: under reports_root
+    reports_root: Path = Path("reports")
+    yes: bool = False  # allow taking the last healthy replica
+    tool_version: str = ""
+
+
+def load_registry(registry: Registry | None = None) -> dict[StepKind, StepImpl]:
+    """The step table: `registry` when given, else `runner.steps.registry.REGISTRY` (imported
+    lazily so the engine does not depend on the step kinds being present)."""
+    if registry is None:
+        try:
+            module = importlib.import_module(DEFAULT_REGISTRY_MODULE)
+        except ImportError as exc:
+            raise ChaosError(f"step kinds are not available ({exc})") from exc
+        registry = module.REGISTRY
+    table: dict[StepKind, StepImpl] = {}
+    for kind, impl in registry.items():
+        table[StepKind(kind)] = impl() if isinstance(impl, type) else impl
+    return table
+
+
+def new_run_id(clock: Clock) -> str:
+    """Short and unique: `<yyyymmdd-hhmmss>-<6 hex>` (UTC)."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock.time())) + "-" + secrets.token_hex(3)
+
+
+def default_run_dir(root: Path, scenario_name: str, clock: Clock) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.time()))
+    return root / f"{stamp}-{scenario_name}"
+
+
+def arms_fault(scenario: Scenario) -> int | None:
+    """Index of the step that arms the fault (a toggle that enables it, or a patch when the
+    shim loads armed), or None when the scenario never arms one."""
+    for i, step in enumerate(scenario.steps):
+        if isinstance(step, ToggleStep) and step.enabled:
+            return i
+        if isinstance(step, PatchStep) and (scenario.fault.mode is FaultMode.IMMEDIATE
+                                            or not step.passthrough):
+            return i
+    return None
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    step: StepBase
+    changes: tuple[PlannedChange, ...]
+
+
+def plan_scenario(scenario: Scenario, *, registry: Registry | None = None,
+                  state: RunState | None = None) -> list[PlanItem]:
+    """Every change the run would make, in order (each step's plan()); touches nothing."""
+    table = load_registry(registry)
+    state = state or RunState(target_node=f"<{scenario.target.node}: chosen at preflight>"
+                              if scenario.target.node == "auto" else scenario.target.node)
+    items = []
+    for step in scenario.steps:
+        impl = table.get(step.kind)
+        if impl is None:
+            raise ChaosError(f"no implementation for step kind {step.kind.value!r}")
+        items.append(PlanItem(step, tuple(impl.plan(step, scenario, state))))
+    return items
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What `chaos run --dry-run` shows: preflight's findings (or refusal) and the plan."""
+
+    preflight: PreflightReport | None
+    refused: str
+    plan: list[PlanItem]
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.refused else 0
+
+
+def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, *,
+            registry: Registry | None = None) -> DryRun:
+    """Preflight (read-only) plus the plan, with the real target node."""
+    try:
+        report = preflight(cluster, scenario, yes=options.yes)
+    except (PreflightError, ClusterError) as exc:
+        return DryRun(None, str(exc), plan_scenario(scenario, registry=registry))
+    state = RunState(target_node=report.target_node, placements_before=dict(report.placements))
+    return DryRun(report, "", plan_scenario(scenario, registry=registry, state=state))
+
+
+class _Context:
+    """The StepContext one step gets."""
+
+    def __init__(self, run: Executor, step: StepBase, deadline: float) -> None:
+        self._run = run
+        self._step = step
+        self._deadline = deadline
+        self.cluster = run.cluster
+        self.scenario = run.scenario
+        self.run_id = run.run_id
+        self.clock = run.clock
+        self.state = run.state
+
+    def record_undo(self, action: UndoAction) -> None:
+        self._run.record_undo(action, self._step.name)
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - self.clock.monotonic())
+
+    def progress(self, message: str, **data: JsonValue) -> None:
+        self._run.listener.step_progress(self._step, message, dict(data))
+
+    def timeline(self, kind: str, message: str = "", *, node: str = "", pod: str = "") -> None:
+        self._run.mark(kind, message, node=node, pod=pod, step=self._step.name)
+
+    def undo_recorded(self) -> list[str]:
+        """Undo every recorded change not yet undone (reverse order, each journaled) and return
+        what is still changed (empty: clean). The cleanup step calls this."""
+        return self._run.undo_now()
+
+
+class Executor:
+    """One run of one scenario against one cluster. Use `run()` once."""
+
+    def __init__(self, scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,
+                 registry: Registry | None = None, listener: RunListener | None = None,
+                 clock: Clock | None = None, report_writer: ReportWriter | None = None,
+                 gate: InterruptGate | None = None, run_id: str | None = None,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.scenario = scenario
+        self.cluster = cluster
+        self.options = options or RunOptions(scenario_path=scenario.path)
+        self.clock: Clock = clock or SystemClock()
+        self.listener = SafeListener(listener)
+        self.report_writer = report_writer
+        self.gate = gate or InterruptGate()
+        self._registry = registry
+        self._table: dict[StepKind, StepImpl] | None = None  # loaded on first use
+        self._echo = echo
+        self.run_id = run_id or new_run_id(self.clock)
+        self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root,
+                                                               scenario.metadata.name, self.clock)
+        self.state = RunState()
+        self.timeline: list[TimelineEvent] = []
+        self.journal: Journal | None = None
+        self._journal_failed = ""
+
+    # --- used by step contexts ------------------------------------------------------------------
+
+    def record_undo(self, action: UndoAction, step: str) -> None:
+        assert self.journal is not None
+        with self.gate.critical():
+            try:
+                self.journal.record_undo(action, step)
+            except JournalError as exc:
+                self._journal_failed = str(exc)
+                raise
+
+    def mark(self, kind: str, message: str = "", *, node: str = "", pod: str = "",
+             step: str = "") -> None:
+        self.timeline.append(TimelineEvent(self.clock.time(), kind, message, node, pod, step))
+
+    def undo_now(self) -> list[str]:
+        assert self.journal is not None
+        contents = self.journal.contents()
+        outcomes = undo_pending(self.cluster, self.journal, contents.pending(),
+                                self.listener.undo_done)
+        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+        return failed + leftovers(self.cluster, contents.recorded(), self.run_id,
+                                  self.scenario.target.namespace)
+
+    # --- the run --------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        self._prepare_run_dir()
+        mirror = Mirror(self.cluster, self.run_id, self.scenario.target.namespace)
+        self.journal = Journal(self.run_dir / JOURNAL_FILE, self.run_id, self.clock, mirror)
+        started_at = self.clock.time()
+        results: list[StepResult] = []
+        verdict: Verdict | None = None
+        reason = ""
+        interrupted = ""
+        try:
+            self.listener.run_started(self.scenario, self.run_id, str(self.run_dir),
+                                      self.cluster.description)
+            self.journal.run_start(scenario_path=self.options.scenario_path or self.scenario.path,
+                                   scenario=self.scenario.metadata.name,
+                                   namespace=self.scenario.target.namespace,
+                                   cluster=self.cluster.description, run_dir=str(self.run_dir),
+                                   tool_version=self.options.tool_version)
+            verdict, reason = self._preflight_and_mirror()
+            if verdict is None:
+                verdict, reason, interrupted = self._steps(results)
+        except Interrupted as exc:
+            self.gate.rolling_back = True
+            interrupted = str(exc)
+        except JournalError:
+            raise  # the run-start entry could not be written: nothing was changed
+        except Exception as exc:  # an engine bug must still end in rollback
+            self.gate.rolling_back = True
+            log.exception("the run failed unexpectedly")
+            verdict, reason = Verdict.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            self._enter_teardown()
+        if interrupted and verdict is None:
+            during = [r.name for r in results if r.status is StepStatus.INTERRUPTED]
+            where = f" during step {during[0]}" if during else ""
+            verdict, reason = Verdict.INTERRUPTED, f"interrupted ({interrupted}){where}"
+        self._fill_skipped(results)
+        return self._finish(verdict, reason, started_at, results)
+
+    def _enter_teardown(self) -> None:
+        # from here on a signal is only noted: rollback must finish
+        self.gate.on_rollback_signal = self._signal_during_rollback
+        self.gate.rolling_back = True
+
+    def _signal_during_rollback(self, name: str) -> None:
+        left = ([p.action.describe() for p in self.journal.contents().pending()]
+                if self.journal else [])
+        hint = (f"{name} received during rollback: it goes on. If it cannot finish, run: "
+                f"chaos recover {self.run_dir}")
+        self.listener.rollback_signal(left, hint)
+        if self._echo is not None:
+            try:
+                self._echo(hint)
+                for item in left:
+                    self._echo(f"  still to undo: {item}")
+            except Exception as exc:  # noqa: BLE001 - printing must not break the rollback
+                log.warning("could not print the rollback notice: %s", exc)
+
+    def _prepare_run_dir(self) -> None:
+        path = self.run_dir / JOURNAL_FILE
+        if path.exists():
+            old = read_journal(path)
+            if old.pending():
+                raise PreflightError(f"{self.run_dir} holds the journal of run {old.run_id}, which "
+                                     f"left changes not undone; run: chaos recover {self.run_dir}")
+            path.rename(self.run_dir / f"journal.{old.run_id or 'old'}.jsonl")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _preflight_and_mirror(self) -> tuple[Verdict | None, str]:
+        try:
+            report = preflight(self.cluster, self.scenario, yes=self.options.yes)
+        except (PreflightError, ClusterError) as exc:
+            self.listener.preflight_done(False, str(exc), {})
+            return Verdict.INCONCLUSIVE, f"preflight refused: {exc}"
+        self.state.target_node = report.target_node
+        self.state.placements_before = dict(report.placements)
+        self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
+        assert self.journal is not None
+        assert self.journal.mirror is not None
+        try:
+            with self.gate.critical():
+                self.journal.mirror.write(self.journal.text)
+        except ClusterError as exc:
+            return Verdict.INCONCLUSIVE, (f"the journal could not be mirrored to "
+                                          f"{self.journal.mirror.ref} ({exc}); nothing was changed")
+        return None, ""
+
+    def _impl(self, kind: StepKind) -> StepImpl:
+        if self._table is None:
+            self._table = load_registry(self._registry)
+        impl = self._table.get(kind)
+        if impl is None:
+            raise ChaosError(f"no implementation for step kind {kind.value!r}")
+        return impl
+
+    def _steps(self, results: list[StepResult]) -> tuple[Verdict | None, str, str]:
+        """Run the steps; returns (verdict or None to decide later, reason, interrupted text)."""
+        steps = self.scenario.steps
+        scenario_deadline = self.clock.monotonic() + self.scenario.settings.timeout.seconds
+        for index, step in enumerate(steps):
+            self.gate.checkpoint()  # a signal that arrived between steps stops here
+            now = self.clock.monotonic()
+            left = scenario_deadline - now
+            own = step.timeout.seconds if step.timeout is not None else math.inf
+            budget = max(0.0, min(own, left))
+            deadline = now + budget
+            self.listener.step_started(step, index, len(steps), budget)
+            self.mark("step-start", step.kind.value, step=step.name)
+            started = self.clock.time()
+            if left <= 0:
+                outcome = StepOutcome(StepStatus.ERROR,
+                                      f"the scenario's timeout ({self.scenario.settings.timeout}) "
+                                      "ran out before this step")
+            else:
+                outcome = self._run_step(step, deadline)
+            result = StepResult(step.name, step.kind.value, outcome.status, outcome.message, started,
+                                self.clock.time(), tuple(outcome.evidence), tuple(outcome.changes),
+                                step.line)
+            results.append(result)
+            self.mark("step-end", outcome.status.value, step=step.name)
+            self.listener.step_finished(result)
+            if outcome.status is StepStatus.INTERRUPTED:
+                return None, "", outcome.message or "interrupted"
+            if outcome.status in (StepStatus.FAILED, StepStatus.ERROR):
+                break
+        self.gate.checkpoint()  # a signal during the last step's bookkeeping still counts
+        return None, "", ""
+
+    def _run_step(self, step: StepBase, deadline: float) -> StepOutcome:
+        ctx = _Context(self, step, deadline)
+        try:
+            outcome = self._impl(step.kind).run(step, ctx)
+        except Interrupted as exc:
+            return StepOutcome(StepStatus.INTERRUPTED, str(exc))
+        except DeadlineExceeded as exc:
+            outcome = StepOutcome(StepStatus.ERROR, f"deadline exceeded: {exc}")
+        except ChaosError as exc:
+            outcome = StepOutcome(StepStatus.ERROR, str(exc))
+        except Exception as exc:  # a bug in a step must still end in rollback, not a traceback
+            log.exception("step %s raised", step.name)
+            outcome = StepOutcome(StepStatus.ERROR, f"unexpected {type(exc).__name__}: {exc}")
+        if self.gate.received:  # the step swallowed the Interrupted: it still counts
+            return StepOutcome(StepStatus.INTERRUPTED, f"{self.gate.received[0]} received",
+                               outcome.evidence, outcome.changes)
+        if self._journal_failed:
+            return StepOutcome(StepStatus.ERROR, f"stopped before a change that could not be "
+                               f"journaled: {self._journal_failed}", outcome.evidence,
+                               outcome.changes)
+        if outcome.status is StepStatus.PASSED and self.clock.monotonic() > deadline:
+            return StepOutcome(StepStatus.ERROR, "the step ran past its deadline", outcome.evidence,
+                               outcome.changes)
+        return outcome
+
+    def _fill_skipped(self, results: list[StepResult]) -> None:
+        done = {r.name for r in results}
+        for step in self.scenario.steps:
+            if step.name not in done:
+                results.append(StepResult(step.name, step.kind.value, StepStatus.SKIPPED,
+                                          "not reached", line=step.line))
+                self.listener.step_finished(results[-1])
+
+    def _verdict(self, results: list[StepResult]) -> tuple[Verdict, str]:
+        arming = arms_fault(self.scenario)
+        names = [s.name for s in self.scenario.steps]
+        for result in results:
+            if result.status is StepStatus.ERROR:
+                return Verdict.FAILED, f"step {result.name} errored: {result.message}"
+            if result.status is StepStatus.FAILED:
+                armed_before = arming is not None and names.index(result.name) > arming
+                if armed_before and self.state.injections_seen == 0:
+                    return Verdict.INCONCLUSIVE, (f"step {result.name} failed ({result.message}), "
+                                                  "but the fault never fired (no injection "
+                                                  "evidence), so it proves nothing")
+                return Verdict.FAILED, f"step {result.name} failed: {result.message}"
+        if arming is not None and self.state.injections_seen == 0:
+            return Verdict.INCONCLUSIVE, ("the fault never armed: no injection evidence after "
+                                          f"step {names[arming]}")
+        return Verdict.PASSED, f"all {len(results)} steps passed"
+
+    def _finish(self, verdict: Verdict | None, reason: str, started_at: float,
+                results: list[StepResult]) -> RunResult:
+        assert self.journal is not None
+        if verdict is None:
+            verdict, reason = self._verdict(results)
+        rollback = self._rollback(verdict)
+        policy = self.scenario.settings.rollback
+        clean = rollback.complete and (policy is not RollbackPolicy.NEVER or not rollback.leftovers)
+        if policy is RollbackPolicy.NEVER and rollback.leftovers:
+            reason += f"; rollback skipped by policy; run chaos recover {self.run_dir}"
+        elif policy is RollbackPolicy.NEVER:
+            reason += "; rollback skipped by policy (nothing was left to undo)"
+        elif not rollback.complete:
+            reason = (f"rollback incomplete ({len(rollback.leftovers)} left; run chaos recover "
+                      f"{self.run_dir}); {reason}")
+            verdict = Verdict.ROLLBACK_INCOMPLETE
+        try:
+            self.journal.run_end(verdict.value, reason, clean)
+        except JournalError as exc:
+            log.warning("could not write the run-end entry: %s", exc)
+        if clean and self.journal.mirror is not None and self.journal.mirror.exists:
+            try:
+                self.journal.mirror.delete()
+            except ClusterError as exc:
+                log.warning("could not delete the journal mirror %s: %s", self.journal.mirror.ref,
+                            exc)
+        result = RunResult(
+            run_id=self.run_id, scenario_name=self.scenario.metadata.name,
+            scenario_path=self.options.scenario_path or self.scenario.path,
+            cluster=self.cluster.description, started_at=started_at, finished_at=self.clock.time(),
+            verdict=verdict, reason=reason, steps=tuple(results), rollback=rollback,
+            fault=self._fault_summary(), timeline=tuple(self.timeline), run_dir=str(self.run_dir),
+            tool_version=self.options.tool_version)
+        if self.report_writer is not None:
+            try:
+                self.report_writer(result, self.run_dir)
+            except Exception as exc:  # noqa: BLE001 - reports are best effort; the verdict stands
+                log.warning("writing reports failed: %s", exc)
+        self.listener.run_finished(result)
+        return result
+
+    def _rollback(self, verdict: Verdict) -> RollbackResult:
+        assert self.journal is not None
+        policy = self.scenario.settings.rollback
+        contents = self.journal.contents()
+        pending = contents.pending()
+        namespace = self.scenario.target.namespace
+        if policy is RollbackPolicy.NEVER:
+            return RollbackResult(policy.value, False,
+                                  leftovers=tuple(p.action.describe() for p in reversed(pending)))
+        to_undo: list[PendingUndo] = pending
+        if policy is RollbackPolicy.ALWAYS:
+            to_undo = contents.recorded()
+        if not to_undo:
+            left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
+            return RollbackResult(policy.value, False, verified=not left, leftovers=tuple(left))
+        self.listener.rollback_started([p.action.describe() for p in reversed(to_undo)])
+        self.mark("rollback-start", f"{len(to_undo)} change(s) to undo ({verdict.value})")
+        outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.journal, to_undo,
+                                                   self.listener.undo_done)
+        left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
+        left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
+        result = RollbackResult(policy.value, True, tuple(outcomes), not left, tuple(left))
+        self.mark("rollback-end", "complete" if result.complete else "incomplete")
+        self.listener.rollback_finished(result)
+        return result
+
+    def _fault_summary(self) -> FaultSummary:
+        fault = self.scenario.fault
+        entry = fault.entry
+        armed = min(self.state.armed_nodes.values()) if self.state.armed_nodes else None
+        return FaultSummary(
+            xid=fault.xid, title=entry.title if entry else f"XID {fault.xid}",
+            scope=entry.scope.value if entry else "", expected_outcome=entry.outcome.value if entry else "",
+            node=self.state.target_node, armed_at=armed, disarmed_at=self.state.disarmed_at,
+            injections_seen=self.state.injections_seen)
+
+
+def run_scenario(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None,
+                 **kwargs: Any) -> RunResult:
+    """Run without installing signal handlers (tests, embedding)."""
+    return Executor(scenario, cluster, options, **kwargs).run()
+
+
+def run_with_signals(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None,
+                     **kwargs: Any) -> RunResult:
+    """Run with SIGINT and SIGTERM turned into a rollback (exit 4 when it completes). A further
+    signal during rollback is remembered and reported (listener.rollback_signal and `echo`), never
+    raised. Handlers are installed only on the main thread and restored afterwards."""
+    gate = InterruptGate()
+    executor = Executor(scenario, cluster, options, gate=gate, **kwargs)
+    gate.install()
+    try:
+        return executor.run()
+    finally:
+        gate.restore()
+
+
+__all__ = ["DryRun", "Executor", "PlanItem", "RunOptions", "arms_fault", "dry_run",
+           "load_registry", "new_run_id", "plan_scenario", "run_scenario", "run_with_signals"]

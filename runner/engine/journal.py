@@ -1,0 +1,278 @@
+"""The write-ahead journal: how to undo every change, written down before the change is made.
+
+`journal.jsonl` in the run directory holds one JSON object a line (`seq`, `time`, `run_id`,
+`type`, ...). Each line is flushed and fsync'd before `append` returns, then the whole file is
+mirrored into a ConfigMap `chaos-journal-<run_id>` in the target namespace, so `chaos recover`
+works after a SIGKILL and from another machine. A change whose undo cannot be journaled (local
+write or mirror write failed) must not be made: `record_undo` raises JournalError and the caller
+stops. Entry types: run-start, undo, undone, run-end, recover. Reading ignores a truncated last
+line (a process killed mid-write) with a warning. This module knows nothing about steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
+from runner.errors import ChaosError, ClusterError, NotFound, StepError
+from runner.steps.base import Clock, JsonValue, UndoAction
+from runner.steps.undo import undo_from_json
+
+JOURNAL_FILE = "journal.jsonl"
+MIRROR_PREFIX = "chaos-journal-"
+MIRROR_KEY = "journal.jsonl"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "chaos"
+RUN_ID_LABEL = "chaos.dev/run-id"
+
+
+class JournalError(StepError):
+    """The journal could not be written; the change it would have described is not made."""
+
+
+def mirror_name(run_id: str) -> str:
+    return f"{MIRROR_PREFIX}{run_id}"
+
+
+def mirror_ref(run_id: str, namespace: str) -> ObjectRef:
+    return ObjectRef("v1", "ConfigMap", namespace, mirror_name(run_id))
+
+
+def run_labels(run_id: str) -> dict[str, str]:
+    """The labels on everything a run creates."""
+    return {MANAGED_BY: MANAGED_BY_VALUE, RUN_ID_LABEL: run_id}
+
+
+def run_selector(run_id: str | None = None) -> str:
+    sel = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
+    return f"{sel},{RUN_ID_LABEL}={run_id}" if run_id else sel
+
+
+@dataclass(frozen=True)
+class PendingUndo:
+    """A recorded undo not yet marked undone."""
+
+    seq: int
+    step: str
+    action: UndoAction
+    data: Mapping[str, JsonValue]
+
+
+@dataclass
+class JournalContents:
+    """A journal as read back."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.entries[0].get("run_id", "")) if self.entries else ""
+
+    @property
+    def start(self) -> dict[str, Any]:
+        for e in self.entries:
+            if e.get("type") == "run-start":
+                return e
+        return {}
+
+    @property
+    def namespace(self) -> str:
+        return str(self.start.get("namespace", ""))
+
+    @property
+    def ended(self) -> dict[str, Any] | None:
+        ends = [e for e in self.entries if e.get("type") == "run-end"]
+        return ends[-1] if ends else None
+
+    def recorded(self) -> list[PendingUndo]:
+        """Every recorded undo, in journal order."""
+        return [PendingUndo(int(e["seq"]), str(e.get("step", "")), undo_from_json(e["action"]),
+                            e["action"]) for e in self.entries if e.get("type") == "undo"]
+
+    def undone_seqs(self) -> set[int]:
+        return {int(e["undo_seq"]) for e in self.entries
+                if e.get("type") == "undone" and e.get("ok", True)}
+
+    def pending(self) -> list[PendingUndo]:
+        """Recorded undos not yet undone, in journal order (undo them in reverse)."""
+        done = self.undone_seqs()
+        return [p for p in self.recorded() if p.seq not in done]
+
+
+def parse_journal(text: str, source: str = "journal") -> JournalContents:
+    """Parse journal text. A truncated or corrupt LAST line is ignored with a warning (a process
+    killed mid-write); a corrupt line elsewhere is an error (the file was damaged)."""
+    contents = JournalContents()
+    lines = text.split("\n")
+    complete_last = text.endswith("\n")
+    body = [ln for ln in lines if ln.strip()]
+    for i, line in enumerate(body):
+        is_last = i == len(body) - 1
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict) or "seq" not in entry or "type" not in entry:
+                raise ValueError("not a journal entry")
+        except ValueError as exc:
+            if is_last:
+                contents.warnings.append(f"{source}: ignored a truncated last line ({exc}); the "
+                                         "process that wrote it was probably killed mid-write")
+                break
+            raise ChaosError(f"{source}: line {i + 1} is corrupt: {exc}") from None
+        if is_last and not complete_last:
+            contents.warnings.append(f"{source}: the last line has no newline (killed mid-write?)")
+        contents.entries.append(entry)
+    return contents
+
+
+def read_journal(path: Path) -> JournalContents:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChaosError(f"cannot read journal {path}: {exc}") from exc
+    return parse_journal(text, str(path))
+
+
+class Mirror:
+    """The cluster copy of the journal (a labelled ConfigMap in the target namespace)."""
+
+    def __init__(self, cluster: Cluster, run_id: str, namespace: str) -> None:
+        self.cluster = cluster
+        self.run_id = run_id
+        self.ref = mirror_ref(run_id, namespace)
+        self.exists = False
+
+    def write(self, text: str) -> None:
+        """Create or update the copy; ClusterError when the cluster refuses."""
+        if self.exists:
+            try:
+                self.cluster.merge_patch(self.ref, {"data": {MIRROR_KEY: text}})
+                return
+            except NotFound:
+                self.exists = False  # someone deleted it: create it again
+        obj: KubeObject = {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": self.ref.name, "namespace": self.ref.namespace,
+                         "labels": run_labels(self.run_id)},
+            "data": {MIRROR_KEY: text},
+        }
+        self.cluster.create(obj)
+        self.exists = True
+
+    def delete(self) -> None:
+        with contextlib.suppress(NotFound):
+            self.cluster.delete(self.ref, grace_period_seconds=0)
+        self.exists = False
+
+
+class Journal:
+    """Appends entries to `journal.jsonl` (fsync'd) and mirrors the file to the cluster."""
+
+    def __init__(self, path: Path | None, run_id: str, clock: Clock, mirror: Mirror | None = None,
+                 *, next_seq: int = 1, text: str = "") -> None:
+        self.path = path  # None: no local file (recovering from the cluster copy alone)
+        self.run_id = run_id
+        self.clock = clock
+        self.mirror = mirror
+        self.mirror_errors: list[str] = []
+        self._seq = next_seq
+        self.repaired = ""
+        if path is not None and path.exists():
+            self._text = self._drop_torn_tail(path)
+        else:
+            self._text = text if text.endswith("\n") or not text else text + "\n"
+
+    @classmethod
+    def resume(cls, contents: JournalContents, path: Path | None, clock: Clock,
+               mirror: Mirror | None = None, text: str = "") -> Journal:
+        """Continue a dead run's journal (recover appends `undone` entries to it), from its file
+        or, with `path` None, from the cluster copy's `text`."""
+        last = max((int(e["seq"]) for e in contents.entries), default=0)
+        return cls(path, contents.run_id, clock, mirror, next_seq=last + 1, text=text)
+
+    def _drop_torn_tail(self, path: Path) -> str:
+        """Appending after a torn last line would glue the next entry onto it; cut the fragment
+        off first (it never described a change that was made: write-ahead)."""
+        text = path.read_text(encoding="utf-8")
+        complete, _, tail = text.rpartition("\n")
+        if not tail:
+            return text
+        try:
+            json.loads(tail)
+            whole = True
+        except ValueError:
+            whole = False
+        if whole:  # a complete entry that only lacks its newline
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("\n")
+            return text + "\n"
+        kept = complete + "\n" if complete else ""
+        with open(path, "r+", encoding="utf-8") as fh:
+            fh.truncate(len(kept.encode("utf-8")))
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.repaired = f"dropped a torn last line of {len(tail)} characters from {path}"
+        return kept
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def append(self, entry_type: str, *, mirror_required: bool = True,
+               **fields: JsonValue) -> int:
+        """Write one entry durably, then mirror. Returns its seq. Raises JournalError when the
+        local write fails, or when the mirror write fails and `mirror_required`."""
+        seq = self._seq
+        entry = {"seq": seq, "time": self.clock.time(), "run_id": self.run_id, "type": entry_type,
+                 **fields}
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
+        if self.path is not None:
+            try:
+                new_file = not self.path.exists()
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                if new_file:  # make the new file's name durable too
+                    dir_fd = os.open(self.path.parent, os.O_RDONLY)
+                    try:
+                        os.fsync(dir_fd)
+                    finally:
+                        os.close(dir_fd)
+            except OSError as exc:
+                raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
+        self._seq += 1
+        self._text += line
+        if self.mirror is not None and (self.mirror.exists or mirror_required):
+            try:
+                self.mirror.write(self._text)
+            except ClusterError as exc:
+                self.mirror_errors.append(str(exc))
+                if mirror_required:
+                    raise JournalError(f"cannot mirror the journal to {self.mirror.ref}: {exc}") from exc
+        return seq
+
+    def run_start(self, **fields: JsonValue) -> int:
+        return self.append("run-start", mirror_required=False, **fields)
+
+    def record_undo(self, action: UndoAction, step: str) -> int:
+        """Journal an undo BEFORE its change; JournalError means: do not make the change."""
+        return self.append("undo", step=step, action=action.to_json(), describe=action.describe())
+
+    def undone(self, seq: int, ok: bool = True, message: str = "") -> int:
+        """Mark an undo done (a failed mirror write here does not stop the rollback)."""
+        return self.append("undone", mirror_required=False, undo_seq=seq, ok=ok, message=message)
+
+    def run_end(self, verdict: str, reason: str, clean: bool) -> int:
+        return self.append("run-end", mirror_required=False, verdict=verdict, reason=reason,
+                           clean=clean)
+
+    def contents(self) -> JournalContents:
+        return parse_journal(self._text, str(self.path or "journal"))

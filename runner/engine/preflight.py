@@ -1,0 +1,109 @@
+"""Preflight: refuse unsafe or meaningless runs before anything is changed.
+
+Checks the guardrails (namespace allow/deny, with system namespaces denied by default; how many
+nodes and pods the run may affect; the last healthy replica), resolves the target node, and
+verifies the workload exists and is healthy. Any refusal is a PreflightError (verdict
+inconclusive, exit 3). Read-only: it never changes the cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.cluster.protocol import Cluster
+from runner.engine.targets import (
+    desired_replicas,
+    node_of,
+    pick_target_node,
+    pod_is_ready,
+    target_pods,
+    target_selector,
+    workload_ref,
+)
+from runner.errors import PreflightError
+from runner.scenario.model import (
+    TARGET_NODE,
+    Guardrails,
+    PatchStep,
+    PinMode,
+    Scenario,
+    StepKind,
+)
+
+# Step kinds that change something on the node they name (their `node` field).
+NODE_AFFECTING = (StepKind.TOGGLE, StepKind.CORDON, StepKind.DELETE_PODS, StepKind.NODE_XID)
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    workload: str
+    selector: str
+    target_node: str
+    desired: int
+    ready: int
+    nodes_affected: tuple[str, ...]
+    placements: dict[str, str] = field(default_factory=dict)  # pod -> node
+
+    def to_data(self) -> dict[str, Any]:
+        return {"workload": self.workload, "selector": self.selector, "target_node": self.target_node,
+                "desired": self.desired, "ready": self.ready,
+                "nodes_affected": list(self.nodes_affected), "placements": dict(self.placements)}
+
+
+def check_namespace(namespace: str, guardrails: Guardrails) -> None:
+    """Allow-list first (when set, only those); then the deny list, unless explicitly allowed."""
+    if guardrails.allow_namespaces and namespace not in guardrails.allow_namespaces:
+        raise PreflightError(f"namespace {namespace} is not in guardrails.allow_namespaces "
+                             f"({', '.join(guardrails.allow_namespaces)})")
+    if namespace in guardrails.deny_namespaces and namespace not in guardrails.allow_namespaces:
+        raise PreflightError(f"namespace {namespace} is denied by the guardrails (system namespaces "
+                             "are denied unless listed in guardrails.allow_namespaces)")
+
+
+def affected_nodes(scenario: Scenario, target_node: str) -> tuple[str, ...]:
+    """Nodes the steps would touch: the target node plus any node a node-changing step names."""
+    nodes = {target_node}
+    for step in scenario.steps:
+        if step.kind in NODE_AFFECTING:
+            name = str(getattr(step, "node", "") or "")
+            if name or step.kind is not StepKind.DELETE_PODS:
+                nodes.add(target_node if name in (TARGET_NODE, "") else name)
+    return tuple(sorted(nodes))
+
+
+def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False) -> PreflightReport:
+    """Run every check; PreflightError names the first that does not hold."""
+    target = scenario.target
+    guard = scenario.settings.guardrails
+    check_namespace(target.namespace, guard)
+    selector = target_selector(cluster, target)
+    workload = cluster.get(workload_ref(target))
+    pods = target_pods(cluster, target, selector)
+    desired = desired_replicas(workload, target, pods)
+    ready = [p for p in pods if pod_is_ready(p)]
+    name = str(workload_ref(target))
+    if desired < 1:
+        raise PreflightError(f"{name} wants no replicas: there is nothing to test")
+    if len(ready) < desired:
+        raise PreflightError(f"{name} is not healthy before the fault: {len(ready)}/{desired} pods "
+                             "Ready (a precondition that does not hold proves nothing)")
+    if len(pods) > guard.max_pods:
+        raise PreflightError(f"{name} has {len(pods)} pods, more than guardrails.max_pods "
+                             f"({guard.max_pods})")
+    node = pick_target_node(cluster, target, pods)
+    nodes = affected_nodes(scenario, node)
+    if len(nodes) > guard.max_nodes:
+        raise PreflightError(f"the run would affect {len(nodes)} nodes ({', '.join(nodes)}), more "
+                             f"than guardrails.max_nodes ({guard.max_nodes})")
+    if not (yes or guard.allow_last_replica):
+        pinned = any(isinstance(s, PatchStep) and s.pin is not PinMode.NONE for s in scenario.steps)
+        elsewhere = [p for p in ready if node_of(p) != node]
+        if len(ready) <= 1:
+            raise PreflightError(f"{name} has a single healthy replica; the fault would take the "
+                                 "last one (pass --yes or set guardrails.allow_last_replica)")
+        if not pinned and not elsewhere:
+            raise PreflightError(f"every healthy replica of {name} runs on {node}; the fault would "
+                                 "take the last one (pass --yes or set guardrails.allow_last_replica)")
+    placements = {str(p["metadata"]["name"]): node_of(p) for p in pods}
+    return PreflightReport(name, selector, node, desired, len(ready), nodes, placements)

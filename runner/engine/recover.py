@@ -1,0 +1,154 @@
+"""`chaos recover`: finish what a dead or interrupted run left undone.
+
+Reads the run's journal (the local `journal.jsonl`, or the cluster copy in a ConfigMap labelled
+`app.kubernetes.io/managed-by=chaos`), undoes every recorded change not yet marked undone (last
+first, each journaled), verifies, and deletes the cluster copy once clean. Safe to run twice: undo
+actions are idempotent and the second run finds nothing pending, changes nothing and says so.
+`--all` does this for every run whose journal is in the cluster (the halt-all). It must not be run
+while the run it recovers is still alive (it does not lock against it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.cluster.protocol import Cluster
+from runner.engine.clock import SystemClock
+from runner.engine.journal import (
+    JOURNAL_FILE,
+    MIRROR_KEY,
+    MIRROR_PREFIX,
+    Journal,
+    JournalContents,
+    Mirror,
+    parse_journal,
+    read_journal,
+    run_selector,
+)
+from runner.engine.result import UndoOutcome
+from runner.engine.rollback import leftovers, undo_pending
+from runner.errors import ChaosError, NotFound
+from runner.steps.base import Clock
+
+
+@dataclass(frozen=True)
+class RecoveredRun:
+    run_id: str
+    namespace: str
+    source: str  # where the journal came from
+    undone: tuple[UndoOutcome, ...] = ()
+    leftovers: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.leftovers and all(u.ok for u in self.undone)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.undone)
+
+    def summary(self) -> str:
+        if not self.undone and self.complete:
+            return f"run {self.run_id}: nothing to recover (already clean); nothing changed"
+        done = sum(1 for u in self.undone if u.ok)
+        state = "clean" if self.complete else f"{len(self.leftovers)} still changed"
+        return f"run {self.run_id}: undid {done} change(s) from {self.source}; {state}"
+
+
+@dataclass(frozen=True)
+class RecoverResult:
+    runs: tuple[RecoveredRun, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if all(r.complete for r in self.runs) else 5
+
+    @property
+    def changed(self) -> bool:
+        return any(r.changed for r in self.runs)
+
+    def lines(self) -> list[str]:
+        if not self.runs:
+            return ["no chaos run journals found; nothing to recover, nothing changed"]
+        out = []
+        for run in self.runs:
+            out.append(run.summary())
+            out.extend(f"  warning: {w}" for w in run.warnings)
+            out.extend(f"  undid: {u.description}" if u.ok else
+                       f"  FAILED: {u.description}: {u.message}" for u in run.undone)
+            out.extend(f"  still changed: {item}" for item in run.leftovers)
+        return out
+
+
+def cluster_journals(cluster: Cluster, *, run_id: str | None = None,
+                     namespace: str | None = None) -> list[tuple[str, str, str]]:
+    """(run_id, namespace, journal text) of every journal copy in the cluster (or one run's)."""
+    found, _ = cluster.list("v1", "ConfigMap", namespace, label_selector=run_selector(run_id))
+    out = []
+    for cm in found:
+        meta = cm.get("metadata", {})
+        name = str(meta.get("name", ""))
+        if not name.startswith(MIRROR_PREFIX):
+            continue
+        out.append((name[len(MIRROR_PREFIX):], str(meta.get("namespace", "")),
+                    str((cm.get("data") or {}).get(MIRROR_KEY, ""))))
+    return sorted(out)
+
+
+def recover(cluster: Cluster, *, run_dir: Path | None = None, run_id: str | None = None,
+            all_runs: bool = False, namespace: str | None = None,
+            clock: Clock | None = None) -> RecoverResult:
+    """Recover one run (from RUN_DIR, or by --run ID from the cluster copy) or all of them."""
+    clock = clock or SystemClock()
+    if run_dir is not None:
+        path = run_dir if run_dir.is_file() else run_dir / JOURNAL_FILE
+        if not path.exists():
+            raise ChaosError(f"no journal at {path}")
+        contents = read_journal(path)
+        if run_id and contents.run_id != run_id:
+            raise ChaosError(f"{path} is the journal of run {contents.run_id}, not {run_id}")
+        ns = namespace or contents.namespace
+        mirror = _existing_mirror(cluster, contents.run_id, ns)
+        journal = Journal.resume(contents, path, clock, mirror)
+        return RecoverResult((_recover_one(cluster, contents, journal, ns, f"journal {path}"),))
+    if not (run_id or all_runs):
+        raise ChaosError("say which run to recover: a RUN_DIR, --run ID, or --all")
+    runs = []
+    for rid, ns, text in cluster_journals(cluster, run_id=None if all_runs else run_id,
+                                          namespace=namespace):
+        contents = parse_journal(text, f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}")
+        mirror = Mirror(cluster, rid, ns)
+        mirror.exists = True
+        journal = Journal.resume(contents, None, clock, mirror, text=text)
+        runs.append(_recover_one(cluster, contents, journal, ns,
+                                 f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}"))
+    return RecoverResult(tuple(runs))
+
+
+def _existing_mirror(cluster: Cluster, run_id: str, namespace: str) -> Mirror | None:
+    if not namespace:
+        return None
+    mirror = Mirror(cluster, run_id, namespace)
+    try:
+        cluster.get(mirror.ref)
+        mirror.exists = True
+    except NotFound:
+        mirror.exists = False
+    return mirror
+
+
+def _recover_one(cluster: Cluster, contents: JournalContents, journal: Journal, namespace: str,
+                 source: str) -> RecoveredRun:
+    run_id = contents.run_id
+    outcomes = undo_pending(cluster, journal, contents.pending())
+    left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+    left += leftovers(cluster, contents.recorded(), run_id, namespace)
+    if outcomes or journal.repaired:
+        journal.append("recover", mirror_required=False, complete=not left,
+                       undone=[o.description for o in outcomes if o.ok], repaired=journal.repaired)
+    if not left and journal.mirror is not None and journal.mirror.exists:
+        journal.mirror.delete()  # clean: the cluster copy has served its purpose
+    return RecoveredRun(run_id, namespace, source, tuple(outcomes), tuple(left),
+                        tuple(contents.warnings))

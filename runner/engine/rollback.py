@@ -1,0 +1,77 @@
+"""Rollback: undo recorded changes in reverse order, journal each, then verify nothing is left.
+
+Used by the executor (on failure, deadline, exception, SIGINT/SIGTERM, or at the end of a run),
+by the cleanup step (through the step context) and by `chaos recover`. Every undo is attempted even
+when an earlier one fails; each success is journaled as `undone`. Verification asks each action
+what is still changed and looks for anything labelled as this run's (except the journal mirror).
+It never raises for a failed undo: the failure is in the result (rollback-incomplete, exit 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from runner.cluster.protocol import Cluster
+from runner.engine.journal import Journal, PendingUndo, mirror_name, run_selector
+from runner.engine.result import UndoOutcome
+
+log = logging.getLogger("chaos.engine")
+
+# Kinds a run may create (labelled with its run id); the undo actions' own refs are added.
+LABELLED_KINDS: tuple[tuple[str, str], ...] = (("v1", "ConfigMap"), ("v1", "Pod"))
+
+
+def undo_pending(cluster: Cluster, journal: Journal | None, pending: Sequence[PendingUndo],
+                 on_done: Callable[[UndoOutcome], None] | None = None) -> list[UndoOutcome]:
+    """Apply each pending undo, last recorded first; journal each success."""
+    outcomes: list[UndoOutcome] = []
+    for item in sorted(pending, key=lambda p: p.seq, reverse=True):
+        description = item.action.describe()
+        try:
+            item.action.apply(cluster)
+        except Exception as exc:  # noqa: BLE001 - an undo that fails must not stop the others
+            outcome = UndoOutcome(description, False, f"{type(exc).__name__}: {exc}")
+        else:
+            outcome = UndoOutcome(description, True)
+            if journal is not None:
+                try:
+                    journal.undone(item.seq)
+                except Exception as exc:  # noqa: BLE001 - the undo happened; a lost note only costs a re-undo
+                    log.warning("could not journal that %s was undone: %s", description, exc)
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes
+
+
+def leftovers(cluster: Cluster, actions: Iterable[PendingUndo], run_id: str,
+              namespace: str) -> list[str]:
+    """What is still changed: each action's own check, plus objects labelled with our run id
+    (except the journal mirror)."""
+    left: list[str] = []
+    kinds = set(LABELLED_KINDS)
+    for item in actions:
+        try:
+            left.extend(item.action.verify(cluster))
+        except Exception as exc:  # noqa: BLE001 - reported as a leftover
+            left.append(f"could not verify '{item.action.describe()}': {exc}")
+        ref = item.data.get("ref") if isinstance(item.data, dict) else None
+        if isinstance(ref, dict) and ref.get("namespace"):
+            kinds.add((str(ref["apiVersion"]), str(ref["kind"])))
+    if not namespace:
+        return left
+    for api_version, kind in sorted(kinds):
+        try:
+            objs, _ = cluster.list(api_version, kind, namespace, label_selector=run_selector(run_id))
+        except Exception as exc:  # noqa: BLE001 - reported as a leftover
+            left.append(f"could not list {kind} in {namespace}: {exc}")
+            continue
+        for obj in objs:
+            meta = obj.get("metadata", {})
+            if kind == "ConfigMap" and meta.get("name") == mirror_name(run_id):
+                continue
+            if meta.get("deletionTimestamp"):
+                continue
+            left.append(f"{kind} {namespace}/{meta.get('name')} (labelled with run {run_id}) still exists")
+    return left
