@@ -6,6 +6,7 @@ container as `PORT` and `CHAOS_PORT_<containerPort>`, used by probes, recorded i
 annotation `chaos.dev/sim-ports`), runs the init containers in order, each to completion, then the
 containers, each in its own process group (runner/sim/procs.py) with stdout+stderr written to
 `<root>/logs/<ns>/<pod>/<container>/<restartCount>.log` (runner/sim/logs.py serves them).
+A numeric probe port that no containerPort declares gets a loopback port too (the same way).
 
 Restart policy Always/OnFailure/Never as in Kubernetes; a restart waits a CrashLoopBackOff delay of
 10 s doubling to 300 s (the n-th consecutive restart waits min(10*2^(n-1), 300) s), reset when a
@@ -76,6 +77,18 @@ def backoff_delay(consecutive: int) -> float:
     if consecutive <= 0:
         return 0.0
     return min(BACKOFF_START_S * float(2 ** (consecutive - 1)), BACKOFF_MAX_S)
+
+
+def container_ports(spec: Obj) -> list[int]:
+    """Declared containerPorts, then numeric probe ports not declared (a server listens on them too)."""
+    ports = [int(p.get("containerPort", 0)) for p in spec.get("ports") or [] if p.get("containerPort")]
+    for key in ("readinessProbe", "livenessProbe", "startupProbe"):
+        probe = spec.get(key) or {}
+        port = (probe.get("httpGet") or probe.get("tcpSocket") or {}).get("port")
+        numeric = isinstance(port, int) or (isinstance(port, str) and port.isdigit())
+        if numeric and int(port) not in ports:
+            ports.append(int(port))
+    return ports
 
 
 _VAR_RE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -188,10 +201,7 @@ class PodWorker:
         except (ValueError, AttributeError):
             known = {}
         for c in self.inits + self.mains:
-            for p in c.spec.get("ports") or []:
-                cp = int(p.get("containerPort", 0))
-                if not cp:
-                    continue
+            for cp in container_ports(c.spec):
                 host = known.get(str(cp)) or mapping.get(str(cp)) or free_port()
                 mapping[str(cp)] = host
                 c.ports[cp] = host

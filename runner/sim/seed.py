@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from runner.errors import ChaosError, Conflict, ScenarioError
-from runner.scenario.model import SimNode, SimSettings
+from runner.errors import ChaosError, Conflict
+from runner.scenario.model import SimSettings
 from runner.sim.cluster import SimCluster
 from runner.sim.nodes import NodeGroup, add_nodes
 from runner.sim.resources import GVR, NAMESPACES
@@ -90,37 +90,7 @@ def seed(cluster: SimCluster, sim: SimSettings, base_dir: Path) -> list[str]:
 
 
 def sim_settings_from_file(path: Path) -> SimSettings:
-    """TEMPORARY until `runner.scenario.load_scenario` lands on main: read only `settings.sim`.
+    """`settings.sim` of a scenario file, through the scenario loader (ScenarioError when invalid)."""
+    from runner.scenario.validate import load_scenario
 
-    It reads the few keys seeding needs with yaml.safe_load and checks their types; the real loader
-    (schema, positions) replaces it."""
-    try:
-        from runner import scenario as scenario_pkg
-
-        loader = getattr(scenario_pkg, "load_scenario", None)
-    except ImportError:  # pragma: no cover - the package exists; the function may not yet
-        loader = None
-    if loader is not None:
-        sc = loader(path)
-        sim = getattr(getattr(sc, "settings", None), "sim", None)
-        if isinstance(sim, SimSettings):
-            return sim
-    try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc}") from exc
-    raw = ((doc.get("settings") or {}) if isinstance(doc, dict) else {}).get("sim") or {}
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: settings.sim must be a mapping")
-    nodes = []
-    for n in raw.get("nodes") or [{}]:
-        if not isinstance(n, dict):
-            raise ScenarioError(f"{path}: settings.sim.nodes entries must be mappings")
-        nodes.append(SimNode(count=int(n.get("count", 3)), gpus=int(n.get("gpus", 1)),
-                             product=str(n.get("product", SimNode.product))))
-    manifests = raw.get("manifests") or []
-    if not isinstance(manifests, list):
-        raise ScenarioError(f"{path}: settings.sim.manifests must be a list of paths")
-    return SimSettings(nodes=tuple(nodes), manifests=tuple(str(m) for m in manifests),
-                       health_agent=bool(raw.get("health_agent", raw.get("healthAgent", True))),
-                       time_scale=float(str(raw.get("time_scale", raw.get("timeScale", 1.0)))))
+    return load_scenario(path).settings.sim

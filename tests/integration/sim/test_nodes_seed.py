@@ -18,8 +18,8 @@ from runner.scenario.model import SimNode, SimSettings
 from runner.sim.cluster import SimCluster
 from runner.sim.dynamo import DGDS
 from runner.sim.nodeside import NodeSideSettings, attach
-from runner.sim.resources import CONFIGMAPS, NODES
-from runner.sim.seed import load_manifests, seed
+from runner.sim.resources import CONFIGMAPS, NODES, PODS
+from runner.sim.seed import load_manifests, seed, sim_settings_from_file
 from tests.conftest import REPO, cli_env
 from tests.integration.sim.nodes_support import wait_for
 
@@ -94,8 +94,11 @@ def test_sim_up_from_scenario_and_ctrl_c_ends_everything(tmp_path: Path) -> None
                                      "command": ["sh", "-c", f"echo {marker}; sleep 1000 # {marker}"]}]}}}}))
     (tmp_path / "scenario.yaml").write_text(yaml.safe_dump({
         "apiVersion": "chaos/v1", "kind": "Scenario", "metadata": {"name": "t"},
+        "target": {"namespace": "default", "workload": {"kind": "Deployment", "name": "sleepy"}},
+        "fault": {"xid": 79},
         "settings": {"sim": {"nodes": [{"count": 2, "gpus": 1}], "manifests": ["pods.yaml"],
-                             "time_scale": 0.05}}}))
+                             "time-scale": 0.05}},
+        "steps": [{"patch": {"passthrough": True}}, {"cleanup": {}}]}))
     kubeconfig = tmp_path / "kc"
     proc = subprocess.Popen([sys.executable, "-m", "runner", "sim", "up",
                              "--from", str(tmp_path / "scenario.yaml"), "--kubeconfig", str(kubeconfig)],
@@ -124,3 +127,23 @@ def test_sim_up_from_scenario_and_ctrl_c_ends_everything(tmp_path: Path) -> None
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     assert _processes_with(marker) == []
+
+
+@pytest.mark.parametrize(("scenario", "namespace", "pods"), [("xid79.yaml", "inference", 2),
+                                                             ("dynamo-xid79.yaml", "dynamo", 3)])
+def test_the_shipped_scenarios_seed_a_ready_cluster(tmp_path: Path, image_build_dir: Path, scenario: str,
+                                                     namespace: str, pods: int) -> None:
+    path = REPO / "scenarios" / scenario
+    sim = sim_settings_from_file(path)
+    with SimCluster(tmp_path / "sim") as cluster:
+        attach(cluster, NodeSideSettings(time_scale=sim.time_scale, health_agent=sim.health_agent,
+                                         build_dir=image_build_dir))
+        seed(cluster, sim, path.parent)
+
+        def ready() -> list[str] | None:
+            items, _ = cluster.store.list(PODS, namespace)
+            names = [p["metadata"]["name"] for p in items if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+            return names if len(names) == pods == len(items) else None
+
+        wait_for(f"{pods} ready pods in {namespace}", ready, timeout=30)
