@@ -85,9 +85,10 @@ def container_ports(spec: Obj) -> list[int]:
     for key in ("readinessProbe", "livenessProbe", "startupProbe"):
         probe = spec.get(key) or {}
         port = (probe.get("httpGet") or probe.get("tcpSocket") or {}).get("port")
-        numeric = isinstance(port, int) or (isinstance(port, str) and port.isdigit())
-        if numeric and int(port) not in ports:
-            ports.append(int(port))
+        if isinstance(port, str) and port.isdigit():
+            port = int(port)
+        if isinstance(port, int) and port not in ports:
+            ports.append(port)
     return ports
 
 
