@@ -5,14 +5,15 @@
 the scenario's directory): multi-document YAML, CustomResourceDefinitions first, then Namespaces,
 then the rest in file order; each object is created, or updated in place when it exists (the
 status is left to the controllers). An object of an unknown kind is an error naming the file.
-It must not start components (runner/sim/nodeside.py does) or know about scenarios beyond
-`SimSettings`.
+`running(sim, base_dir)` wraps it all for a run: a started SimCluster with the node side attached
+(runner/sim/nodeside.py), seeded, stopped on exit. It must not know about scenarios beyond
+`SimSettings` (the file loader is the scenario package's).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,23 @@ def seed(cluster: SimCluster, sim: SimSettings, base_dir: Path) -> list[str]:
     paths = [Path(m) if Path(m).is_absolute() else Path(base_dir) / m for m in sim.manifests]
     apply(cluster.store, load_manifests(paths))
     return names
+
+
+@contextlib.contextmanager
+def running(sim: SimSettings, base_dir: Path, root: Path | None = None,
+            build_dir: Path | None = None) -> Iterator[SimCluster]:
+    """A started, seeded GPU cluster for `sim` (node side attached per its settings); stopped after.
+
+    This is what opening the `sim` cluster for a run needs: `base_dir` is the scenario's directory
+    (manifest paths are relative to it); the caller connects through `write_kubeconfig`."""
+    from runner.sim.nodeside import NodeSideSettings, attach
+
+    cluster = SimCluster(root)
+    attach(cluster, NodeSideSettings(time_scale=sim.time_scale, health_agent=sim.health_agent,
+                                     build_dir=build_dir))
+    with cluster:
+        seed(cluster, sim, base_dir)
+        yield cluster
 
 
 def sim_settings_from_file(path: Path) -> SimSettings:

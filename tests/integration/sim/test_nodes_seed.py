@@ -19,7 +19,7 @@ from runner.sim.cluster import SimCluster
 from runner.sim.dynamo import DGDS
 from runner.sim.nodeside import NodeSideSettings, attach
 from runner.sim.resources import CONFIGMAPS, NODES, PODS
-from runner.sim.seed import load_manifests, seed, sim_settings_from_file
+from runner.sim.seed import load_manifests, running, seed, sim_settings_from_file
 from tests.conftest import REPO, cli_env
 from tests.integration.sim.nodes_support import wait_for
 
@@ -135,11 +135,7 @@ def test_the_shipped_scenarios_seed_a_ready_cluster(tmp_path: Path, image_build_
                                                      namespace: str, pods: int) -> None:
     path = REPO / "scenarios" / scenario
     sim = sim_settings_from_file(path)
-    with SimCluster(tmp_path / "sim") as cluster:
-        attach(cluster, NodeSideSettings(time_scale=sim.time_scale, health_agent=sim.health_agent,
-                                         build_dir=image_build_dir))
-        seed(cluster, sim, path.parent)
-
+    with running(sim, path.parent, tmp_path / "sim", image_build_dir) as cluster:
         def ready() -> list[str] | None:
             items, _ = cluster.store.list(PODS, namespace)
             names = [p["metadata"]["name"] for p in items if any(
