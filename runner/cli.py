@@ -200,6 +200,15 @@ def sim_up(
     rules: str = typer.Option("", "--rules", help="ClusterRole/Role YAML: bind --restricted-token to it."),
     restricted_token: str = typer.Option("", "--restricted-token",
                                          help="A second bearer token limited to the rules of --rules."),
+    from_scenario: str = typer.Option("", "--from",
+                                      help="Scenario file: its settings.sim nodes and manifests (overrides "
+                                           "--nodes/--gpus-per-node)."),
+    time_scale: float = typer.Option(-1.0, "--time-scale",
+                                     help="Multiply kubelet durations (backoff, grace); default 1 or the "
+                                          "scenario's."),
+    api_only: bool = typer.Option(False, "--api-only",
+                                  help="Only the API server and Node objects: no scheduler, controllers, "
+                                       "kubelets or health agent (pods are never run)."),
 ) -> None:
     """Run the embedded cluster in the foreground until Ctrl-C or SIGTERM."""
     import signal
@@ -225,7 +234,20 @@ def sim_up(
                 typer.echo("error: --rules and --restricted-token go together, with --token", err=True)
                 raise typer.Exit(2)
             tokens[restricted_token] = load_rules(Path(rules))
+        from runner.scenario.model import SimNode, SimSettings
+        from runner.sim.nodeside import NodeSideSettings, attach
+        from runner.sim.seed import seed, sim_settings_from_file
+
+        base_dir = Path.cwd()
+        if from_scenario:
+            sim = sim_settings_from_file(Path(from_scenario))
+            base_dir = Path(from_scenario).resolve().parent
+        else:
+            sim = SimSettings(nodes=(SimNode(count=nodes, gpus=gpus_per_node),))
+        scale = time_scale if time_scale > 0 else sim.time_scale
         cluster = SimCluster(Path(root) if root else None, port=port, tokens=tokens)
+        if not api_only:
+            attach(cluster, NodeSideSettings(time_scale=scale, health_agent=sim.health_agent))
     except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file
         typer.echo(f"error: cannot start the embedded cluster: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -240,7 +262,12 @@ def sim_up(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     with cluster:
-        cluster.add_nodes(nodes, gpus_per_node)
+        try:
+            names = seed(cluster, sim, base_dir)
+        except ChaosError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"nodes: {', '.join(names) or 'none'}")
         cluster.write_kubeconfig(path, token=token or None)
         typer.echo(f"chaos-sim API server: {cluster.url}")
         typer.echo(f"export KUBECONFIG={path}")
