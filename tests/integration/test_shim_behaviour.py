@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from shim_support import Interactive, built, parse, run, shim_env, write_toggle
+from tests.integration.shim_support import Interactive, built, parse, run, shim_env, write_toggle
 
 from runner import xid as xidcat
 

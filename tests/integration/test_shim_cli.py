@@ -9,7 +9,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
-from shim_support import built
+from tests.integration.shim_support import built
 
 from runner import shim
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from shim_support import built, run, shim_env
+from tests.integration.shim_support import built, run, shim_env
 
 from runner import xid as xidcat
 

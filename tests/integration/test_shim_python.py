@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from shim_support import built, run, shim_env
+from tests.integration.shim_support import built, run, shim_env
 
 from runner import shim
 

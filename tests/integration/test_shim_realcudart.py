@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from shim_support import built, parse, shim_env
+from tests.integration.shim_support import built, parse, shim_env
 
 CUDA_HOME = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"))
 LIBDIR = CUDA_HOME / "lib64"
