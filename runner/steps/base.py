@@ -11,7 +11,7 @@ This module must not import the engine (the engine imports steps) nor any render
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Protocol
@@ -85,6 +85,18 @@ class RunState:
     cordoned_by_us: set[str] = field(default_factory=set)
     created: list[ObjectRef] = field(default_factory=list)
     notes: dict[str, JsonValue] = field(default_factory=dict)  # free-form, step to step
+    # Background work a step started (e.g. the toggle step's dead-man renewer), by name -> its stop
+    # function. The engine must call every one when the steps end, BEFORE rollback, so nothing
+    # re-arms a fault after it was disarmed; stop functions are idempotent and never raise.
+    background: dict[str, Callable[[], None]] = field(default_factory=dict)
+    allow_privileged: bool = False  # the node-xid step runs a privileged pod only when True (flag)
+
+    def stop_background(self) -> None:
+        """Stop every background task (idempotent); the engine calls this before rollback."""
+        for name in list(self.background):
+            stop = self.background.pop(name, None)
+            if stop is not None:
+                stop()
 
     def resolve_node(self, name: str) -> str:
         """A step's node reference (`target` or a name) as a node name."""

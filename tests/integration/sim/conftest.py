@@ -104,3 +104,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+# Node-side fixtures (part 2): the GPU cluster with kubelets, and the autouse process-leak check.
+from tests.integration.sim.nodes_support import gpu_sim, image_build_dir, kube_api, no_leaks  # noqa: E402, F401

@@ -58,8 +58,9 @@ class SimProcess:
 
 def start_sim(tmp_path: Path, *extra: str) -> SimProcess:
     kubeconfig = tmp_path / "sim.kubeconfig"
-    args = ["sim", "up", "--nodes", "3", "--gpus-per-node", "4", "--kubeconfig", str(kubeconfig),
-            "--root", str(tmp_path / "root"), *extra]
+    # --api-only: this file plays the kubelet itself (it writes the container logs).
+    args = ["sim", "up", "--api-only", "--nodes", "3", "--gpus-per-node", "4",
+            "--kubeconfig", str(kubeconfig), "--root", str(tmp_path / "root"), *extra]
     proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path,
                             env=cli_env({"HOME": str(tmp_path)}),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,0 +1,436 @@
+"""The one `Cluster` adapter: the official `kubernetes` client, over HTTP, for real and embedded
+clusters alike.
+
+Why it exists: everything above it speaks `runner.cluster.protocol.Cluster` with plain dicts and
+`runner.errors` exceptions; this is the only module that imports `kubernetes` (import-linter keeps it
+so). It configures itself the way kubectl does (`KUBECONFIG` or `~/.kube/config`, `--context`,
+else the in-cluster service account), or from a server URL plus an optional token (the embedded
+cluster). Objects are reached through raw REST paths built from apiVersion/kind (a small plural
+table, discovery for anything else such as CRDs), so no generated model classes are involved.
+
+Rules it keeps:
+- changes are JSON Patch (`application/json-patch+json`) or merge patch (`application/merge-patch+json`),
+  never a whole-object PUT;
+- 429 (honouring Retry-After), 5xx and connection errors are retried a bounded number of times with
+  exponential backoff and jitter; 409 is never retried (Conflict: callers re-read);
+- every client exception leaves as a `runner.errors.ClusterError` subclass, chained with `from`;
+- `watch()` follows `resourceVersion`, resumes a dropped stream from the last version seen, and
+  raises Gone on 410;
+- `description` never contains a credential.
+It must not decide anything about steps, retries of Conflicts, or what to change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import random
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef, WatchEvent
+from runner.errors import (
+    ClusterError,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    Unavailable,
+)
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read (seconds) for ordinary requests
+MAX_RETRY_AFTER_S = 30.0
+
+# kind -> (plural, namespaced) for the kinds a run touches; anything else is discovered.
+KNOWN: dict[tuple[str, str], tuple[str, bool]] = {
+    ("v1", "Pod"): ("pods", True),
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "Event"): ("events", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "ServiceAccount"): ("serviceaccounts", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
+    ("apps/v1", "DaemonSet"): ("daemonsets", True),
+    ("apps/v1", "ReplicaSet"): ("replicasets", True),
+    ("batch/v1", "Job"): ("jobs", True),
+    ("events.k8s.io/v1", "Event"): ("events", True),
+}
+
+ERRORS: Mapping[int, type[ClusterError]] = {
+    400: Invalid, 401: Forbidden, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone,
+    415: Invalid, 422: Invalid, 429: Unavailable,
+}
+
+# Transport failures worth another try (the server may be restarting or the network blipped).
+RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.HTTPError, ConnectionError, socket.timeout, TimeoutError, OSError)
+
+
+def _reason_of(body: bytes) -> tuple[str, str]:
+    """(message, reason) from a Kubernetes Status body, or the raw text."""
+    text = body.decode("utf-8", "replace") if body else ""
+    try:
+        status = json.loads(text)
+    except ValueError:
+        return text.strip()[:500], ""
+    if isinstance(status, dict):
+        return str(status.get("message") or text.strip()[:500]), str(status.get("reason") or "")
+    return text.strip()[:500], ""
+
+
+def _safe_url(url: str) -> str:
+    """`url` without any userinfo (a description must never carry a credential)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class KubeCluster:
+    """`Cluster` over the official client. Build it like kubectl does, or `from_url(...)`."""
+
+    def __init__(self, *, context: str | None = None, kubeconfig: str | None = None,
+                 api_client: Any = None, description: str | None = None, max_retries: int = 5,
+                 backoff_s: float = 0.2, max_backoff_s: float = 8.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if api_client is None:
+            api_client, description = _from_kubeconfig(context, kubeconfig)
+        self._api = api_client
+        self._description = description or f"cluster at {_safe_url(self._api.configuration.host)}"
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._sleep = sleep
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(KNOWN)
+        self._lock = threading.Lock()
+        self.retries_done = 0  # requests repeated after 429/5xx/connection errors (for tests, bench)
+
+    @classmethod
+    def from_url(cls, url: str, token: str | None = None, *, name: str = "cluster",
+                 ca_file: str | None = None, verify_ssl: bool = True, **kwargs: Any) -> KubeCluster:
+        """A cluster reached at `url` (e.g. the embedded API server) with an optional bearer token."""
+        configuration = _configuration()
+        configuration.host = url.rstrip("/")
+        configuration.verify_ssl = verify_ssl
+        if ca_file:
+            configuration.ssl_ca_cert = ca_file
+        if token:
+            configuration.api_key = {"authorization": token}
+            configuration.api_key_prefix = {"authorization": "Bearer"}
+        api = k8s_client.ApiClient(configuration)
+        return cls(api_client=api, description=f"{name} at {_safe_url(url)}", **kwargs)
+
+    # --- Cluster protocol -----------------------------------------------------------------------
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    def close(self) -> None:
+        try:
+            self._api.close()
+        except Exception:  # noqa: BLE001 - closing a pool must never fail a run
+            return
+
+    def get(self, ref: ObjectRef) -> KubeObject:
+        return self._json("GET", self._path(ref.api_version, ref.kind, ref.namespace, ref.name),
+                          what=str(ref))
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, *,
+             label_selector: str = "", field_selector: str = "") -> tuple[list[KubeObject], str]:
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        data = self._json("GET", self._path(api_version, kind, namespace), query=query,
+                          what=f"{kind} list")
+        items = []
+        for item in data.get("items") or []:
+            item.setdefault("apiVersion", api_version)  # list items come without them
+            item.setdefault("kind", kind)
+            items.append(item)
+        return items, str((data.get("metadata") or {}).get("resourceVersion", ""))
+
+    def create(self, obj: KubeObject) -> KubeObject:
+        meta = obj.get("metadata") or {}
+        path = self._path(str(obj["apiVersion"]), str(obj["kind"]), meta.get("namespace"))
+        return self._json("POST", path, body=obj, what=f"{obj['kind']} {meta.get('name', '')}")
+
+    def json_patch(self, ref: ObjectRef, patch: JsonPatch, *, subresource: str | None = None) -> KubeObject:
+        path = self._path(ref.api_version, ref.kind, ref.namespace, ref.name, subresource)
+        try:
+            return self._json("PATCH", path, body=list(patch), content_type=JSON_PATCH, what=str(ref))
+        except Invalid as exc:
+            # a failed `test` op is a stale read, as the protocol promises: Conflict, so callers re-read
+            if exc.status == 422 and "test" in str(exc).lower():
+                raise Conflict(str(exc), 409, "Conflict") from exc
+            raise
+
+    def merge_patch(self, ref: ObjectRef, patch: Mapping[str, Any], *,
+                    subresource: str | None = None) -> KubeObject:
+        path = self._path(ref.api_version, ref.kind, ref.namespace, ref.name, subresource)
+        return self._json("PATCH", path, body=dict(patch), content_type=MERGE_PATCH, what=str(ref))
+
+    def delete(self, ref: ObjectRef, *, grace_period_seconds: int | None = None) -> None:
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
+                                "propagationPolicy": "Background"}
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        self._json("DELETE", self._path(ref.api_version, ref.kind, ref.namespace, ref.name),
+                   body=body, what=str(ref))
+
+    def pod_logs(self, namespace: str, pod: str, *, container: str | None = None,
+                 previous: bool = False, tail_lines: int | None = None) -> str:
+        query: dict[str, str] = {}
+        if container:
+            query["container"] = container
+        if previous:
+            query["previous"] = "true"
+        if tail_lines is not None:
+            query["tailLines"] = str(tail_lines)
+        path = self._path("v1", "Pod", namespace, pod, "log")
+        try:
+            resp = self._request("GET", path, query=query, what=f"log of pod {namespace}/{pod}")
+        except Invalid:
+            return ""  # 400: no (previous) container log yet
+        return bytes(resp.data or b"").decode("utf-8", "replace")
+
+    def emit_event(self, regarding: ObjectRef, reason: str, message: str, *,
+                   event_type: str = "Normal") -> None:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        namespace = regarding.namespace or "default"
+        event = {
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"generateName": "chaos-", "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "chaos"}},
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "reportingController": "chaos.dev/runner",
+            "reportingInstance": f"chaos-{socket.gethostname()}"[:128],
+            "action": "Chaos", "reason": reason, "note": message[:1024], "type": event_type,
+            "regarding": regarding.to_json(),
+        }
+        try:
+            self.create(event)
+        except ClusterError:
+            return  # best effort: an Event must never break a run
+
+    def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
+              label_selector: str = "", field_selector: str = "", resource_version: str = "",
+              timeout_seconds: float = 30.0) -> Iterator[WatchEvent]:
+        end = time.monotonic() + timeout_seconds
+        version = resource_version
+        path = self._path(api_version, kind, namespace)
+        quick_ends = 0
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            query = {"watch": "true", "allowWatchBookmarks": "true", "labelSelector": label_selector,
+                     "fieldSelector": field_selector, "resourceVersion": version,
+                     "timeoutSeconds": str(max(1, int(left + 0.999)))}
+            started = time.monotonic()
+            got_any = False
+            resp = self._request("GET", path, query=query, stream=True,
+                                 timeout=(REQUEST_TIMEOUT[0], left + 10), what=f"{kind} watch")
+            try:
+                for event in self._events(resp):
+                    got_any = True
+                    rv = (event.object.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        version = str(rv)
+                    if event.type != "BOOKMARK":
+                        yield event
+                    if time.monotonic() >= end:
+                        return
+            except RETRYABLE_EXCEPTIONS:
+                pass  # the stream broke: resume from `version` below
+            finally:
+                resp.response.release_conn()
+            # the stream ended before our time was up: dropped; resume from the last version seen
+            if not got_any and time.monotonic() - started < 0.05:
+                quick_ends += 1
+                self._sleep(min(self.max_backoff_s, self.backoff_s * 2 ** min(quick_ends, 6),
+                                max(0.0, end - time.monotonic())))
+            else:
+                quick_ends = 0
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _events(self, resp: Any) -> Iterator[WatchEvent]:
+        buffer = b""
+        for chunk in resp.response.stream(16 * 1024, decode_content=True):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    yield self._event(line)
+        if buffer.strip():
+            yield self._event(buffer)
+
+    @staticmethod
+    def _event(line: bytes) -> WatchEvent:
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            raise Unavailable(f"unreadable watch event: {line[:200]!r}") from exc
+        obj = data.get("object") or {}
+        if data.get("type") == "ERROR":
+            code = int(obj.get("code") or 0)
+            message = str(obj.get("message", "watch error"))
+            raise ERRORS.get(code, Unavailable)(message, code, str(obj.get("reason", "")))
+        return WatchEvent(str(data.get("type", "")), obj)
+
+    def _path(self, api_version: str, kind: str, namespace: str | None, name: str | None = None,
+              subresource: str | None = None) -> str:
+        plural, namespaced = self._resource(api_version, kind)
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        path = base
+        if namespaced and namespace:
+            path += f"/namespaces/{urllib.parse.quote(namespace, safe='')}"
+        path += f"/{plural}"
+        if name:
+            path += f"/{urllib.parse.quote(name, safe='')}"
+        if subresource:
+            path += f"/{subresource}"
+        return path
+
+    def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
+        with self._lock:
+            known = self._resources.get((api_version, kind))
+        if known is not None:
+            return known
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        data = self._json("GET", base, what=f"API group {api_version}")
+        found: tuple[str, bool] | None = None
+        with self._lock:
+            for res in data.get("resources") or []:
+                if "/" in str(res.get("name", "")):
+                    continue  # a subresource
+                entry = (str(res["name"]), bool(res.get("namespaced")))
+                self._resources.setdefault((api_version, str(res.get("kind"))), entry)
+                if res.get("kind") == kind:
+                    found = entry
+        if found is None:
+            raise NotFound(f"the server has no resource of kind {kind} in {api_version}", 404,
+                           "NotFound")
+        return found
+
+    def _json(self, method: str, path: str, *, query: Mapping[str, str] | None = None,
+              body: Any = None, content_type: str = "application/json", what: str = "") -> KubeObject:
+        resp = self._request(method, path, query=query, body=body, content_type=content_type, what=what)
+        raw = resp.data or b"{}"
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise Unavailable(f"{what}: the server answered something that is not JSON") from exc
+        if not isinstance(data, dict):
+            raise Unavailable(f"{what}: the server answered JSON that is not an object")
+        return data
+
+    def _request(self, method: str, path: str, *, query: Mapping[str, str] | None = None,
+                 body: Any = None, content_type: str = "application/json", stream: bool = False,
+                 timeout: tuple[float, float] = REQUEST_TIMEOUT, what: str = "") -> Any:
+        """One API request with bounded retries; returns the client's response (status < 400)."""
+        params = [(k, v) for k, v in (query or {}).items() if v]
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.retries_done += 1
+            delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
+            delay *= 0.5 + self._rng.random() / 2  # jitter: many clients must not retry in step
+            try:
+                m, url, hdrs, data, post = self._api.param_serialize(
+                    method, path, query_params=params, header_params=dict(headers), body=body,
+                    auth_settings=["BearerToken"])
+                resp = self._api.call_api(m, url, header_params=hdrs, body=data, post_params=post,
+                                          _request_timeout=timeout)
+            except k8s_client.ApiException as exc:  # raised for transport problems (e.g. SSL)
+                last = exc
+                if attempt < self.max_retries:
+                    self._sleep(delay)
+                    continue
+                raise Unavailable(f"{what or path}: {exc.reason}", None, "") from exc
+            except RETRYABLE_EXCEPTIONS as exc:
+                last = exc
+                if attempt < self.max_retries:
+                    self._sleep(delay)
+                    continue
+                raise Unavailable(f"{what or path}: cannot reach the API server "
+                                  f"({type(exc).__name__}: {exc})") from exc
+            status = int(resp.status)
+            if status < 400:
+                if not stream:
+                    resp.read()
+                return resp
+            payload = resp.read() or b""
+            message, reason = _reason_of(payload)
+            if status == 429 or status >= 500:
+                last = ClusterError(message, status, reason)
+                if attempt < self.max_retries:
+                    after = resp.headers.get("Retry-After") if resp.headers else None
+                    if after and str(after).strip().isdigit():
+                        delay = min(MAX_RETRY_AFTER_S, max(delay, float(after)))
+                    self._sleep(delay)
+                    continue
+                raise Unavailable(f"{what or path}: {status} {reason or message} after "
+                                  f"{self.max_retries + 1} tries", status, reason) from last
+            error = ERRORS.get(status, ClusterError)
+            raise error(f"{what or path}: {message}", status, reason) from ClusterError(
+                f"HTTP {status} for {method} {path}", status, reason)
+        raise Unavailable(f"{what or path}: no answer", None, "") from last  # pragma: no cover
+
+
+def _configuration() -> Any:
+    """A client configuration whose transport never retries on its own (urllib3 would otherwise
+    sleep out 429/503 Retry-After itself): this adapter's bounded, jittered retries are the only
+    ones, so their count and delays are known."""
+    configuration = k8s_client.Configuration()
+    configuration.retries = False
+    return configuration
+
+
+def _from_kubeconfig(context: str | None, kubeconfig: str | None) -> tuple[Any, str]:
+    """An ApiClient configured as kubectl would be, and a description naming the context."""
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    first = path.split(os.pathsep)[0] if path else ""
+    if not kubeconfig and not any(os.path.exists(p) for p in path.split(os.pathsep) if p):
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            configuration = _configuration()
+            try:
+                k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                    client_configuration=configuration)
+            except ConfigException as exc:
+                raise ClusterError(f"in-cluster configuration failed: {exc}") from exc
+            return (k8s_client.ApiClient(configuration),
+                    f"in-cluster service account ({_safe_url(configuration.host)})")
+        raise ClusterError(f"no kubeconfig at {first or '~/.kube/config'} and not running in a "
+                           "cluster; pass --kubeconfig or set KUBECONFIG")
+    try:
+        configuration = _configuration()
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, client_configuration=configuration)
+        api = k8s_client.ApiClient(configuration)
+        _, active = k8s_config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=path)
+    except (ConfigException, OSError, ValueError) as exc:
+        raise ClusterError(f"cannot load kubeconfig {path}: {exc}") from exc
+    name = context or (active or {}).get("name", "?")
+    return api, f"context {name} ({_safe_url(api.configuration.host)})"

@@ -1,0 +1,594 @@
+"""The embedded cluster's kubelet: runs the pods bound to one node as real local processes.
+
+One `Kubelet` per node (a thread) starts a `PodWorker` thread per pod. A worker prepares the pod's
+volumes (runner/sim/volumes.py), allocates a loopback port per declared containerPort (given to the
+container as `PORT` and `CHAOS_PORT_<containerPort>`, used by probes, recorded in the pod
+annotation `chaos.dev/sim-ports`), runs the init containers in order, each to completion, then the
+containers, each in its own process group (runner/sim/procs.py) with stdout+stderr written to
+`<root>/logs/<ns>/<pod>/<container>/<restartCount>.log` (runner/sim/logs.py serves them).
+A numeric probe port that no containerPort declares gets a loopback port too (the same way).
+
+Restart policy Always/OnFailure/Never as in Kubernetes; a restart waits a CrashLoopBackOff delay of
+10 s doubling to 300 s (the n-th consecutive restart waits min(10*2^(n-1), 300) s), reset when a
+run lasted 10 minutes; every duration here (backoff, reset, grace period, probe delays and periods)
+is multiplied by `time_scale` so a story that takes minutes on a real cluster takes seconds. Status
+(phase, conditions, container states, restartCount, lastState) goes through the status subresource.
+Deleting a pod SIGTERMs its process groups and SIGKILLs them after the (scaled) grace period.
+Not simulated: startup probes, resource limits, image pulls (runner/sim/images.py is the table),
+ephemeral containers, pod-level restarts on spec changes.
+It must not schedule pods or touch objects other than its own node's pods.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ClusterError, NotFound
+from runner.sim import events, procs
+from runner.sim.images import ImageError, WorkerBuild, launch
+from runner.sim.logs import PodLogs
+from runner.sim.loop import Loop
+from runner.sim.nodes import node_dir
+from runner.sim.podstatus import get_condition, set_condition
+from runner.sim.resources import CONFIGMAPS, PODS
+from runner.sim.store import Obj, Store, now_rfc3339
+from runner.sim.volumes import PathMap, VolumeError, prepare
+
+log = logging.getLogger(__name__)
+
+PORTS_ANNOTATION = "chaos.dev/sim-ports"
+TICK_S = 0.05
+BACKOFF_START_S = 10.0
+BACKOFF_MAX_S = 300.0
+BACKOFF_RESET_S = 600.0
+
+
+@dataclass(frozen=True)
+class KubeletSettings:
+    time_scale: float = 1.0  # multiplies every kubelet duration (backoff, grace, probe timings)
+    tick_s: float = TICK_S
+
+    def scaled(self, seconds: float) -> float:
+        return seconds * self.time_scale
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the container binds it shortly after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def backoff_delay(consecutive: int) -> float:
+    """Seconds (unscaled) before the n-th consecutive restart."""
+    if consecutive <= 0:
+        return 0.0
+    return min(BACKOFF_START_S * float(2 ** (consecutive - 1)), BACKOFF_MAX_S)
+
+
+def container_ports(spec: Obj) -> list[int]:
+    """Declared containerPorts, then numeric probe ports not declared (a server listens on them too)."""
+    ports = [int(p.get("containerPort", 0)) for p in spec.get("ports") or [] if p.get("containerPort")]
+    for key in ("readinessProbe", "livenessProbe", "startupProbe"):
+        probe = spec.get(key) or {}
+        port = (probe.get("httpGet") or probe.get("tcpSocket") or {}).get("port")
+        if isinstance(port, str) and port.isdigit():
+            port = int(port)
+        if isinstance(port, int) and port not in ports:
+            ports.append(port)
+    return ports
+
+
+_VAR_RE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes `$(VAR)` references; unknown ones stay as written, `$$(` escapes."""
+    text = text.replace("$$(", "\0(")
+    return _VAR_RE.sub(lambda m: env.get(m.group(1), m.group(0)), text).replace("\0(", "$(")
+
+
+@dataclass
+class Probe:
+    spec: Obj
+    successes: int = 0
+    failures: int = 0
+    next_at: float = 0.0
+
+
+@dataclass
+class Container:
+    spec: Obj
+    init: bool
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    started_ts: str = ""
+    restart_count: int = 0
+    consecutive: int = 0
+    next_start: float = 0.0
+    state: Obj = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
+    last_state: Obj = field(default_factory=dict)
+    ready: bool = False
+    done: bool = False  # terminated and will not restart
+    exit_code: int | None = None
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    ports: dict[int, int] = field(default_factory=dict)  # containerPort -> host port
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name", ""))
+
+
+class PodWorker:
+    """Runs one pod until it is deleted or the kubelet stops."""
+
+    def __init__(self, kubelet: Kubelet, pod: Obj) -> None:
+        self.k = kubelet
+        self.pod = pod
+        meta = pod["metadata"]
+        self.ns = str(meta["namespace"])
+        self.name = str(meta["name"])
+        self.uid = str(meta["uid"])
+        self.dir = kubelet.root / "pods" / f"{self.ns}_{self.name}_{self.uid}"
+        spec = pod.get("spec") or {}
+        self.policy = str(spec.get("restartPolicy") or "Always")
+        self.grace = float(spec.get("terminationGracePeriodSeconds", 30) or 0)
+        self.inits = [Container(c, True) for c in spec.get("initContainers") or []]
+        self.mains = [Container(c, False) for c in spec.get("containers") or []]
+        self.volumes: dict[str, Path] | None = None
+        self.volume_error = ""
+        self.next_volume_try = 0.0
+        self.failed_init = False
+        self.start_ts = now_rfc3339()
+        self.deleted = threading.Event()
+        self.stopping = threading.Event()
+        self._written: Obj | None = None
+        self.thread = threading.Thread(target=self._run, name=f"chaos-sim-pod-{self.name}", daemon=True)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._setup_ports()
+            while not self.deleted.is_set() and not self.stopping.is_set():
+                try:
+                    self._step()
+                    self._write_status()
+                except ClusterError:  # a transient API error must not tear the pod's processes down
+                    log.warning("pod worker %s/%s: retrying after an API error", self.ns, self.name,
+                                exc_info=True)
+                self.deleted.wait(self.k.settings.tick_s)
+        except Exception:
+            log.exception("pod worker %s/%s failed", self.ns, self.name)
+        finally:
+            # Stopping the cluster is not a deletion: do not wait out long grace periods.
+            grace = self.k.settings.scaled(self.grace)
+            if self.stopping.is_set():
+                grace = min(grace, 1.0)
+            self._kill_all(grace)
+            if self.deleted.is_set():
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _kill_all(self, grace: float) -> None:
+        for c in self.inits + self.mains:
+            if c.proc is not None:
+                procs.end_group(c.proc, grace)
+                c.proc = None
+
+    # --- ports -----------------------------------------------------------------------------
+
+    def _setup_ports(self) -> None:
+        mapping: dict[str, int] = {}
+        existing = (self.pod["metadata"].get("annotations") or {}).get(PORTS_ANNOTATION)
+        try:
+            known = {str(k): int(v) for k, v in json.loads(existing).items()} if existing else {}
+        except (ValueError, AttributeError):
+            known = {}
+        for c in self.inits + self.mains:
+            for cp in container_ports(c.spec):
+                host = known.get(str(cp)) or mapping.get(str(cp)) or free_port()
+                mapping[str(cp)] = host
+                c.ports[cp] = host
+        if mapping and mapping != known:
+            self.k.store.patch(PODS, self.ns, self.name, "application/merge-patch+json",
+                               {"metadata": {"uid": self.uid,
+                                             "annotations": {PORTS_ANNOTATION: json.dumps(mapping)}}})
+
+    # --- the state machine -----------------------------------------------------------------
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        if self.volumes is None:
+            if now < self.next_volume_try:
+                return
+            try:
+                self.volumes = prepare(self.k.store, self.pod, self.dir, node_dir(self.k.root, self.k.node))
+                self.volume_error = ""
+            except VolumeError as exc:
+                if str(exc) != self.volume_error:
+                    self._event("FailedMount", str(exc), "Warning")
+                self.volume_error = str(exc)
+                self.next_volume_try = now + 1.0
+                return
+        if self.failed_init:
+            return
+        for c in self.inits:
+            if c.done and c.exit_code == 0:
+                continue
+            self._drive(c, now)
+            return  # init containers run one at a time, in order
+        for c in self.mains:
+            self._drive(c, now)
+
+    def _drive(self, c: Container, now: float) -> None:
+        if c.done:
+            return
+        if c.proc is None:
+            if now >= c.next_start:
+                self._start(c, now)
+            return
+        code = c.proc.poll()
+        if code is None:
+            self._probe(c, now)
+            return
+        self._exited(c, code, now)
+
+    def _start(self, c: Container, now: float) -> None:
+        assert self.volumes is not None
+        try:
+            image_launch = launch(c.spec, self.k.build)
+        except ImageError as exc:
+            if c.state.get("waiting", {}).get("message") != str(exc):
+                self._event("Failed", f"Failed to pull image \"{c.spec.get('image')}\": {exc}", "Warning")
+            c.state = {"waiting": {"reason": exc.reason, "message": str(exc)}}
+            c.next_start = now + 5.0
+            return
+        pmap = PathMap.build(c.spec, self.volumes)
+        env = self._env(c, image_launch.path_prefix, pmap)
+        argv = [pmap.apply(expand(a, env)) for a in image_launch.argv]
+        workdir = c.spec.get("workingDir")
+        cwd = Path(pmap.apply(str(workdir))) if workdir else self.dir
+        if not cwd.is_dir():
+            cwd = self.dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.k.logs.path(self.ns, self.name, c.name, c.restart_count)
+        try:
+            c.proc = procs.spawn(argv, env, cwd, log_path)
+        except OSError as exc:
+            with log_path.open("ab") as fh:
+                fh.write(f"chaos-sim: cannot start {argv[0]!r}: {exc}\n".encode())
+            c.state = {"waiting": {"reason": "RunContainerError", "message": str(exc)}}
+            self._exited(c, 128, now, started=False)
+            return
+        c.started_at = now
+        c.started_ts = now_rfc3339()
+        c.state = {"running": {"startedAt": c.started_ts}}
+        rp = c.spec.get("readinessProbe")
+        lp = c.spec.get("livenessProbe")
+        scaled = self.k.settings.scaled
+        c.readiness = Probe(rp, next_at=now + scaled(float(rp.get("initialDelaySeconds", 0)))) if rp else None
+        c.liveness = Probe(lp, next_at=now + scaled(float(lp.get("initialDelaySeconds", 0)))) if lp else None
+        c.ready = rp is None and not c.init
+        self._event("Started", f"Started container {c.name}")
+
+    def _exited(self, c: Container, code: int, now: float, started: bool = True) -> None:
+        if c.proc is not None:
+            procs.reap(c.proc)
+            c.proc = None
+        if code < 0:  # killed by a signal: report as a shell would
+            code = 128 - code
+        term = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                "startedAt": c.started_ts or now_rfc3339(), "finishedAt": now_rfc3339(),
+                "containerID": f"chaos-sim://{self.uid[:8]}-{c.name}-{c.restart_count}"}
+        c.ready = False
+        c.exit_code = code
+        restart = self.policy == "Always" or (self.policy == "OnFailure" and code != 0)
+        if c.init:
+            restart = code != 0 and self.policy != "Never"
+            if code != 0 and self.policy == "Never":
+                self.failed_init = True
+        if not restart:
+            c.state = {"terminated": term}
+            c.done = True
+            return
+        if started and now - c.started_at >= self.k.settings.scaled(BACKOFF_RESET_S):
+            c.consecutive = 0
+        c.consecutive += 1
+        delay = self.k.settings.scaled(backoff_delay(c.consecutive))
+        c.last_state = {"terminated": term}
+        c.restart_count += 1
+        c.next_start = now + delay
+        c.state = {"waiting": {"reason": "CrashLoopBackOff",
+                               "message": f"back-off {backoff_delay(c.consecutive):.0f}s restarting failed "
+                                          f"container={c.name} pod={self.name}_{self.ns}({self.uid})"}}
+        if code != 0:
+            self._event("BackOff", "Back-off restarting failed container", "Warning")
+
+    # --- probes ----------------------------------------------------------------------------
+
+    def _probe(self, c: Container, now: float) -> None:
+        for probe, kind in ((c.readiness, "Readiness"), (c.liveness, "Liveness")):
+            if probe is None or now < probe.next_at:
+                continue
+            spec = probe.spec
+            probe.next_at = now + self.k.settings.scaled(float(spec.get("periodSeconds", 10)))
+            ok, why = self._run_probe(c, spec)
+            if ok:
+                probe.successes += 1
+                probe.failures = 0
+            else:
+                probe.failures += 1
+                probe.successes = 0
+            if kind == "Readiness":
+                if ok and probe.successes >= int(spec.get("successThreshold", 1)):
+                    c.ready = True
+                elif not ok and probe.failures >= int(spec.get("failureThreshold", 3)):
+                    c.ready = False
+                if not ok and c.ready is False and probe.failures == 1:
+                    self._event("Unhealthy", f"Readiness probe failed: {why}", "Warning")
+            elif not ok and probe.failures >= int(spec.get("failureThreshold", 3)):
+                self._event("Unhealthy", f"Liveness probe failed: {why}", "Warning")
+                self._event("Killing", f"Container {c.name} failed liveness probe, will be restarted")
+                if c.proc is not None:
+                    code = procs.end_group(c.proc, self.k.settings.scaled(self.grace))
+                    c.proc = None
+                    self._exited(c, code if code is not None else 137, now)
+                return
+
+    def _run_probe(self, c: Container, spec: Obj) -> tuple[bool, str]:
+        timeout = max(float(spec.get("timeoutSeconds", 1)), 0.2)
+        if "httpGet" in spec:
+            http = spec["httpGet"] or {}
+            port = self._port_of(c, http.get("port"))
+            if port is None:
+                return False, f"unknown port {http.get('port')!r}"
+            path = str(http.get("path") or "/")
+            url = f"http://127.0.0.1:{port}{path if path.startswith('/') else '/' + path}"
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    return 200 <= resp.status < 400, f"HTTP probe failed with statuscode: {resp.status}"
+            except urllib.error.HTTPError as exc:
+                return False, f"HTTP probe failed with statuscode: {exc.code}"
+            except (OSError, ValueError) as exc:
+                return False, f'Get "{url}": {exc}'
+        if "tcpSocket" in spec:
+            port = self._port_of(c, (spec["tcpSocket"] or {}).get("port"))
+            if port is None:
+                return False, "unknown port"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+                    return True, ""
+            except OSError as exc:
+                return False, str(exc)
+        if "exec" in spec:
+            assert self.volumes is not None
+            pmap = PathMap.build(c.spec, self.volumes)
+            env = self._env(c, (), pmap)
+            argv = [pmap.apply(expand(str(a), env)) for a in (spec["exec"] or {}).get("command") or []]
+            if not argv:
+                return False, "no command"
+            try:
+                done = subprocess.run(argv, env=env, cwd=self.dir, capture_output=True, timeout=timeout,
+                                      check=False, start_new_session=True)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return False, str(exc)
+            return done.returncode == 0, done.stdout.decode(errors="replace").strip()
+        return True, ""
+
+    @staticmethod
+    def _port_of(c: Container, port: Any) -> int | None:
+        if isinstance(port, str) and not port.isdigit():
+            for p in c.spec.get("ports") or []:
+                if p.get("name") == port:
+                    port = p.get("containerPort")
+                    break
+            else:
+                return None
+        try:
+            number = int(port)
+        except (TypeError, ValueError):
+            return None
+        return c.ports.get(number, number)
+
+    # --- environment -----------------------------------------------------------------------
+
+    def _env(self, c: Container, path_prefix: tuple[str, ...], pmap: PathMap) -> dict[str, str]:
+        host_path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        env: dict[str, str] = {
+            "PATH": os.pathsep.join([*path_prefix, host_path]),
+            "HOME": str(self.dir),
+            "HOSTNAME": self.name,
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        }
+        if c.ports:
+            first = next(iter(c.ports.values()))
+            env["PORT"] = str(first)
+            for cp, hp in c.ports.items():
+                env[f"CHAOS_PORT_{cp}"] = str(hp)
+        for src in c.spec.get("envFrom") or []:
+            ref = src.get("configMapRef") or {}
+            if ref.get("name"):
+                try:
+                    cm = self.k.store.get(CONFIGMAPS, self.ns, str(ref["name"]))
+                except NotFound:
+                    continue
+                prefix = str(src.get("prefix") or "")
+                env.update({prefix + k: str(v) for k, v in (cm.get("data") or {}).items()})
+        for e in c.spec.get("env") or []:
+            name = str(e.get("name", ""))
+            if "value" in e:
+                env[name] = pmap.apply(expand(str(e.get("value") or ""), env))
+            elif e.get("valueFrom"):
+                value = self._value_from(e["valueFrom"])
+                if value is not None:
+                    env[name] = value
+        return env
+
+    def _value_from(self, src: Obj) -> str | None:
+        field_ref = (src.get("fieldRef") or {}).get("fieldPath")
+        if field_ref:
+            values = {"metadata.name": self.name, "metadata.namespace": self.ns, "metadata.uid": self.uid,
+                      "spec.nodeName": self.k.node, "status.podIP": "127.0.0.1",
+                      "status.hostIP": "127.0.0.1", "spec.serviceAccountName":
+                      str((self.pod.get("spec") or {}).get("serviceAccountName") or "default")}
+            return values.get(str(field_ref))
+        cm_ref = src.get("configMapKeyRef")
+        if cm_ref:
+            try:
+                cm = self.k.store.get(CONFIGMAPS, self.ns, str(cm_ref.get("name")))
+            except NotFound:
+                return None
+            value = (cm.get("data") or {}).get(str(cm_ref.get("key")))
+            return None if value is None else str(value)
+        return None
+
+    # --- status ----------------------------------------------------------------------------
+
+    def _event(self, reason: str, message: str, type_: str = "Normal") -> None:
+        events.emit(self.k.store, self.pod, reason, message, "kubelet", type_, host=self.k.node)
+
+    def _container_status(self, c: Container) -> Obj:
+        image = str(c.spec.get("image", ""))
+        out: Obj = {"name": c.name, "image": image, "imageID": f"chaos-sim://{image}",
+                    "ready": c.ready, "restartCount": c.restart_count, "state": dict(c.state),
+                    "lastState": dict(c.last_state), "started": c.proc is not None}
+        if c.proc is not None:
+            out["containerID"] = f"chaos-sim://{self.uid[:8]}-{c.name}-{c.restart_count}"
+        return out
+
+    def _phase(self) -> str:
+        if self.failed_init:
+            return "Failed"
+        if any(not (c.done and c.exit_code == 0) for c in self.inits):
+            return "Pending"
+        if all(c.done for c in self.mains):
+            return "Succeeded" if all(c.exit_code == 0 for c in self.mains) else "Failed"
+        if all(c.proc is not None or c.restart_count > 0 or c.done for c in self.mains):
+            return "Running"
+        return "Pending"
+
+    def _status(self) -> Obj:
+        inits_done = all(c.done and c.exit_code == 0 for c in self.inits)
+        if not inits_done:
+            for c in self.mains:
+                if c.proc is None and not c.restart_count:
+                    c.state = {"waiting": {"reason": "PodInitializing"}}
+        all_ready = inits_done and all(c.ready for c in self.mains)
+        return {
+            "phase": self._phase(),
+            "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+            "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
+            "startTime": self.start_ts,
+            "initContainerStatuses": [self._container_status(c) for c in self.inits],
+            "containerStatuses": [self._container_status(c) for c in self.mains],
+            "_conditions": {
+                "Initialized": "True" if inits_done else "False",
+                "ContainersReady": "True" if all_ready else "False",
+                "Ready": "True" if all_ready else "False",
+            },
+        }
+
+    def _write_status(self) -> None:
+        st = self._status()
+        if st == self._written:
+            return
+        for _ in range(5):
+            try:
+                current = self.k.store.get(PODS, self.ns, self.name)
+            except NotFound:
+                self.deleted.set()
+                return
+            if current["metadata"]["uid"] != self.uid:
+                self.deleted.set()
+                return
+            status = current.setdefault("status", {})
+            for key, value in st.items():
+                if key == "_conditions":
+                    continue
+                if key == "initContainerStatuses" and not value:
+                    status.pop(key, None)
+                    continue
+                status[key] = value
+            for type_, value in st["_conditions"].items():
+                reason = "" if value == "True" else (
+                    "PodCompleted" if status["phase"] in ("Succeeded", "Failed") else
+                    "ContainersNotInitialized" if type_ == "Initialized" else "ContainersNotReady")
+                set_condition(status, type_, value, reason)
+            order = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
+            status["conditions"] = sorted(status.get("conditions") or [],
+                                          key=lambda x: order.index(x["type"]) if x["type"] in order else 9)
+            if get_condition(status, "PodScheduled") is None:
+                set_condition(status, "PodScheduled", "True")
+            try:
+                self.k.store.update(PODS, current, subresource="status")
+                self._written = st
+                return
+            except ClusterError as exc:
+                if exc.status != 409:
+                    raise
+
+
+class Kubelet(Loop):
+    """Keeps a PodWorker running for every pod bound to `node`."""
+
+    watches = (PODS,)
+
+    def __init__(self, store: Store, logs: PodLogs, root: Path, node: str, build: WorkerBuild,
+                 settings: KubeletSettings | None = None) -> None:
+        super().__init__(store)
+        self.name = f"kubelet-{node}"
+        self.logs = logs
+        self.root = Path(root)
+        self.node = node
+        self.build = build
+        self.settings = settings or KubeletSettings()
+        self.workers: dict[str, PodWorker] = {}
+        self._lock = threading.Lock()
+
+    def reconcile(self) -> None:
+        pods, _ = self.store.list(PODS, field_selector=f"spec.nodeName={self.node}")
+        seen = set()
+        with self._lock:
+            if self.stopping:
+                return
+            for pod in pods:
+                uid = pod["metadata"]["uid"]
+                seen.add(uid)
+                if uid not in self.workers:
+                    worker = PodWorker(self, pod)
+                    self.workers[uid] = worker
+                    worker.start()
+            for uid, worker in list(self.workers.items()):
+                if uid not in seen:
+                    worker.deleted.set()
+                if not worker.thread.is_alive():
+                    del self.workers[uid]
+
+    def stop(self) -> None:
+        super().stop()
+        with self._lock:
+            workers = list(self.workers.values())
+            self.workers.clear()
+        for w in workers:
+            w.stopping.set()
+            w.deleted.set()
+        for w in workers:
+            w.thread.join(timeout=30)

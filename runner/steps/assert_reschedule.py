@@ -1,0 +1,159 @@
+"""The `assert-reschedule` step: prove the workload left the faulty node and recovered elsewhere.
+
+It holds when, within `within`: no live target pod is on the faulty node (the pods that ran there
+are gone from it), the desired replicas are Running and Ready on other nodes, and, with
+`expect_cordon`, the node is cordoned. Watch-driven. While waiting it reads the previous logs of
+pods that crashed on the node for `[XID n SIM]` lines (injection evidence) and notes when it saw
+the first crash, the cordon and the recovery. A part that did not hold in time makes the outcome
+FAILED with a message naming that part; it changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from runner.cluster.objects import node_view, pod_view
+from runner.cluster.protocol import KubeObject
+from runner.cluster.workloads import desired_replicas
+from runner.engine.targets import target_selector, workload_ref
+from runner.engine.wait import wait_for
+from runner.errors import ClusterError, DeadlineExceeded, NotFound
+from runner.scenario.model import AssertRescheduleStep, Scenario, StepBase, StepKind
+from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.steps.common import by_node, deadline, node_ref, pod_summaries, xid_lines
+from runner.steps.wait import note_injection
+
+
+@dataclass
+class _Seen:
+    first_crash: float | None = None
+    cordoned: float | None = None
+    recovered: float | None = None
+    logs_read: set[str] = field(default_factory=set)
+    xid_lines: list[dict[str, str]] = field(default_factory=list)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+
+class AssertRescheduleImpl:
+    kind: ClassVar[StepKind] = StepKind.ASSERT_RESCHEDULE
+
+    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+        return []
+
+    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
+        assert isinstance(step, AssertRescheduleStep)
+        target = ctx.scenario.target
+        node = ctx.state.resolve_node(step.node)
+        ref = workload_ref(target)
+        want = desired_replicas(target.workload.kind, ctx.cluster.get(ref), target.workload.services)
+        selector = target_selector(ctx.cluster, target)
+        seen = _Seen()
+        until = deadline(ctx, step.within.seconds)
+
+        def cordoned() -> bool:
+            if seen.cordoned is None:
+                try:
+                    if node_view(ctx.cluster.get(node_ref(node))).unschedulable:
+                        seen.cordoned = ctx.clock.time()
+                        ctx.timeline("node-cordoned", "seen by assert-reschedule", node=node)
+                except NotFound:
+                    pass
+            return seen.cordoned is not None
+
+        def observe(pods: list[KubeObject]) -> None:
+            for p in pods:
+                v = pod_view(p)
+                seen.restarts[v.name] = max(seen.restarts.get(v.name, 0), v.restarts)
+                if v.node == node and v.crashed and v.name not in seen.logs_read:
+                    seen.logs_read.add(v.name)
+                    if seen.first_crash is None:
+                        seen.first_crash = ctx.clock.time()
+                        code = v.containers[0].last_exit_code if v.containers else None
+                        ctx.timeline("pod-crash", f"exit code {code}", node=node, pod=v.name)
+                    self._read_xid_lines(ctx, v.namespace, v.name, node, seen)
+            if step.expect_cordon:
+                cordoned()
+            ctx.progress(f"waiting for pods to leave {node}", pods=pod_summaries(pods),
+                         by_node=by_node(pods))
+
+        def parts(pods: list[KubeObject]) -> list[str]:
+            live = [pod_view(p) for p in pods if not pod_view(p).deleting]
+            missing = []
+            on_node = sorted(v.name for v in live if v.node == node)
+            if on_node:
+                missing.append(f"pods still on {node}: {', '.join(on_node)}")
+            ready_elsewhere = sum(1 for v in live if v.ready and v.node and v.node != node)
+            if ready_elsewhere < want:
+                missing.append(f"{ready_elsewhere}/{want} replicas Ready on other nodes")
+            if step.expect_cordon and not cordoned():
+                missing.append(f"node {node} is not cordoned")
+            return missing
+
+        objects: list[KubeObject] = []
+        try:
+            result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, selector,
+                              lambda pods: not parts(pods), deadline=until, clock=ctx.clock,
+                              on_progress=observe, what=f"pods of {ref} rescheduled off {node}")
+            objects = result.objects
+            if step.expect_cordon and not cordoned():  # the cordon may come after the pods moved
+                wait_for(ctx.cluster, "v1", "Node", None, "",
+                         lambda nodes: bool(nodes) and node_view(nodes[0]).unschedulable,
+                         deadline=until, clock=ctx.clock, field_selector=f"metadata.name={node}",
+                         what=f"node {node} cordoned")
+                cordoned()
+            failed: list[str] = []
+        except DeadlineExceeded:
+            objects = self._pods(ctx, target.namespace, selector)
+            observe(objects)
+            failed = parts(objects) or ["the state changed back before it could be confirmed"]
+        seen.recovered = None if failed else ctx.clock.time()
+        if not failed:
+            ctx.timeline("pods-ready-elsewhere", f"{want} replica(s) Ready off {node}", node=node)
+        evidence = self._evidence(ctx, node, objects, seen)
+        if failed:
+            return StepOutcome(StepStatus.FAILED, f"not rescheduled within {step.within}: "
+                               + "; ".join(failed), evidence)
+        return StepOutcome(StepStatus.PASSED, f"{want} replica(s) Ready off {node}"
+                           + (f", {node} cordoned" if step.expect_cordon else ""), evidence)
+
+    @staticmethod
+    def _pods(ctx: StepContext, namespace: str, selector: str) -> list[KubeObject]:
+        pods, _ = ctx.cluster.list("v1", "Pod", namespace, label_selector=selector)
+        return pods
+
+    @staticmethod
+    def _read_xid_lines(ctx: StepContext, namespace: str, pod: str, node: str, seen: _Seen) -> None:
+        for previous in (True, False):
+            try:
+                text = ctx.cluster.pod_logs(namespace, pod, previous=previous)
+            except ClusterError:
+                continue
+            lines = xid_lines(text)
+            for line in lines[:5]:
+                seen.xid_lines.append({"pod": pod, "log": "previous" if previous else "current",
+                                       "line": line})
+            if lines:
+                note_injection(ctx, lines[0], pod=pod, node=node, count=len(lines))
+
+    def _evidence(self, ctx: StepContext, node: str, pods: list[KubeObject],
+                  seen: _Seen) -> tuple[Evidence, ...]:
+        after = {pod_view(p).name: pod_view(p).node for p in pods if not pod_view(p).deleting}
+        armed = ctx.state.armed_nodes.get(node)
+
+        def since(t: float | None) -> float | None:
+            return None if t is None or armed is None else round(t - armed, 3)
+
+        timings = {"fault_armed": armed, "first_crash": seen.first_crash, "node_cordoned": seen.cordoned,
+                   "ready_elsewhere": seen.recovered, "armed_to_first_crash_s": since(seen.first_crash),
+                   "armed_to_cordon_s": since(seen.cordoned),
+                   "armed_to_ready_elsewhere_s": since(seen.recovered)}
+        return (
+            Evidence("placement", f"before: {len(ctx.state.placements_before)} pod(s); after: "
+                     f"{len(after)} pod(s), {sum(1 for n in after.values() if n == node)} on {node}",
+                     {"before": dict(ctx.state.placements_before), "after": after,
+                      "pods": pod_summaries(pods), "restarts": dict(seen.restarts)}),
+            Evidence("log", f"{len(seen.xid_lines)} XID line(s) from crashed pods",
+                     {"lines": seen.xid_lines}),
+            Evidence("timing", "fault armed → first crash → node cordoned → Ready elsewhere", timings),
+        )

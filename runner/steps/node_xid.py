@@ -1,0 +1,70 @@
+"""The `node-xid` step (opt-in, privileged): write an NVRM XID line into a node's kernel log.
+
+For real health agents (NVSentinel's syslog monitor, DCGM) that read the kernel log rather than
+pod logs. A privileged helper pod pinned to the node appends `NVRM: Xid (PCI:...): <n>, ...` to
+`/dev/kmsg` (hostPath `/dev`); in the embedded cluster hostPaths live in the node's directory, so
+the same pod writes the node dir's `dev/kmsg` file. It refuses unless the run allows privileged
+steps (`state.allow_privileged`, from a CLI flag). A kernel log line cannot be taken back: only
+the helper pod is journaled (DeleteObject).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from runner import xid as catalogue
+from runner.cluster.protocol import ObjectRef
+from runner.errors import StepError
+from runner.scenario.model import NodeXidStep, Scenario, StepBase, StepKind
+from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.steps.common import emit, node_ref, record, safe_name
+from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
+from runner.steps.undo import DeleteObject
+
+PCI = "0000:3b:00"
+
+
+def kmsg_line(xid: int, message: str = "") -> str:
+    entry = catalogue.lookup(xid)
+    text = message or (entry.title if entry else "simulated by chaos")
+    return f"NVRM: Xid (PCI:{PCI}): {xid}, pid=0, name=chaos, {text}".replace("'", "")
+
+
+class NodeXidImpl:
+    kind: ClassVar[StepKind] = StepKind.NODE_XID
+
+    def __init__(self, image: str = DEFAULT_HELPER_IMAGE) -> None:
+        self.image = image
+
+    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+        assert isinstance(step, NodeXidStep)
+        xid = step.xid if step.xid is not None else scenario.fault.xid
+        return [PlannedChange(f"node {state.resolve_node(step.node)}",
+                              "write kernel log line (privileged helper pod)",
+                              {"line": kmsg_line(xid, step.message), "device": "/dev/kmsg"})]
+
+    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
+        assert isinstance(step, NodeXidStep)
+        if not ctx.state.allow_privileged:
+            raise StepError("node-xid runs a privileged pod on the node; refused unless privileged "
+                            "steps are allowed for this run (--allow-privileged)")
+        node = ctx.state.resolve_node(step.node)
+        xid = step.xid if step.xid is not None else ctx.scenario.fault.xid
+        line = kmsg_line(xid, step.message)
+        namespace = ctx.scenario.target.namespace
+        name = safe_name("chaos", "kmsg", ctx.run_id, node)
+        record(ctx, DeleteObject(ObjectRef("v1", "Pod", namespace, name)))
+        manifest = helper_manifest(name, namespace, node, ctx.run_id, "kmsg",
+                                   f"echo '{line}' >> /host-dev/kmsg", image=self.image,
+                                   mounts=(HostMount("/dev", "/host-dev", "Directory"),),
+                                   privileged=True)
+        run_helper(ctx.cluster, ctx.clock, manifest,
+                   deadline=ctx.clock.monotonic() + ctx.remaining())
+        ctx.timeline("node-xid", line, node=node)
+        emit(ctx, node_ref(node), "ChaosNodeXid", line, warning=True)
+        return StepOutcome(StepStatus.PASSED, f"wrote XID {xid} to the kernel log of {node}",
+                           (Evidence("log", line, {"node": node, "line": line}),),
+                           (f"kernel log line on {node}",))
+
+
+

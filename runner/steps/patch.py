@@ -1,0 +1,387 @@
+"""The `patch` step: deliver the CUDA fault shim into the target pods through their templates.
+
+What it changes, per pod template (ONE RFC 6902 patch each, guarded by `test` ops on what it read,
+retried on Conflict from a fresh read): a `chaos.dev/run-id` label (restarted pods are ours), the
+shim volume (+ init container building or copying it), the toggle-directory hostPath, the
+`LD_PRELOAD`/`CUDA_*` environment and mounts on the targeted containers, and an optional node pin.
+With `source: configmap` it first creates the ConfigMap `chaos-shim-<run_id>` with the shim
+sources. Every change is journaled first (DeleteObject for the ConfigMap; RestoreJson of the
+template subtree with its original value). The template change rolls the pods; when nothing changed
+and `restart` is set, it deletes them instead. It never waits for the rollout (the wait step does).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from runner.cluster.objects import pod_view
+from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef
+from runner.cluster.workloads import (
+    TemplateLocation,
+    desired_replicas,
+    escape,
+    pointer_get,
+    shape_of,
+    templates,
+)
+from runner.engine.targets import target_pods
+from runner.errors import Conflict, NotFound, StepError
+from runner.scenario.model import (
+    Fault,
+    FaultMode,
+    PatchStep,
+    PinMode,
+    Scenario,
+    ShimSource,
+    StepBase,
+    StepKind,
+)
+from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.steps.common import RUN_ID_LABEL, TOGGLE_FILE, emit, pod_summaries, record, run_labels
+from runner.steps.undo import MISSING, DeleteObject, RestoreJson
+
+LIBRARY = "cuda_intercept.so"
+SHIM_DIR = "/cuda-fault"  # where the built library is, in every container
+SRC_DIR = "/cuda-fault-src"  # the ConfigMap's sources, in the build init container
+TOGGLE_MOUNT = "/host-fault"  # the node's toggle directory, in every container
+SHIM_VOLUME = "chaos-shim"
+SRC_VOLUME = "chaos-shim-src"
+TOGGLE_VOLUME = "chaos-toggle"
+INIT_NAME = "chaos-shim-init"
+PLACEHOLDER = "<read at run time>"
+MAX_CONFLICT_RETRIES = 5
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+class ShimProvider(Protocol):
+    """Where the shim's sources and build command come from (`runner/shim.py` in production)."""
+
+    def source_files(self) -> dict[str, str]: ...
+
+    def compile_command(self, src_dir: str, out_path: str) -> str: ...
+
+
+class ModuleShim:
+    """The production provider: `runner.shim` (imported lazily; it may not exist yet)."""
+
+    def _module(self) -> Any:
+        try:
+            return importlib.import_module("runner.shim")
+        except ImportError as exc:
+            raise StepError("the shim module (runner/shim.py) is not available") from exc
+
+    def source_files(self) -> dict[str, str]:
+        return dict(self._module().source_files())
+
+    def compile_command(self, src_dir: str, out_path: str) -> str:
+        return str(self._module().compile_command(src_dir, out_path))
+
+
+def shim_env(fault: Fault, *, armed: bool, toggle_file: str, xid: int | None = None) -> dict[str, str]:
+    """The shim's environment (names as runner/shim.py reads them); non-defaults only."""
+    env = {
+        "LD_PRELOAD": f"{SHIM_DIR}/{LIBRARY}",
+        "CUDA_XID_TYPE": str(xid if xid is not None else fault.xid),
+        "CUDA_FAULT_INJECTION_ENABLED": "1" if armed else "0",
+        "CUDA_FAULT_TOGGLE_FILE": toggle_file,
+    }
+    if fault.probability != 1.0:
+        env["CUDA_FAULT_PROBABILITY"] = f"{fault.probability:g}"
+    if fault.after_calls:
+        env["CUDA_FAULT_AFTER_CALLS"] = str(fault.after_calls)
+    if fault.apis:
+        env["CUDA_FAULT_APIS"] = ",".join(a.value for a in fault.apis)
+    if fault.log_limit != 10:
+        env["CUDA_FAULT_LOG_LIMIT"] = str(fault.log_limit)
+    return env
+
+
+def configmap_name(run_id: str) -> str:
+    return f"chaos-shim-{run_id}"
+
+
+def armed_at_start(step: PatchStep, fault: Fault) -> bool:
+    """Immediate mode arms from process start; otherwise passthrough decides."""
+    return fault.mode is FaultMode.IMMEDIATE or not step.passthrough
+
+
+# --- what goes into a template ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Additions:
+    """Everything a template gains, independent of its current content."""
+
+    label: tuple[str, str]
+    volumes: tuple[dict[str, Any], ...]
+    init_containers: tuple[dict[str, Any], ...]
+    env: tuple[dict[str, Any], ...]
+    mounts: tuple[dict[str, Any], ...]
+    affinity: dict[str, Any] | None
+
+
+def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
+              compile_command: str) -> Additions:
+    fault = scenario.fault
+    volumes: list[dict[str, Any]] = [
+        {"name": TOGGLE_VOLUME, "hostPath": {"path": step.toggle_dir, "type": "DirectoryOrCreate"}}]
+    inits: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = [{"name": TOGGLE_VOLUME, "mountPath": TOGGLE_MOUNT},
+              {"name": SHIM_VOLUME, "mountPath": SHIM_DIR, "readOnly": True}]
+    if step.source is ShimSource.HOST_PATH:
+        volumes.append({"name": SHIM_VOLUME, "hostPath": {"path": step.host_path, "type": "Directory"}})
+    else:
+        volumes.append({"name": SHIM_VOLUME, "emptyDir": {}})
+        if step.source is ShimSource.CONFIGMAP:
+            volumes.append({"name": SRC_VOLUME, "configMap": {"name": configmap_name(run_id)}})
+            inits.append({"name": INIT_NAME, "image": step.compiler_image,
+                          "command": ["sh", "-c", compile_command],
+                          "volumeMounts": [{"name": SRC_VOLUME, "mountPath": SRC_DIR, "readOnly": True},
+                                           {"name": SHIM_VOLUME, "mountPath": SHIM_DIR}]})
+        else:
+            inits.append({"name": INIT_NAME, "image": step.image,
+                          "command": ["sh", "-c", f"cp {SHIM_DIR}/{LIBRARY} /cuda-fault-out/{LIBRARY}"],
+                          "volumeMounts": [{"name": SHIM_VOLUME, "mountPath": "/cuda-fault-out"}]})
+    env = shim_env(fault, armed=armed_at_start(step, fault),
+                   toggle_file=f"{TOGGLE_MOUNT}/{TOGGLE_FILE}")
+    term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}]}
+    affinity: dict[str, Any] | None = None
+    if step.pin is PinMode.HARD:
+        affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+    elif step.pin is PinMode.PREFERRED:
+        affinity = {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "preference": term}]}
+    return Additions((RUN_ID_LABEL, run_id), tuple(volumes), tuple(inits),
+                     tuple({"name": k, "value": v} for k, v in env.items()), tuple(mounts), affinity)
+
+
+def _merge_named(pointer: str, current: Any, items: Sequence[Mapping[str, Any]]) -> JsonPatch:
+    """Ops that put each named item into the list at `pointer` (replacing one of the same name),
+    guarded by a `test` of the list as read; `PLACEHOLDER` means "read at run time" (plans)."""
+    if current is MISSING or current is None:
+        return [{"op": "add", "path": pointer, "value": [dict(i) for i in items]}]
+    ops: JsonPatch = [{"op": "test", "path": pointer, "value": current}]
+    names = [] if current == PLACEHOLDER else [c.get("name") for c in current]
+    for item in items:
+        if item["name"] in names:
+            ops.append({"op": "replace", "path": f"{pointer}/{names.index(item['name'])}",
+                        "value": dict(item)})
+        else:
+            ops.append({"op": "add", "path": f"{pointer}/-", "value": dict(item)})
+    return ops
+
+
+def _ensure(obj: Any, pointer: str, value: Any) -> JsonPatch:
+    """An `add` of `value` at `pointer`, creating missing parent objects in the same op."""
+    if obj is None:  # planning: the parents' existence is read at run time
+        return [{"op": "add", "path": pointer, "value": value}]
+    tokens = pointer.split("/")[1:]
+    for depth in range(len(tokens) - 1, 0, -1):
+        parent = "/" + "/".join(tokens[:depth])
+        if isinstance(pointer_get(obj, parent), dict):
+            child = "/" + "/".join(tokens[: depth + 1])
+            nested: Any = value
+            for token in reversed(tokens[depth + 1:]):
+                nested = {token.replace("~1", "/").replace("~0", "~"): nested}
+            return [{"op": "add", "path": child, "value": nested}]
+    return [{"op": "add", "path": pointer, "value": value}]
+
+
+def _read(obj: Any, pointer: str) -> Any:
+    if obj is None:
+        return PLACEHOLDER
+    found = pointer_get(obj, pointer)
+    return MISSING if found is None else copy.deepcopy(found)
+
+
+def template_patch(loc: TemplateLocation, add: Additions, containers: Sequence[str],
+                   obj: KubeObject | None) -> JsonPatch:
+    """The one JSON patch for one template (`obj` None: for a plan, nothing read yet). It opens
+    with a `test` of the resourceVersion read, so any write since our read fails it (Conflict):
+    `add` ops on absent lists cannot otherwise tell that someone created them meanwhile."""
+    version = PLACEHOLDER if obj is None else obj.get("metadata", {}).get("resourceVersion")
+    ops: JsonPatch = [{"op": "test", "path": "/metadata/resourceVersion", "value": version}]
+    ops += _ensure(obj, f"{loc.template_labels}/{escape(add.label[0])}", add.label[1])
+    ops += _merge_named(f"{loc.pod_spec}/volumes", _read(obj, f"{loc.pod_spec}/volumes"), add.volumes)
+    if add.init_containers:
+        ops += _merge_named(f"{loc.pod_spec}/initContainers",
+                            _read(obj, f"{loc.pod_spec}/initContainers"), add.init_containers)
+    for pointer in containers:
+        ops += _merge_named(f"{pointer}/env", _read(obj, f"{pointer}/env"), add.env)
+        ops += _merge_named(f"{pointer}/volumeMounts", _read(obj, f"{pointer}/volumeMounts"), add.mounts)
+    if add.affinity is not None:
+        affinity = _read(obj, f"{loc.pod_spec}/affinity")
+        if affinity is MISSING:
+            ops.append({"op": "add", "path": f"{loc.pod_spec}/affinity",
+                        "value": {"nodeAffinity": add.affinity}})
+        else:
+            ops.append({"op": "test", "path": f"{loc.pod_spec}/affinity", "value": affinity})
+            ops.append({"op": "add", "path": f"{loc.pod_spec}/affinity/nodeAffinity",
+                        "value": add.affinity})
+    return ops
+
+
+def chosen_containers(loc: TemplateLocation, wanted: Sequence[str]) -> list[str]:
+    """Pointers of the containers to inject (`target.containers`; empty: all of them)."""
+    if not wanted:
+        return list(loc.containers)
+    chosen = [p for p, n in zip(loc.containers, loc.container_names, strict=True) if n in wanted]
+    if not chosen:
+        raise StepError(f"none of the containers {', '.join(wanted)} is in {loc.pod_spec} "
+                        f"(it has {', '.join(loc.container_names) or 'none'})")
+    return chosen
+
+
+def _plan_location(scenario: Scenario) -> list[TemplateLocation]:
+    """Template pointers without reading the workload (containers named or `<each>`)."""
+    shape = shape_of(scenario.target.workload.kind)
+    units = list(scenario.target.workload.services) or ([PLACEHOLDER] if shape.units else [""])
+    names = scenario.target.containers or ("<each container>",)
+    out = []
+    for unit in units:
+        def fill(p: str, u: str = unit) -> str:
+            return p.replace("{unit}", escape(u))
+        if shape.single_container:
+            pointers: tuple[str, ...] = (fill(shape.containers),)
+            names_t: tuple[str, ...] = ("main",)
+        else:
+            pointers = tuple(f"{fill(shape.containers)}/<index of {n}>" for n in names)
+            names_t = tuple(names)
+        out.append(TemplateLocation(unit, fill(shape.restore), fill(shape.template_labels),
+                                    fill(shape.pod_spec), pointers, names_t, "", fill(shape.replicas)))
+    return out
+
+
+class PatchImpl:
+    kind: ClassVar[StepKind] = StepKind.PATCH
+
+    def __init__(self, shim: ShimProvider | None = None) -> None:
+        self.shim: ShimProvider = shim or ModuleShim()
+
+    def _compile(self) -> str:
+        return self.shim.compile_command(SRC_DIR, f"{SHIM_DIR}/{LIBRARY}")
+
+    def _compile_for_plan(self) -> str:
+        try:
+            return self._compile()
+        except StepError:
+            return "<the shim's compile command>"
+
+    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+        assert isinstance(step, PatchStep)
+        run_id = "<run-id>"
+        from runner.engine.targets import workload_ref
+
+        changes = []
+        if step.source is ShimSource.CONFIGMAP:
+            changes.append(PlannedChange(f"ConfigMap {scenario.target.namespace}/{configmap_name(run_id)}",
+                                         "create", {"data": "<shim source files>",
+                                                    "labels": run_labels(run_id)}))
+        add = additions(step, scenario, run_id, state.target_node, self._compile_for_plan())
+        ref = workload_ref(scenario.target)
+        for loc in _plan_location(scenario):
+            changes.append(PlannedChange(str(ref), "json-patch",
+                                         template_patch(loc, add, loc.containers, None)))
+        changes.append(PlannedChange(str(ref), "restart pods",
+                                     "the template change rolls the pods" if step.restart else "no"))
+        return changes
+
+    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
+        assert isinstance(step, PatchStep)
+        from runner.engine.targets import workload_ref
+
+        target = ctx.scenario.target
+        ref = workload_ref(target)
+        if step.source is ShimSource.IMAGE and not step.image:
+            raise StepError("patch: source image needs `image`")
+        if step.source is ShimSource.HOST_PATH and not step.host_path:
+            raise StepError("patch: source hostPath needs `host_path`")
+        node = ctx.state.target_node
+        if step.pin is not PinMode.NONE and not node:
+            raise StepError("patch: a pin needs the target node (resolved at preflight)")
+        before = target_pods(ctx.cluster, target)
+        evidence = [Evidence("placement", f"{len(before)} target pod(s) before the patch",
+                             {"pods": pod_summaries(before)})]
+        changes: list[str] = []
+        compile_cmd = ""
+        if step.source is ShimSource.CONFIGMAP:
+            compile_cmd = self._compile()
+            changes.append(self._create_configmap(ctx))
+        add = additions(step, ctx.scenario, ctx.run_id, node, compile_cmd)
+        patches, changed = [], False
+        obj = ctx.cluster.get(ref)
+        for unit_loc in templates(target.workload.kind, obj, target.workload.services):
+            patch, did = self._patch_template(ctx, ref, unit_loc.unit, add)
+            patches.append(patch)
+            changed = changed or did
+        changes.append(f"patched {ref} ({len(patches)} template(s))")
+        emit(ctx, ref, "ChaosShimInjected",
+             f"CUDA fault shim added to the pod template(s) (XID {ctx.scenario.fault.xid}, "
+             f"{'armed' if armed_at_start(step, ctx.scenario.fault) else 'passthrough'})")
+        ctx.timeline("shim-patched", f"{ref}: {len(patches)} template(s)")
+        if armed_at_start(step, ctx.scenario.fault):
+            ctx.state.armed_nodes.setdefault(node or "*", ctx.clock.time())
+            ctx.timeline("fault-armed", "armed from process start (immediate)", node=node)
+        if step.restart and not changed:
+            changes += self._delete_pods(ctx, before)
+        after = target_pods(ctx.cluster, target)
+        ctx.progress(f"patched {ref}", pods=pod_summaries(after))
+        evidence.append(Evidence("object", f"JSON patch applied to {ref}", {"patches": patches}))
+        evidence.append(Evidence("placement", f"{len(after)} target pod(s) right after the patch",
+                                 {"pods": pod_summaries(after),
+                                  "desired": desired_replicas(target.workload.kind, ctx.cluster.get(ref),
+                                                              target.workload.services)}))
+        return StepOutcome(StepStatus.PASSED, f"shim delivered to {ref}", tuple(evidence),
+                           tuple(changes))
+
+    def _create_configmap(self, ctx: StepContext) -> str:
+        namespace = ctx.scenario.target.namespace
+        name = configmap_name(ctx.run_id)
+        ref = ObjectRef("v1", "ConfigMap", namespace, name)
+        files = self.shim.source_files()
+        record(ctx, DeleteObject(ref))
+        try:
+            ctx.cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": name, "namespace": namespace,
+                                             "labels": run_labels(ctx.run_id)},
+                                "data": dict(files)})
+        except Conflict:
+            ctx.cluster.merge_patch(ref, {"data": dict(files)})  # ours from an earlier try
+        return f"created {ref} ({len(files)} file(s))"
+
+    def _patch_template(self, ctx: StepContext, ref: ObjectRef, unit: str,
+                        add: Additions) -> tuple[JsonPatch, bool]:
+        target = ctx.scenario.target
+        recorded = False
+        for _ in range(MAX_CONFLICT_RETRIES):
+            obj = ctx.cluster.get(ref)
+            loc = next(t for t in templates(target.workload.kind, obj, [unit] if unit else [])
+                       if t.unit == unit)
+            patch = template_patch(loc, add, chosen_containers(loc, target.containers), obj)
+            if not recorded:  # the original is what we read first; a retry must not record ours
+                original = pointer_get(obj, loc.restore)
+                record(ctx, RestoreJson(ref, loc.restore,
+                                        MISSING if original is None else copy.deepcopy(original)))
+                recorded = True
+            try:
+                new = ctx.cluster.json_patch(ref, patch)
+            except Conflict:
+                continue  # someone else wrote it: re-read and build the patch again
+            return patch, pointer_get(new, loc.restore) != pointer_get(obj, loc.restore)
+        raise StepError(f"could not patch {ref}: it kept changing ({MAX_CONFLICT_RETRIES} conflicts)")
+
+    def _delete_pods(self, ctx: StepContext, pods: list[KubeObject]) -> list[str]:
+        out = []
+        for pod in pods:
+            view = pod_view(pod)
+            try:
+                ctx.cluster.delete(ObjectRef("v1", "Pod", view.namespace, view.name))
+            except NotFound:
+                continue
+            ctx.timeline("pod-deleted", "restart to load the shim", node=view.node, pod=view.name)
+            out.append(f"deleted pod {view.name} (template unchanged; restart to load the shim)")
+        return out

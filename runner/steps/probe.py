@@ -1,0 +1,141 @@
+"""The `probe` step: does the service keep answering? HTTP requests over `duration` at `interval`.
+
+It passes when the share of answers with `expect_status` is at least `min_success_rate` and (when
+set) the 95th-percentile latency is at most `max_p95_latency`. A `{pod}` in the URL means "each
+Ready target pod in turn": its podIP, or, in the embedded cluster (pods listen on 127.0.0.1 at the
+host port in their `chaos.dev/sim-ports` annotation), 127.0.0.1 and the mapped port. Requests use
+`urllib.request`; latency is measured on a real monotonic timer, pacing uses the injected clock.
+It changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import ClassVar
+
+from runner.cluster.objects import PodView, pod_view
+from runner.engine.targets import target_pods
+from runner.errors import StepError
+from runner.scenario.model import ProbeStep, Scenario, StepBase, StepKind
+from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+
+POD = "{pod}"
+SIM_PORTS = "chaos.dev/sim-ports"
+_HOST_MARK = "chaos-pod-placeholder"
+
+
+@dataclass(frozen=True)
+class Sample:
+    ok: bool
+    status: int
+    latency_s: float
+    url: str
+    error: str = ""
+
+
+def pod_url(url: str, pod: PodView) -> str:
+    """`url` with `{pod}` resolved for one pod (sim port map first, then podIP)."""
+    parsed = urllib.parse.urlsplit(url.replace(POD, _HOST_MARK))
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    mapping = pod.annotations.get(SIM_PORTS)
+    host = pod.ip
+    if mapping:
+        try:
+            ports = {str(k): int(v) for k, v in json.loads(mapping).items()}
+        except (ValueError, AttributeError):
+            ports = {}
+        if str(port) in ports:
+            host, port = "127.0.0.1", ports[str(port)]
+    if not host:
+        raise StepError(f"pod {pod.name} has no IP yet")
+    netloc = parsed.netloc.replace(_HOST_MARK, host)
+    if parsed.port is not None:
+        netloc = netloc.rsplit(":", 1)[0] + f":{port}"
+    elif port not in (80, 443) or host == "127.0.0.1":
+        netloc = f"{netloc}:{port}"
+    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+
+
+def p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def request(step: ProbeStep, url: str) -> Sample:
+    data = step.body.encode() if step.body else None
+    req = urllib.request.Request(url, data=data, method=step.method,  # noqa: S310 - the user's URL
+                                 headers=dict(step.headers))
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=step.request_timeout.seconds) as resp:  # noqa: S310
+            resp.read()
+            status = int(resp.status)
+    except urllib.error.HTTPError as exc:
+        status = int(exc.code)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Sample(False, 0, time.perf_counter() - started, url, str(exc)[:200])
+    return Sample(status == step.expect_status, status, time.perf_counter() - started, url)
+
+
+class ProbeImpl:
+    kind: ClassVar[StepKind] = StepKind.PROBE
+
+    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+        return []
+
+    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
+        assert isinstance(step, ProbeStep)
+        if not step.url:
+            raise StepError("probe: no url")
+        samples: list[Sample] = []
+        end = ctx.clock.monotonic() + min(step.duration.seconds, ctx.remaining())
+        turn = 0
+        while ctx.clock.monotonic() < end:
+            started = ctx.clock.monotonic()
+            url = step.url
+            if POD in url:
+                ready = [pod_view(p) for p in target_pods(ctx.cluster, ctx.scenario.target)]
+                ready = [v for v in ready if v.ready]
+                if not ready:
+                    samples.append(Sample(False, 0, 0.0, url, "no Ready target pod"))
+                    ctx.clock.sleep(max(0.0, min(step.interval.seconds, end - ctx.clock.monotonic())))
+                    continue
+                url = pod_url(url, ready[turn % len(ready)])
+                turn += 1
+            samples.append(request(step, url))
+            good = sum(1 for s in samples if s.ok)
+            ctx.progress(f"probe {good}/{len(samples)} ok", ok=good, total=len(samples))
+            wait = step.interval.seconds - (ctx.clock.monotonic() - started)
+            ctx.clock.sleep(max(0.0, min(wait, end - ctx.clock.monotonic())))
+        return self._verdict(step, samples)
+
+    @staticmethod
+    def _verdict(step: ProbeStep, samples: list[Sample]) -> StepOutcome:
+        total = len(samples)
+        good = sum(1 for s in samples if s.ok)
+        rate = good / total if total else 0.0
+        latency = p95([s.latency_s for s in samples if s.status])
+        errors = sorted({s.error or f"HTTP {s.status}" for s in samples if not s.ok})[:5]
+        data = {"requests": total, "ok": good, "success_rate": round(rate, 4),
+                "p95_latency_s": round(latency, 4), "errors": errors,
+                "urls": sorted({s.url for s in samples})[:10]}
+        evidence = (Evidence("probe", f"{good}/{total} ok ({rate:.1%}), p95 {latency * 1000:.0f} ms", data),)
+        failed = []
+        if total == 0:
+            failed.append("no request was made")
+        elif rate < step.min_success_rate:
+            failed.append(f"success rate {rate:.1%} < {step.min_success_rate:.1%}"
+                          + (f" ({'; '.join(errors)})" if errors else ""))
+        if step.max_p95_latency is not None and latency > step.max_p95_latency.seconds:
+            failed.append(f"p95 latency {latency * 1000:.0f} ms > {step.max_p95_latency}")
+        if failed:
+            return StepOutcome(StepStatus.FAILED, "; ".join(failed), evidence)
+        return StepOutcome(StepStatus.PASSED, evidence[0].summary, evidence)

@@ -1,0 +1,232 @@
+"""The `wait` step: block, watch-driven, until the cluster reaches a state (or the deadline passes).
+
+Each `for:` value is one entry in `CONDITIONS` (no if/elif): what to watch and when it holds.
+Progress shows the target pods by node and phase. A log-line match that is an `[XID n SIM]` line is
+injection evidence (`state.injections_seen`, `first_injection_at`). It changes nothing; running past
+the deadline raises DeadlineExceeded (the engine makes that an error and rolls back).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from runner.cluster.objects import matches_where, node_view, pod_view
+from runner.cluster.protocol import KubeObject
+from runner.cluster.workloads import desired_replicas
+from runner.engine.targets import target_selector, workload_ref
+from runner.engine.wait import wait_for
+from runner.errors import NotFound
+from runner.scenario.model import Scenario, StepBase, StepKind, WaitFor, WaitStep, WorkloadKind
+from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.steps.common import by_node, deadline, pod_summaries, xid_lines
+from runner.steps.watching import watch_until
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a wait saw when it ended."""
+
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+def rollout_complete(obj: Mapping[str, Any], kind: WorkloadKind) -> str:
+    """'' while the workload's rollout is in progress; a message once it is complete."""
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    observed = status.get("observedGeneration")
+    if observed is not None and int(observed) < int(meta.get("generation", 1)):
+        return ""
+    if kind is WorkloadKind.DYNAMO:
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in status.get("conditions") or [])
+        return "graph ready" if status.get("state") == "successful" or ready else ""
+    if observed is None:
+        return ""
+    want = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    updated = int(status.get("updatedReplicas", 0) or 0)
+    total = int(status.get("replicas", 0) or 0)
+    ready_n = int(status.get("readyReplicas", 0) or 0)
+    if updated >= want and total == updated and ready_n >= want:
+        return f"rollout complete ({ready_n}/{want} ready)"
+    return ""
+
+
+def _progress(ctx: StepContext, what: str) -> Callable[[list[KubeObject]], None]:
+    def show(pods: list[KubeObject]) -> None:
+        ctx.progress(what, pods=pod_summaries(pods), by_node=by_node(pods))
+    return show
+
+
+def _wait_rollout(step: WaitStep, ctx: StepContext) -> Found:
+    target = ctx.scenario.target
+    ref = workload_ref(target)
+    kind = target.workload.kind
+    result = wait_for(ctx.cluster, ref.api_version, ref.kind, ref.namespace, "",
+                      lambda objs: bool(objs) and rollout_complete(objs[0], kind),
+                      deadline=deadline(ctx), clock=ctx.clock, field_selector=f"metadata.name={ref.name}",
+                      what=f"the rollout of {ref}")
+    return Found(result.message)
+
+
+def _wait_pods_ready(step: WaitStep, ctx: StepContext) -> Found:
+    _wait_rollout(step, ctx)  # a template just changed: old Ready pods must not count
+    target = ctx.scenario.target
+    selector = target_selector(ctx.cluster, target)
+    want = desired_replicas(target.workload.kind, ctx.cluster.get(workload_ref(target)),
+                            target.workload.services)
+
+    def ready(pods: list[KubeObject]) -> str:
+        live = [pod_view(p) for p in pods if not pod_view(p).deleting]
+        n = sum(1 for v in live if v.ready)
+        return f"{n}/{want} pods Ready" if n >= want and n == len(live) else ""
+
+    result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, selector, ready,
+                      deadline=deadline(ctx), clock=ctx.clock,
+                      on_progress=_progress(ctx, f"waiting for {want} Ready pod(s)"),
+                      what=f"{want} Ready pod(s) of {workload_ref(target)}")
+    return Found(result.message, (Evidence("placement", result.message,
+                                           {"pods": pod_summaries(result.objects)}),))
+
+
+def _wait_node_condition(step: WaitStep, ctx: StepContext) -> Found:
+    node = ctx.state.resolve_node(step.node)
+    result = wait_for(ctx.cluster, "v1", "Node", None, "",
+                      lambda nodes: bool(nodes)
+                      and node_view(nodes[0]).conditions.get(step.condition) == step.status,
+                      deadline=deadline(ctx), clock=ctx.clock, field_selector=f"metadata.name={node}",
+                      what=f"node {node} condition {step.condition}={step.status}")
+    view = node_view(result.objects[0])
+    return Found(f"node {node} has {step.condition}={step.status}",
+                 (Evidence("condition", f"node {node}: {step.condition}={step.status}",
+                           {"node": node, "conditions": dict(view.conditions),
+                            "unschedulable": view.unschedulable}),))
+
+
+def _wait_restarts(step: WaitStep, ctx: StepContext) -> Found:
+    target = ctx.scenario.target
+    selector = target_selector(ctx.cluster, target)
+
+    def restarted(pods: list[KubeObject]) -> str:
+        for v in sorted((pod_view(p) for p in pods), key=lambda v: -v.restarts):
+            if v.restarts >= step.min_restarts:
+                return f"pod {v.name} on {v.node} restarted {v.restarts} time(s)"
+        return ""
+
+    result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, selector, restarted,
+                      deadline=deadline(ctx), clock=ctx.clock,
+                      on_progress=_progress(ctx, f"waiting for a restart (>= {step.min_restarts})"),
+                      what=f"a target pod with {step.min_restarts}+ restart(s)")
+    crashed = next(pod_view(p) for p in result.objects if pod_view(p).restarts >= step.min_restarts)
+    ctx.timeline("pod-crash", result.message, node=crashed.node, pod=crashed.name)
+    return Found(result.message, (Evidence("placement", result.message,
+                                           {"pods": pod_summaries(result.objects)}),))
+
+
+def find_log_line(ctx: StepContext, pattern: re.Pattern[str]) -> tuple[str, str, bool] | None:
+    """The first line matching `pattern` in a target pod's current or previous log:
+    (pod, line, previous) or None."""
+    for pod in target_pods_now(ctx):
+        view = pod_view(pod)
+        for previous in (False, True):
+            if previous and not view.restarts:
+                continue
+            try:
+                text = ctx.cluster.pod_logs(view.namespace, view.name, previous=previous)
+            except NotFound:
+                continue
+            match = pattern.search(text)
+            if match:
+                start = text.rfind("\n", 0, match.start()) + 1
+                end = text.find("\n", match.end())
+                return view.name, text[start: end if end >= 0 else len(text)], previous
+    return None
+
+
+def target_pods_now(ctx: StepContext) -> list[KubeObject]:
+    from runner.engine.targets import target_pods
+
+    return target_pods(ctx.cluster, ctx.scenario.target)
+
+
+def note_injection(ctx: StepContext, line: str, pod: str = "", node: str = "", count: int = 1) -> None:
+    """Count `[XID n SIM]` lines as injection evidence (first one stamps the time)."""
+    if not xid_lines(line):
+        return
+    if ctx.state.first_injection_at is None:
+        ctx.state.first_injection_at = ctx.clock.time()
+        ctx.timeline("first-injection", line.strip()[:200], node=node, pod=pod)
+    ctx.state.injections_seen += count
+
+
+def _wait_log_line(step: WaitStep, ctx: StepContext) -> Found:
+    pattern = re.compile(step.pattern)
+    target = ctx.scenario.target
+    found = watch_until(ctx.cluster, ctx.clock, lambda: find_log_line(ctx, pattern),
+                        deadline=deadline(ctx), namespace=target.namespace,
+                        selector=target_selector(ctx.cluster, target),
+                        what=f"a log line matching {step.pattern!r}")
+    pod, line, previous = found
+    note_injection(ctx, line, pod=pod)
+    which = "previous" if previous else "current"
+    return Found(f"pod {pod} logged: {line.strip()[:200]}",
+                 (Evidence("log", line.strip()[:500], {"pod": pod, "log": which, "line": line}),))
+
+
+def _where(step: WaitStep, state: RunState, node_key: str) -> dict[str, str]:
+    """`where` with the value `target` on node-name fields meaning the fault's node."""
+    return {k: (state.resolve_node(v) if k == node_key and v == "target" else v)
+            for k, v in step.where.items()}
+
+
+def _wait_pods(step: WaitStep, ctx: StepContext) -> Found:
+    target = ctx.scenario.target
+    where = _where(step, ctx.state, "spec.nodeName")
+
+    def enough(pods: list[KubeObject]) -> str:
+        n = sum(1 for p in pods if matches_where(p, where))
+        return f"{n} pod(s) match {where}" if n >= step.count else ""
+
+    result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, target_selector(ctx.cluster, target),
+                      enough, deadline=deadline(ctx), clock=ctx.clock,
+                      on_progress=_progress(ctx, f"waiting for {step.count} pod(s) matching"),
+                      what=f"{step.count} pod(s) matching {where}")
+    return Found(result.message, (Evidence("placement", result.message,
+                                           {"pods": pod_summaries(result.objects)}),))
+
+
+def _wait_nodes(step: WaitStep, ctx: StepContext) -> Found:
+    where = _where(step, ctx.state, "metadata.name")
+
+    def enough(nodes: list[KubeObject]) -> str:
+        n = sum(1 for o in nodes if matches_where(o, where))
+        return f"{n} node(s) match {where}" if n >= step.count else ""
+
+    result = wait_for(ctx.cluster, "v1", "Node", None, "", enough, deadline=deadline(ctx),
+                      clock=ctx.clock, what=f"{step.count} node(s) matching {where}")
+    return Found(result.message)
+
+
+CONDITIONS: Mapping[WaitFor, Callable[[WaitStep, StepContext], Found]] = {
+    WaitFor.PODS_READY: _wait_pods_ready,
+    WaitFor.ROLLOUT_COMPLETE: _wait_rollout,
+    WaitFor.NODE_CONDITION: _wait_node_condition,
+    WaitFor.POD_RESTARTS: _wait_restarts,
+    WaitFor.LOG_LINE: _wait_log_line,
+    WaitFor.PODS: _wait_pods,
+    WaitFor.NODES: _wait_nodes,
+}
+
+
+class WaitImpl:
+    kind: ClassVar[StepKind] = StepKind.WAIT
+
+    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+        return []  # waiting changes nothing
+
+    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
+        assert isinstance(step, WaitStep)
+        found = CONDITIONS[step.for_](step, ctx)
+        return StepOutcome(StepStatus.PASSED, found.message, found.evidence)

@@ -1,0 +1,75 @@
+#!/bin/sh
+# C-level checks behind `make -C shim test`: real processes, the built shim under LD_PRELOAD, the
+# stub CUDA libraries. pytest (tests/integration/test_shim_*.py) runs the same paths in depth;
+# this script is the quick gate for people working on the C code alone.
+set -u
+BUILD=${BUILD:-build}
+B=$(cd "$BUILD" && pwd)
+SHIM=$B/cuda_intercept.so
+export LD_LIBRARY_PATH="$B/stubs"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+TOGGLE=$TMP/toggle
+FAILS=0
+PASSES=0
+
+ok() { PASSES=$((PASSES + 1)); }
+bad() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
+# expect PROG "ENV..." OP "substring of its output line"
+expect() {
+    prog=$1; envs=$2; op=$3; want=$4
+    out=$(env $envs LD_PRELOAD="$SHIM" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" CUDA_FAULT_LOG_LIMIT=0 \
+          "$B/progs/$prog" "$op" 2>&1)
+    case "$out" in *"$want"*) ok ;; *) bad "$prog $envs $op: want '$want', got '$out'" ;; esac
+}
+
+rm -f "$TOGGLE"
+# every path: disarmed gives the stub's answer, armed gives each XID's code
+for prog in drv_direct any_dlsym drv_getproc drv_getproc_v2 rt_entrypoint; do
+    expect $prog "" cuMemAlloc_v2 "rc=0 out=53248 via=shim"
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1" cuMemAlloc_v2 "rc=100 "
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=48" cuLaunchKernel "rc=214 "
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=95" cuStreamSynchronize_ptsz "rc=999 "
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=74" cuMemcpyPeer "rc=217 "
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1" cuGetExportTable "rc=0 out=4660 via=real"
+done
+for prog in rt_direct any_dlsym; do
+    expect $prog "" cudaGetDeviceCount "rc=0 out=4 "
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=43" cudaLaunchKernel "rc=702 "
+    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=94" cudaMalloc "rc=214 "
+done
+expect nvml_direct "CUDA_FAULT_INJECTION_ENABLED=1" nvmlDeviceGetCount_v2 "rc=15 "
+expect nvml_direct "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=48" nvmlDeviceGetCount_v2 "rc=0 out=2"
+# scope: node XIDs fail context creation in a new process, process XIDs do not
+expect drv_direct "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=48" cuCtxCreate_v2 "rc=214 "
+expect drv_direct "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=94" cuCtxCreate_v2 "rc=0 out=51143"
+# kill switch and a missing real symbol
+expect rt_direct "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_INJECTION_DISABLE=1" cudaMalloc "rc=0 out=20736"
+expect shim_handle "" cuMemAllocManaged "rc=500 "
+# toggle file: armed, expired (dead-man switch), apis filter
+printf '1\nxid=48\n' > "$TOGGLE"; expect rt_direct "" cudaMalloc "rc=214 "
+printf '1\nxid=48\nexpires=1000\n' > "$TOGGLE"; expect rt_direct "" cudaMalloc "rc=0 "
+printf '1\napis=launch\n' > "$TOGGLE"; expect rt_direct "" cudaMalloc "rc=0 "
+printf '1\napis=launch\n' > "$TOGGLE"; expect rt_direct "" cudaLaunchKernel "rc=100 "
+# sticky latch, after-N and toggle latency, in one long-running process each
+printf '1\nxid=94\nafter_calls=3\n' > "$TOGGLE"
+out=$(LD_PRELOAD="$SHIM" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" CUDA_FAULT_LOG_LIMIT=0 "$B/progs/rt_direct" \
+      cudaMalloc cudaMalloc cudaMalloc cudaMalloc cudaDeviceSynchronize cudaGetLastError)
+[ "$(echo "$out" | grep -c 'rc=0 ')" = 3 ] && [ "$(echo "$out" | grep -c 'rc=214 ')" = 3 ] && ok || bad "after_calls: $out"
+printf '0\n' > "$TOGGLE"
+( sleep 0.3; printf '1\nxid=79\n' > "$TOGGLE.tmp"; mv "$TOGGLE.tmp" "$TOGGLE" ) &
+out=$(LD_PRELOAD="$SHIM" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" "$B/progs/rt_direct" --until-fail cudaStreamSynchronize 5000 2>&1)
+wait
+case "$out" in *"[XID 79 SIM] cudaStreamSynchronize -> cudaErrorNoDevice (100)"*"rc=100 after_ms"*) ok ;; *) bad "toggle: $out" ;; esac
+# sanitizers: the state machine under 16 threads while the file flips (TSan), paths under ASan+UBSan
+ASAN_RT=$(${CC:-gcc} -print-file-name=libasan.so)
+TSAN_RT=$(${CC:-gcc} -print-file-name=libtsan.so)
+out=$(LD_PRELOAD="$ASAN_RT $B/asan/cuda_intercept.so" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" ASAN_OPTIONS=detect_leaks=0 \
+      UBSAN_OPTIONS=halt_on_error=1 "$B/progs/drv_getproc_v2" cuMemAlloc_v2 cuLaunchKernel 2>&1) \
+    && case "$out" in *"rc=100"*) ok ;; *) bad "asan: $out" ;; esac || bad "asan: $out"
+out=$(LD_PRELOAD="$TSAN_RT $B/tsan/cuda_intercept.so" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" CUDA_FAULT_POLL_MS=1 \
+      CUDA_FAULT_LOG_LIMIT=0 TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$B/progs/threads" "$TOGGLE" 40 2>&1) \
+    && ok || bad "tsan: $out"
+
+echo "shim C tests: $PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]

@@ -1,0 +1,214 @@
+"""Fixtures for step tests: a seeded FakeCluster on a FakeClock, node disks that really run helper
+pods' shell commands, and a recording StepContext that checks each undo is journaled before its
+change (the object it describes must still be unchanged when it is recorded)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.cluster.protocol import KubeObject, ObjectRef
+from runner.errors import NotFound
+from runner.scenario.model import (
+    Duration,
+    Fault,
+    Metadata,
+    PatchStep,
+    Scenario,
+    Settings,
+    StepBase,
+    StepKind,
+    Target,
+    WorkloadKind,
+    WorkloadRef,
+)
+from runner.steps.base import JsonValue, RunState, UndoAction
+from runner.steps.toggle import DisarmNode
+from runner.steps.undo import MISSING, DeleteObject, RestoreJson, SetUnschedulable, resolve_pointer
+from tests.fakes.clock import FakeClock
+from tests.fakes.cluster import FakeCluster
+
+NS = "ns"
+RUN_ID = "20260101-000000-abc123"
+
+
+class NodeDisks:
+    """Each node's disk is a directory; a helper pod (label chaos.dev/role) created on a node runs
+    its `sh -c` command for real with hostPath mounts mapped into that directory."""
+
+    def __init__(self, root: Path, cluster: FakeCluster) -> None:
+        self.root = root
+        self.cluster = cluster
+        self.ran: list[tuple[str, str]] = []  # (node, pod name)
+        self.fail_nodes: set[str] = set()
+        cluster.on_change(self._react)
+
+    def path(self, node: str, host_path: str) -> Path:
+        return self.root / node / host_path.lstrip("/")
+
+    def read(self, node: str, host_path: str) -> str | None:
+        p = self.path(node, host_path)
+        return p.read_text() if p.exists() else None
+
+    def _react(self, event: str, obj: KubeObject) -> None:
+        labels = obj.get("metadata", {}).get("labels") or {}
+        if event != "ADDED" or obj.get("kind") != "Pod" or "chaos.dev/role" not in labels:
+            return
+        spec = obj["spec"]
+        node, name = spec["nodeName"], obj["metadata"]["name"]
+        container = spec["containers"][0]
+        command = container["command"][2]
+        volumes = {v["name"]: v["hostPath"]["path"] for v in spec.get("volumes", [])}
+        for mount in container.get("volumeMounts", []):
+            host = self.path(node, volumes[mount["name"]])
+            host.mkdir(parents=True, exist_ok=True)
+            command = command.replace(mount["mountPath"], str(host))
+        self.ran.append((node, name))
+        if node in self.fail_nodes:
+            proc = subprocess.run(["sh", "-c", "echo node broken >&2; exit 1"], capture_output=True,
+                                  text=True, check=False)
+        else:
+            proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
+        self.cluster.set_log(NS, name, proc.stdout + proc.stderr)
+        self.cluster.set_pod_phase(NS, name, "Succeeded" if proc.returncode == 0 else "Failed",
+                                   ready=False)
+
+
+def unchanged_problem(action: UndoAction, cluster: FakeCluster, disks: NodeDisks) -> str | None:
+    """Why `action` was recorded too late (its change already made), or None."""
+    if isinstance(action, RestoreJson):
+        try:
+            current = resolve_pointer(cluster.get(action.ref), action.pointer)
+        except NotFound:
+            return None
+        if json.dumps(current, sort_keys=True) != json.dumps(action.original, sort_keys=True):
+            return f"{action.ref} {action.pointer} already changed when its undo was recorded"
+    elif isinstance(action, DeleteObject):
+        try:
+            cluster.get(action.ref)
+        except NotFound:
+            return None
+        return f"{action.ref} already existed when its undo was recorded"
+    elif isinstance(action, SetUnschedulable):
+        node = cluster.get(ObjectRef("v1", "Node", None, action.node))
+        if bool(node.get("spec", {}).get("unschedulable", False)) != action.value:
+            return f"node {action.node} already changed when its undo was recorded"
+    elif isinstance(action, DisarmNode):
+        content = disks.read(action.node, action.toggle_dir + "/cuda_fault_enabled")
+        if content is not None and content.startswith("1"):
+            return f"node {action.node} already armed when its undo was recorded"
+    return None
+
+
+@dataclass
+class Ctx:
+    """A StepContext test double that journals in memory and checks write-ahead order."""
+
+    cluster: FakeCluster
+    scenario: Scenario
+    clock: FakeClock
+    disks: NodeDisks
+    run_id: str = RUN_ID
+    state: RunState = field(default_factory=lambda: RunState(target_node="n1"))
+    budget: float = 600.0
+    journal: list[UndoAction] = field(default_factory=list)
+    undone: set[int] = field(default_factory=set)
+    progress_calls: list[tuple[str, dict[str, JsonValue]]] = field(default_factory=list)
+    timeline_points: list[tuple[str, str, str, str]] = field(default_factory=list)
+    record_writes: list[int] = field(default_factory=list)  # writes made before each record
+
+    def __post_init__(self) -> None:
+        self._deadline = self.clock.monotonic() + self.budget
+
+    def record_undo(self, action: UndoAction) -> None:
+        problem = unchanged_problem(action, self.cluster, self.disks)
+        assert problem is None, problem
+        json.dumps(action.to_json())  # journal form must serialise
+        self.journal.append(action)
+        self.record_writes.append(len(self.cluster.writes()))
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - self.clock.monotonic())
+
+    def progress(self, message: str, **data: JsonValue) -> None:
+        self.progress_calls.append((message, data))
+
+    def timeline(self, kind: str, message: str = "", *, node: str = "", pod: str = "") -> None:
+        self.timeline_points.append((kind, message, node, pod))
+
+    def undo_recorded(self) -> list[str]:
+        for i in reversed(range(len(self.journal))):
+            if i not in self.undone:
+                self.journal[i].apply(self.cluster)
+                self.undone.add(i)
+        return [msg for action in self.journal for msg in action.verify(self.cluster)]
+
+    def kinds(self) -> list[str]:
+        return [a.kind for a in self.journal]
+
+    def points(self) -> list[str]:
+        return [p[0] for p in self.timeline_points]
+
+
+def make_scenario(steps: tuple[StepBase, ...] = (), *, kind: WorkloadKind = WorkloadKind.DEPLOYMENT,
+                  name: str = "w", services: tuple[str, ...] = (), fault: Fault | None = None,
+                  expiry: float = 120.0, containers: tuple[str, ...] = ()) -> Scenario:
+    return Scenario(Metadata("steps-test"), Target(NS, WorkloadRef(kind, name, services), "n1",
+                                                   containers),
+                    fault or Fault(), Settings(fault_expiry=Duration.of(expiry)),
+                    steps or (PatchStep(StepKind.PATCH, "1-patch"),), path="steps-test.yaml")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cluster(clock: FakeClock) -> FakeCluster:
+    c = FakeCluster(clock=clock)
+    for node in ("n1", "n2", "n3"):
+        c.add_node(node)
+    c.add_namespace(NS)
+    c.add_deployment("w", NS, replicas=2, nodes=["n1", "n2"])
+    return c
+
+
+@pytest.fixture
+def disks(tmp_path: Path, cluster: FakeCluster) -> NodeDisks:
+    return NodeDisks(tmp_path / "nodes", cluster)
+
+
+@pytest.fixture
+def make_ctx(cluster: FakeCluster, clock: FakeClock, disks: NodeDisks) -> Callable[..., Ctx]:
+    def make(scenario: Scenario | None = None, **kwargs: Any) -> Ctx:
+        return Ctx(cluster, scenario or make_scenario(), clock, disks, **kwargs)
+    return make
+
+
+class StandInShim:
+    """Stands in for runner/shim.py until it lands: two source files and a gcc command."""
+
+    def source_files(self) -> dict[str, str]:
+        return {"cuda_intercept.c": "int x;\n", "shim.h": "#pragma once\n"}
+
+    def compile_command(self, src_dir: str, out_path: str) -> str:
+        return f"gcc -shared -fPIC -o {out_path} {src_dir}/cuda_intercept.c"
+
+
+def pod_names(cluster: FakeCluster) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in cluster.objects("Pod", NS))
+
+
+def only(pattern: str, items: list[str]) -> list[str]:
+    return [i for i in items if re.search(pattern, i)]
+
+
+MISSING_VALUE = MISSING

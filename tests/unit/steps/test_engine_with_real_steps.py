@@ -1,0 +1,86 @@
+"""The engine running the real step table on a FakeCluster: a full scenario passes, the cluster ends
+exactly as it began, and a failing assertion still rolls everything back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.engine.executor import RunOptions, run_scenario
+from runner.engine.result import Verdict
+from runner.scenario.model import (
+    AssertStep,
+    CleanupStep,
+    CordonStep,
+    NodeExpectation,
+    PatchStep,
+    PinMode,
+    ShimSource,
+    StepKind,
+    ToggleStep,
+    WaitFor,
+    WaitStep,
+)
+from runner.steps.patch import PatchImpl
+from runner.steps.registry import REGISTRY
+from tests.fakes.cluster import FakeCluster
+
+from .conftest import NS, NodeDisks, StandInShim, make_scenario
+
+XID = "[XID 79 SIM] cudaMalloc -> cudaErrorNoDevice (100)\n"
+
+
+def registry() -> dict:
+    table = dict(REGISTRY)
+    table[StepKind.PATCH] = PatchImpl(StandInShim())  # runner/shim.py stand-in
+    return table
+
+
+def shim_on_nodes(cluster: FakeCluster, disks: NodeDisks) -> None:
+    """A stand-in shim: once a node's toggle file says 1, its target pods log an XID line."""
+    def react(event: str, obj: dict) -> None:
+        if obj.get("kind") != "Pod" or obj.get("status", {}).get("phase") != "Succeeded":
+            return
+        node = obj["spec"]["nodeName"]
+        if (disks.read(node, "/var/lib/cuda-fault/cuda_fault_enabled") or "0").startswith("1"):
+            for pod in cluster.objects("Pod", NS):
+                if pod["spec"].get("nodeName") == node and "chaos.dev/role" not in pod["metadata"]["labels"]:
+                    cluster.add_log(NS, pod["metadata"]["name"], XID)
+    cluster.on_change(react)
+
+
+def steps(expect_cordoned: bool = True) -> tuple:
+    return (PatchStep(StepKind.PATCH, "1-patch", source=ShimSource.HOST_PATH, host_path="/opt/shim",
+                      pin=PinMode.NONE),
+            ToggleStep(StepKind.TOGGLE, "2-toggle"),
+            WaitStep(StepKind.WAIT, "3-xid", for_=WaitFor.LOG_LINE, pattern=r"\[XID 79 SIM\]"),
+            CordonStep(StepKind.CORDON, "4-cordon"),
+            AssertStep(StepKind.ASSERT, "5-assert", node=NodeExpectation(cordoned=expect_cordoned)),
+            CleanupStep(StepKind.CLEANUP, "6-cleanup"))
+
+
+def test_a_full_scenario_passes_and_leaves_the_cluster_as_it_was(cluster: FakeCluster, disks: NodeDisks,
+                                                                 clock, tmp_path: Path) -> None:
+    shim_on_nodes(cluster, disks)
+    original = cluster.dump()
+    result = run_scenario(make_scenario(steps(), expiry=0), cluster, RunOptions(run_dir=tmp_path / "run"),
+                          clock=clock, registry=registry())
+    assert result.verdict is Verdict.PASSED, result.reason
+    assert [s.status.value for s in result.steps] == ["passed"] * 6
+    assert result.fault.injections_seen >= 1
+    assert cluster.dump() == original
+    assert disks.read(result.fault.node, "/var/lib/cuda-fault/cuda_fault_enabled") == "0\n"
+    kinds = [t.kind for t in result.timeline]
+    assert kinds.index("fault-armed") < kinds.index("first-injection") < kinds.index("node-cordoned")
+
+
+def test_a_failed_assertion_rolls_everything_back(cluster: FakeCluster, disks: NodeDisks, clock,
+                                                  tmp_path: Path) -> None:
+    shim_on_nodes(cluster, disks)
+    original = cluster.dump()
+    result = run_scenario(make_scenario(steps(expect_cordoned=False), expiry=0), cluster,
+                          RunOptions(run_dir=tmp_path / "run"), clock=clock, registry=registry())
+    assert result.verdict is Verdict.FAILED
+    assert "5-assert" in result.reason
+    assert result.rollback.complete
+    assert cluster.dump() == original
+    assert disks.read(result.fault.node, "/var/lib/cuda-fault/cuda_fault_enabled") == "0\n"

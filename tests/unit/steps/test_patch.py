@@ -1,0 +1,213 @@
+"""The patch step against the FakeCluster: plan, write-ahead undo, the patch itself, conflicts,
+restore, Dynamo services."""
+
+from __future__ import annotations
+
+from runner.cluster.protocol import ObjectRef
+from runner.errors import Conflict
+from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, ShimSource, StepKind, WorkloadKind
+from runner.steps.base import RunState, StepStatus
+from runner.steps.patch import PLACEHOLDER, PatchImpl
+from runner.steps.undo import DeleteObject, RestoreJson
+from tests.fakes.cluster import FakeCluster
+
+from .conftest import NS, RUN_ID, StandInShim, make_scenario
+
+DEPLOY = ObjectRef("apps/v1", "Deployment", NS, "w")
+
+
+def step(**kw: object) -> PatchStep:
+    return PatchStep(StepKind.PATCH, "1-patch", **kw)  # type: ignore[arg-type]
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", [])}
+
+
+def test_plan_is_the_exact_patch_with_placeholders_for_live_values() -> None:
+    impl = PatchImpl(StandInShim())
+    changes = impl.plan(step(), make_scenario(), RunState(target_node="n1"))
+    assert [c.action for c in changes] == ["create", "json-patch", "restart pods"]
+    ops = changes[1].detail
+    assert ops[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": PLACEHOLDER}
+    assert ops[1] == {"op": "add", "path": "/spec/template/metadata/labels/chaos.dev~1run-id",
+                      "value": "<run-id>"}
+    tests = [o for o in ops if o["op"] == "test"]
+    assert tests
+    assert all(o["value"] == PLACEHOLDER for o in tests)
+    paths = [o["path"] for o in ops]
+    assert "/spec/template/spec/volumes/-" in paths
+    assert "/spec/template/spec/containers/<index of <each container>>/env/-" in paths
+    affinity = next(o for o in ops if o["path"].endswith("/affinity/nodeAffinity"))
+    term = affinity["value"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+    assert term["matchExpressions"][0] == {"key": "kubernetes.io/hostname", "operator": "In",
+                                           "values": ["n1"]}
+    init = next(o for o in ops if o["path"].endswith("/initContainers/-"))
+    assert "gcc -shared" in init["value"]["command"][2]
+
+
+def test_run_records_undo_before_each_change_and_delivers_the_shim(make_ctx, cluster: FakeCluster) -> None:
+    before = cluster.get(DEPLOY)
+    ctx = make_ctx()
+    outcome = PatchImpl(StandInShim()).run(step(), ctx)
+    assert outcome.status is StepStatus.PASSED
+    # journal order: the ConfigMap's delete, then the template restore (each checked unchanged)
+    assert [type(a) for a in ctx.journal] == [DeleteObject, RestoreJson]
+    assert ctx.journal[1].original == before["spec"]["template"]
+    cm = cluster.get(ObjectRef("v1", "ConfigMap", NS, f"chaos-shim-{RUN_ID}"))
+    assert cm["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "chaos", "chaos.dev/run-id": RUN_ID}
+    assert set(cm["data"]) == {"cuda_intercept.c", "shim.h"}
+    tmpl = cluster.get(DEPLOY)["spec"]["template"]
+    assert tmpl["metadata"]["labels"]["chaos.dev/run-id"] == RUN_ID
+    spec = tmpl["spec"]
+    env = env_of(spec["containers"][0])
+    assert env == {"LD_PRELOAD": "/cuda-fault/cuda_intercept.so", "CUDA_XID_TYPE": "79",
+                   "CUDA_FAULT_INJECTION_ENABLED": "0",
+                   "CUDA_FAULT_TOGGLE_FILE": "/host-fault/cuda_fault_enabled"}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["chaos-toggle"]["hostPath"]["path"] == "/var/lib/cuda-fault"
+    assert volumes["chaos-shim-src"]["configMap"]["name"] == f"chaos-shim-{RUN_ID}"
+    assert "emptyDir" in volumes["chaos-shim"]
+    init = spec["initContainers"][0]
+    assert init["image"] == "gcc:13"
+    assert init["command"][2] == "gcc -shared -fPIC -o /cuda-fault/cuda_intercept.so " \
+                                 "/cuda-fault-src/cuda_intercept.c"
+    mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts == {"/host-fault", "/cuda-fault"}
+    assert spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert [e.reason for e in cluster.events] == ["ChaosShimInjected"]
+    assert "shim-patched" in ctx.points()
+    patches = next(e for e in outcome.evidence if e.kind == "object").data["patches"]
+    assert len(patches) == 1
+    assert patches[0][0] == {"op": "test", "path": "/metadata/resourceVersion",
+                             "value": before["metadata"]["resourceVersion"]}
+
+
+def test_undo_restores_the_original_exactly_and_is_idempotent(make_ctx, cluster: FakeCluster) -> None:
+    original = cluster.dump()
+    ctx = make_ctx()
+    PatchImpl(StandInShim()).run(step(), ctx)
+    assert cluster.dump() != original
+    assert ctx.undo_recorded() == []
+    assert cluster.dump() == original
+    writes = len(cluster.writes())
+    for action in ctx.journal:  # replaying changes nothing
+        action.apply(cluster)
+        assert action.verify(cluster) == []
+    assert len(cluster.writes()) == writes + 1  # only the (already gone) ConfigMap delete call
+
+
+def test_conflict_rereads_and_retries_without_recording_twice(make_ctx, cluster: FakeCluster) -> None:
+    cluster.fail_next("json_patch", Conflict("stale", 409, "Conflict"), kind="Deployment", times=2)
+    ctx = make_ctx()
+    outcome = PatchImpl(StandInShim()).run(step(source=ShimSource.HOST_PATH, host_path="/opt/shim",
+                                                pin=PinMode.PREFERRED), ctx)
+    assert outcome.status is StepStatus.PASSED
+    assert [type(a) for a in ctx.journal] == [RestoreJson]  # hostPath source: no ConfigMap
+    assert [c for c in cluster.calls if c[0] == "json_patch"].__len__() == 3
+    spec = cluster.get(DEPLOY)["spec"]["template"]["spec"]
+    assert "initContainers" not in spec
+    assert {v["name"]: v for v in spec["volumes"]}["chaos-shim"]["hostPath"]["path"] == "/opt/shim"
+    pref = spec["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert pref[0]["weight"] == 100
+
+
+def test_a_concurrent_writer_is_detected_by_the_test_op(make_ctx, cluster: FakeCluster) -> None:
+    """Someone adds a volume between our read and our patch: the `test` op fails, we re-read."""
+    impl = PatchImpl(StandInShim())
+    ctx = make_ctx()
+    real_get = cluster.get
+    state = {"n": 0}
+
+    def racing_get(ref):  # type: ignore[no-untyped-def]
+        obj = real_get(ref)
+        if ref.kind == "Deployment" and state["n"] == 1:
+            cluster.update(ref, lambda o: o["spec"]["template"]["spec"].setdefault("volumes", []).append(
+                {"name": "theirs", "emptyDir": {}}))
+        state["n"] += 1
+        return obj
+
+    cluster.get = racing_get  # type: ignore[method-assign]
+    impl.run(step(source=ShimSource.HOST_PATH, host_path="/x"), ctx)
+    cluster.get = real_get  # type: ignore[method-assign]
+    names = [v["name"] for v in cluster.get(DEPLOY)["spec"]["template"]["spec"]["volumes"]]
+    assert names == ["theirs", "chaos-toggle", "chaos-shim"]
+
+
+def test_immediate_mode_arms_from_start_and_options_reach_the_env(make_ctx, cluster: FakeCluster) -> None:
+    fault = Fault(xid=48, mode=FaultMode.IMMEDIATE, probability=0.5, after_calls=3, log_limit=2)
+    ctx = make_ctx(make_scenario(fault=fault))
+    PatchImpl(StandInShim()).run(step(pin=PinMode.NONE), ctx)
+    spec = cluster.get(DEPLOY)["spec"]["template"]["spec"]
+    env = env_of(spec["containers"][0])
+    assert env["CUDA_FAULT_INJECTION_ENABLED"] == "1"
+    assert env["CUDA_XID_TYPE"] == "48"
+    assert env["CUDA_FAULT_PROBABILITY"] == "0.5"
+    assert env["CUDA_FAULT_AFTER_CALLS"] == "3"
+    assert env["CUDA_FAULT_LOG_LIMIT"] == "2"
+    assert "affinity" not in spec
+    assert "fault-armed" in ctx.points()
+    assert "n1" in ctx.state.armed_nodes
+
+
+def test_existing_env_is_replaced_by_name_and_restored(make_ctx, cluster: FakeCluster) -> None:
+    cluster.update(DEPLOY, lambda o: o["spec"]["template"]["spec"]["containers"][0].update(
+        env=[{"name": "LD_PRELOAD", "value": "/other.so"}, {"name": "KEEP", "value": "1"}]))
+    original = cluster.dump()
+    ctx = make_ctx()
+    PatchImpl(StandInShim()).run(step(source=ShimSource.HOST_PATH, host_path="/x"), ctx)
+    env = cluster.get(DEPLOY)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env][:2] == ["LD_PRELOAD", "KEEP"]
+    assert env[0]["value"] == "/cuda-fault/cuda_intercept.so"
+    ctx.undo_recorded()
+    assert cluster.dump() == original
+
+
+def test_unchanged_template_with_restart_deletes_the_pods(make_ctx, cluster: FakeCluster) -> None:
+    impl = PatchImpl(StandInShim())
+    s = step(source=ShimSource.HOST_PATH, host_path="/x")
+    impl.run(s, make_ctx())
+    pods_before = sorted(p["metadata"]["name"] for p in cluster.objects("Pod", NS))
+    ctx = make_ctx()
+    outcome = impl.run(s, ctx)  # the same patch again: the template does not change
+    assert [c for c in outcome.changes if c.startswith("deleted pod")] == [
+        f"deleted pod {n} (template unchanged; restart to load the shim)" for n in pods_before]
+    assert cluster.objects("Pod", NS) == []
+
+
+def test_selected_containers_only(make_ctx, cluster: FakeCluster) -> None:
+    cluster.update(DEPLOY, lambda o: o["spec"]["template"]["spec"]["containers"].append(
+        {"name": "sidecar", "image": "proxy:1"}))
+    ctx = make_ctx(make_scenario(containers=("sidecar",)))
+    PatchImpl(StandInShim()).run(step(source=ShimSource.HOST_PATH, host_path="/x"), ctx)
+    main, sidecar = cluster.get(DEPLOY)["spec"]["template"]["spec"]["containers"]
+    assert "env" not in main
+    assert env_of(sidecar)["LD_PRELOAD"]
+
+
+def dgd(cluster: FakeCluster) -> ObjectRef:
+    cluster.put({"apiVersion": "nvidia.com/v1alpha1", "kind": "DynamoGraphDeployment",
+                 "metadata": {"name": "graph", "namespace": NS},
+                 "spec": {"services": {
+                     "Frontend": {"replicas": 1, "extraPodSpec": {"mainContainer": {"image": "fe"}}},
+                     "VllmWorker": {"replicas": 2, "extraPodSpec": {
+                         "mainContainer": {"image": "vllm", "env": [{"name": "A", "value": "1"}]}}}}}})
+    return ObjectRef("nvidia.com/v1alpha1", "DynamoGraphDeployment", NS, "graph")
+
+
+def test_dynamo_service_main_container_is_patched(make_ctx, cluster: FakeCluster) -> None:
+    ref = dgd(cluster)
+    original = cluster.dump()
+    scenario = make_scenario(kind=WorkloadKind.DYNAMO, name="graph", services=("VllmWorker",))
+    ctx = make_ctx(scenario)
+    PatchImpl(StandInShim()).run(step(source=ShimSource.IMAGE, image="shim:1"), ctx)
+    services = cluster.get(ref)["spec"]["services"]
+    assert "env" not in services["Frontend"]["extraPodSpec"]["mainContainer"]
+    worker = services["VllmWorker"]
+    assert env_of(worker["extraPodSpec"]["mainContainer"])["A"] == "1"
+    assert env_of(worker["extraPodSpec"]["mainContainer"])["LD_PRELOAD"]
+    assert worker["extraPodSpec"]["initContainers"][0]["image"] == "shim:1"
+    assert worker["extraPodMetadata"]["labels"] == {"chaos.dev/run-id": RUN_ID}
+    assert ctx.journal[0].pointer == "/spec/services/VllmWorker"
+    ctx.undo_recorded()
+    assert cluster.dump() == original
