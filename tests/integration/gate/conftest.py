@@ -6,11 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from gate_support import GATE_SCRIPT, REPO, GateRun
+from sim_support import Sim
 
 
 @pytest.fixture
@@ -45,3 +46,18 @@ def gate(tmp_path: Path) -> Callable[..., GateRun]:
         return GateRun(proc, workdir, summary, output)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def sim_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One compile of the embedded cluster's worker image per session."""
+    return tmp_path_factory.mktemp("sim-images")
+
+
+@pytest.fixture
+def sim(tmp_path: Path, sim_build_dir: Path) -> Iterator[Sim]:
+    """A seeded embedded cluster for one test (see sim_support.py)."""
+    from sim_support import seeded_sim
+
+    with seeded_sim(tmp_path / "sim", sim_build_dir) as started:
+        yield started
