@@ -335,13 +335,16 @@ class FaultInjector:
                  kind: str = "Deployment", xid: int = 79, *, context: str | None = None,
                  kubeconfig: str | None = None, run_dir: str | Path | None = None,
                  pin: str = "preferred", fault_expiry: str = "2m", timeout: str = "10m",
-                 yes: bool = False, allow_namespaces: Sequence[str] = ()) -> None:
+                 yes: bool = False, allow_namespaces: Sequence[str] = (), settle: bool = False,
+                 settle_timeout: str = "2m") -> None:
         """Describe the fault; nothing touches the cluster until `install()`.
 
         `pin` (hard, preferred, none) keeps the workload's pods on the target node while the shim
         is loaded; `fault_expiry` is the dead-man switch (an armed fault lapses unless renewed);
         `timeout` bounds each step; `yes` allows taking the last healthy replica;
-        `allow_namespaces` lifts the guardrail on system namespaces for those named.
+        `allow_namespaces` lifts the guardrail on system namespaces for those named;
+        `settle` makes `uninstall()` wait (up to `settle_timeout`) until the restored workload's
+        pods are Ready again, so a following injector or test finds it healthy.
         """
         self.namespace = namespace
         self.workload = workload
@@ -352,6 +355,8 @@ class FaultInjector:
         self.timeout = timeout
         self.yes = yes
         self.allow_namespaces = tuple(allow_namespaces)
+        self.settle = settle
+        self.settle_timeout = settle_timeout
         self._cluster_arg = cluster
         self._context = context
         self._kubeconfig = kubeconfig
@@ -397,6 +402,10 @@ class FaultInjector:
     def scenario(self, node: str | None = None, passthrough: bool = True) -> Scenario:
         """The Scenario this injector runs, built in code and checked like a file (the steps it
         names are the ones `install`, `arm` and `disarm` run)."""
+        from runner.scenario.model import Duration
+
+        # a step may not outlast the scenario: the settle wait is capped at the step timeout
+        settle = min((self.settle_timeout, self.timeout), key=lambda d: Duration.parse(d).seconds)
         guardrails: dict[str, Any] = {"allow-last-replica": self.yes}
         if self.allow_namespaces:
             guardrails["allow-namespaces"] = list(self.allow_namespaces)
@@ -416,6 +425,7 @@ class FaultInjector:
                 {"toggle": {"name": "arm", "enabled": True}},
                 {"toggle": {"name": "disarm", "enabled": False}},
                 {"cleanup": {"name": "uninstall"}},
+                {"wait": {"name": "settle", "for": "pods-ready", "timeout": settle}},
             ],
         }
         import yaml
@@ -472,29 +482,38 @@ class FaultInjector:
         self._armed = False
         return self
 
-    def uninstall(self) -> None:
-        """Roll back everything: disarm, restore the workload, delete what was created, verify.
+    def uninstall(self, settle: bool | None = None) -> None:
+        """Roll back everything: disarm, restore the workload, delete what was created, verify;
+        then, with `settle` (default: the constructor's), wait until the workload's pods are Ready
+        again so that the next injector's preflight finds it healthy.
 
         Safe to call twice and before `install()`. Raises RollbackError naming what is still
-        changed if anything could not be undone (then run `chaos recover RUN_DIR`)."""
+        changed if anything could not be undone (then run `chaos recover RUN_DIR`), and
+        FaultInjectorError if the restored workload is not Ready within `settle_timeout` (after a
+        node-scoped XID, remediation may keep the faulty node cordoned: that is not ours to undo)."""
         session = self._session
         if session is None:
             self._exit.close()
             return
-        with _signals_deferred() as received:
-            try:
-                left = session.undo_all()
-                session.close(left)
-            finally:
-                self._session = None
-                self._armed = False
-                self._exit.close()
-        self.leftovers = tuple(left)
-        if left:
-            raise RollbackError(f"rollback incomplete ({len(left)} left): {'; '.join(left)}; "
-                                f"run: chaos recover {session.run_dir}")
-        if received:
-            raise KeyboardInterrupt  # the Ctrl-C we held back during the rollback
+        try:
+            with _signals_deferred() as received:
+                try:
+                    left = session.undo_all()
+                    session.close(left)
+                finally:
+                    self._session = None
+                    self._armed = False
+            self.leftovers = tuple(left)
+            if left:
+                raise RollbackError(f"rollback incomplete ({len(left)} left): {'; '.join(left)}; "
+                                    f"run: chaos recover {session.run_dir}")
+            if received:
+                raise KeyboardInterrupt  # the Ctrl-C we held back during the rollback
+            if self.settle if settle is None else settle:
+                # a wait records nothing to undo: safe after the journal has ended
+                session.run_step("settle")
+        finally:
+            self._exit.close()
 
     def _need(self) -> _Session:
         if self._session is None:

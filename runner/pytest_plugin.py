@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _RESULT = pytest.StashKey["RunResult | BaseException"]()
 _FAULT_KEYS = frozenset({"namespace", "workload", "kind", "xid", "node", "pin", "fault_expiry",
-                         "timeout", "yes", "arm", "allow_namespaces"})
+                         "timeout", "yes", "arm", "allow_namespaces", "settle", "settle_timeout"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,7 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "with the verdict's reason unless the verdict is passed.")
     config.addinivalue_line(
         "markers", "chaos_fault(namespace, workload, kind='Deployment', xid=79, node=None, "
-        "arm=True): the target of the gpu_fault fixture.")
+        "arm=True, settle=True, ...): the target of the gpu_fault fixture (other keys: "
+        "runner.api.FaultInjector's).")
 
 
 # --- helpers (imports of the library happen here, on first use) --------------------------------
@@ -193,13 +194,15 @@ def gpu_fault(request: pytest.FixtureRequest) -> Iterator[FaultInjector]:
 
     The shim is loaded into the workload's pods (they restart and must become Ready), then armed on
     the target node (`arm=False` in the marker leaves it disarmed: call `.arm()` yourself). Teardown
-    rolls everything back whether the test passed, failed or was interrupted; a rollback that
-    cannot complete is an error naming what is left and the `chaos recover` command."""
+    rolls everything back whether the test passed, failed or was interrupted, then waits (up to
+    `settle_timeout`, default 2m; `settle=False` skips it) for the workload to be Ready again; a
+    rollback that cannot complete is an error naming what is left and the `chaos recover` command."""
     from runner.api import FaultInjector
 
     spec = _fault_spec(request)  # a misused marker is reported before any cluster is opened
     chaos_cluster: Cluster = request.getfixturevalue("chaos_cluster")
     arm = bool(spec.pop("arm", True))
+    spec.setdefault("settle", True)  # the next test's preflight wants the workload healthy again
     node = spec.pop("node", None)
     injector = FaultInjector(chaos_cluster, spec.pop("namespace"), spec.pop("workload"),
                              run_dir=_run_dir(request.config, request.node.nodeid), **spec)
@@ -208,3 +211,5 @@ def gpu_fault(request: pytest.FixtureRequest) -> Iterator[FaultInjector]:
         if arm:
             injector.arm()
         yield injector
+        if getattr(request.session, "exitstatus", None) == pytest.ExitCode.INTERRUPTED:
+            injector.settle = False  # Ctrl-C: roll back and let the user go, do not wait for Ready

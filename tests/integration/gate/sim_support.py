@@ -34,11 +34,40 @@ def _missing() -> list[str]:
 
 
 MISSING = _missing()
+if not MISSING:
+    # Imported now, at collection: `pytester` restores sys.modules after each test, and a module
+    # first imported inside one test would be imported afresh in the next while objects from the
+    # old copy live on (the YAML loader then no longer recognises its own event classes).
+    import runner.api
+    import runner.cluster.kube
+    import runner.engine.recover
+    import runner.sim.nodeside
+    import runner.sim.seed
+    import runner.steps.registry  # noqa: F401
 SKIP_REASON = f"the gate's cluster tests need {', '.join(MISSING)} (not on this branch yet)"
 NAMESPACE = "inference"
 WORKLOAD = "vllm-worker"
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
 MANAGED = "app.kubernetes.io/managed-by=chaos"
+
+# A scenario that needs no fault to fire: load the shim, wait for Ready, clean up (passes), and one
+# that adds an assertion that cannot hold (fails).
+PASSING = """\
+apiVersion: chaos/v1
+kind: Scenario
+metadata: {name: shim-loads}
+target:
+  namespace: inference
+  workload: {kind: Deployment, name: vllm-worker}
+fault: {xid: 79}
+settings: {timeout: 2m}
+steps:
+  - patch: {passthrough: true, pin: preferred}
+  - wait: {for: pods-ready, timeout: 1m}
+  - cleanup: {}
+"""
+FAILING = PASSING.replace("name: shim-loads", "name: five-replicas").replace(
+    "  - cleanup: {}\n", "  - assert: {name: five-ready, pods: {min-ready: 5}}\n  - cleanup: {}\n")
 
 
 @dataclass

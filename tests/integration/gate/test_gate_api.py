@@ -14,32 +14,12 @@ from pathlib import Path
 
 import pytest
 from gate_support import REPO
-from sim_support import MISSING, NAMESPACE, SCENARIO, SKIP_REASON, WORKLOAD, Sim
+from sim_support import FAILING, MISSING, NAMESPACE, PASSING, SCENARIO, SKIP_REASON, WORKLOAD, Sim
 
 import runner
 from runner import api
 
 needs_cluster = pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
-
-# A scenario that needs no fault to fire: load the shim, wait for Ready, clean up (passes), and one
-# that adds an assertion that cannot hold (fails).
-PASSING = """\
-apiVersion: chaos/v1
-kind: Scenario
-metadata: {name: shim-loads}
-target:
-  namespace: inference
-  workload: {kind: Deployment, name: vllm-worker}
-fault: {xid: 79}
-settings: {timeout: 2m}
-steps:
-  - patch: {passthrough: true, pin: preferred}
-  - wait: {for: pods-ready, timeout: 1m}
-  - cleanup: {}
-"""
-FAILING = PASSING.replace("name: shim-loads", "name: five-replicas").replace(
-    "  - cleanup: {}\n", "  - assert: {name: five-ready, pods: {min-ready: 5}}\n  - cleanup: {}\n")
-
 
 def test_import_runner_stays_light() -> None:
     code = ("import sys, runner; assert 'runner.api' not in sys.modules; "
@@ -76,7 +56,8 @@ def test_validate_and_load(tmp_path: Path) -> None:
 def test_injector_scenario_is_built_in_code() -> None:
     injector = api.FaultInjector("kube", NAMESPACE, WORKLOAD, xid=48, pin="hard")
     scenario = injector.scenario(node="gpu-node-2")
-    assert [s.name for s in scenario.steps] == ["install", "ready", "arm", "disarm", "uninstall"]
+    assert [s.name for s in scenario.steps] == ["install", "ready", "arm", "disarm", "uninstall",
+                                                   "settle"]
     assert scenario.fault.xid == 48
     assert scenario.target.node == "gpu-node-2"
     assert not injector.installed
