@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.integration.shim_support import Interactive, built, parse, run, shim_env, write_toggle
 
 from runner import xid as xidcat
+from tests.integration.shim_support import Interactive, built, parse, run, shim_env, write_toggle
 
 ECC = xidcat.ECC_UNCORRECTABLE.code
 

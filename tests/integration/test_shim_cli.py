@@ -9,9 +9,9 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
-from tests.integration.shim_support import built
 
 from runner import shim
+from tests.integration.shim_support import built
 
 Chaos = Callable[..., CompletedProcess[str]]
 

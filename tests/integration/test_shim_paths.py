@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.integration.shim_support import built, run, shim_env
 
 from runner import xid as xidcat
+from tests.integration.shim_support import built, run, shim_env
 
 # the stubs' recognisable answers (shim/tests/stubs/stub.h)
 STUB_RT_PTR, STUB_DRV_PTR, STUB_EXPORT_TABLE = 0x5100, 0xD000, 0x1234

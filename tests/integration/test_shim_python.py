@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.integration.shim_support import built, run, shim_env
 
 from runner import shim
+from tests.integration.shim_support import built, run, shim_env
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 

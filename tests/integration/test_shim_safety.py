@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from tests.integration.shim_support import built, shim_env, write_toggle
 
 # the dynamic loader relocating the preloaded object write-protects its RELRO segment
