@@ -293,7 +293,9 @@ def sim_up(
 # A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
 # recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
 
-import json as _json  # noqa: E402 - kept inside this block so the block stays self-contained
+import contextlib as _contextlib  # noqa: E402 - kept inside this block so it stays self-contained
+import json as _json  # noqa: E402
+from collections.abc import Iterator as _Iterator  # noqa: E402
 from pathlib import Path as _Path  # noqa: E402
 from typing import Annotated as _Annotated  # noqa: E402
 from typing import Any as _Any  # noqa: E402
@@ -305,87 +307,54 @@ def _engine_fail(exc: Exception) -> typer.Exit:
 
 
 def _load_scenario(path: _Path) -> _Any:
-    import importlib
+    from runner.scenario.validate import load_scenario
 
-    for module_name in ("runner.scenario", "runner.scenario.loader", "runner.scenario.load"):
-        try:
-            loader = getattr(importlib.import_module(module_name), "load_scenario", None)
-        except ImportError:
-            continue
-        if loader is not None:
-            return loader(path)
-    from runner.errors import ChaosError
-
-    raise ChaosError("the scenario loader is not available yet")
+    return load_scenario(path)
 
 
 def _cluster_choice(flag: str | None, scenario: _Any, context: str | None,
-                    kubeconfig: str | None) -> str:
+                    kubeconfig: str | None) -> tuple[str, str]:
+    """Which cluster a run uses and why (the first line of a run says both)."""
     if flag:
-        return flag
-    if scenario is not None and scenario.settings.cluster is not None:
-        return str(scenario.settings.cluster.value)
-    if context or kubeconfig or (_Path.home() / ".kube" / "config").exists():
-        return "kube"
-    return "sim"
+        if flag not in ("sim", "kube"):
+            from runner.errors import ScenarioError
+
+            raise ScenarioError(f"--cluster must be sim or kube, not {flag!r}", code="CLI001")
+        return flag, "--cluster"
+    if scenario.settings.cluster is not None:
+        return str(scenario.settings.cluster.value), "the scenario's settings.cluster"
+    if context or kubeconfig:
+        return "kube", "--context/--kubeconfig"
+    if (_Path.home() / ".kube" / "config").exists():
+        return "kube", "the current kubeconfig context (use --cluster sim for the embedded cluster)"
+    return "sim", "no kubeconfig found (use --cluster kube to target a real cluster)"
 
 
-def _report_writer() -> _Any:
-    import importlib
+@_contextlib.contextmanager
+def _open_cluster(choice: str, context: str | None, kubeconfig: str | None,
+                  scenario: _Any = None, scenario_path: _Path | None = None) -> _Iterator[_Any]:
+    """A connected Cluster. For `sim`, the embedded cluster is started (seeded from the scenario's
+    settings.sim) for the duration, and reached over HTTP through the same adapter as any cluster."""
+    from runner.cluster.connect import connect_kube, connect_url
 
-    try:
-        return importlib.import_module("runner.report").write_reports
-    except (ImportError, AttributeError):
-        def write_json(result: _Any, run_dir: _Path) -> list[_Path]:
-            path = run_dir / "report.json"
-            path.write_text(_json.dumps(result.to_json(), indent=2) + "\n")
-            return [path]
-        return write_json
+    if choice != "sim":
+        yield connect_kube(context, kubeconfig)
+        return
+    from runner.scenario.model import SimSettings
+    from runner.sim.seed import running
+
+    settings = scenario.settings.sim if scenario is not None else SimSettings()
+    base = scenario_path.parent if scenario_path is not None else _Path.cwd()
+    with running(settings, base) as sim:
+        yield connect_url(sim.url, name="embedded cluster")
 
 
-def _plain_listener() -> _Any:
-    import importlib
+def _listener(output: str) -> _Any:
+    if output == "json":
+        return None
+    from runner.report.live import LiveView
 
-    from runner.engine.events import RunListener
-
-    # the Rich live view, once runner/report/terminal.py provides `make_listener()`
-    try:
-        make_listener = getattr(importlib.import_module("runner.report.terminal"), "make_listener",
-                                None)
-    except ImportError:
-        make_listener = None
-    if callable(make_listener):
-        return make_listener()
-
-    class Plain(RunListener):
-        def run_started(self, scenario: _Any, run_id: str, run_dir: str, cluster: str) -> None:
-            typer.echo(f"run {run_id}: {scenario.metadata.name} on {cluster} (run dir {run_dir})")
-
-        def preflight_done(self, ok: bool, message: str, data: dict[str, _Any]) -> None:
-            typer.echo(f"preflight: {'ok' if ok else 'refused'}: {message}")
-
-        def step_started(self, step: _Any, index: int, total: int, deadline_s: float) -> None:
-            typer.echo(f"[{index + 1}/{total}] {step.name} ({step.kind.value}) ...")
-
-        def step_progress(self, step: _Any, message: str, data: dict[str, _Any]) -> None:
-            typer.echo(f"      {message}")
-
-        def step_finished(self, result: _Any) -> None:
-            typer.echo(f"      {result.status.value}: {result.message}")
-
-        def rollback_started(self, pending: list[str]) -> None:
-            typer.echo(f"rollback: undoing {len(pending)} change(s)")
-
-        def undo_done(self, outcome: _Any) -> None:
-            typer.echo(f"      {'ok' if outcome.ok else 'FAILED'}: {outcome.description} "
-                       f"{outcome.message}".rstrip())
-
-        def rollback_signal(self, left: list[str], hint: str) -> None:
-            typer.echo(hint, err=True)
-            for item in left:
-                typer.echo(f"  still to undo: {item}", err=True)
-
-    return Plain()
+    return LiveView()
 
 
 def _print_plan(items: _Any) -> None:
@@ -409,21 +378,26 @@ def run_command(
         "--report-dir", help="Run directory (default reports/<time>-<name>/).")] = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
     yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
+    allow_privileged: bool = typer.Option(
+        False, "--allow-privileged", help="Allow privileged steps (node-xid writes the kernel log)."),
     output: str = typer.Option("text", "-o", "--output", help="text or json."),
 ) -> None:
     """Run a scenario: preflight, steps, rollback, verdict (exit code per DESIGN.md §6)."""
     from runner import __version__ as version
-    from runner.cluster.connect import open_cluster
     from runner.engine.executor import RunOptions, run_with_signals
     from runner.engine.executor import dry_run as do_dry_run
     from runner.errors import ChaosError
+    from runner.report import write_reports
+    from runner.report.terminal import render
 
     try:
         scenario = _load_scenario(scenario_path)
         options = RunOptions(scenario_path=str(scenario_path), run_dir=report_dir, yes=yes,
-                             tool_version=version)
-        choice = _cluster_choice(cluster, scenario, context, kubeconfig)
-        with open_cluster(choice, context, kubeconfig, sim=scenario.settings.sim) as connected:
+                             allow_privileged=allow_privileged, tool_version=version)
+        choice, why = _cluster_choice(cluster, scenario, context, kubeconfig)
+        if output != "json":
+            typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from {why}")
+        with _open_cluster(choice, context, kubeconfig, scenario, scenario_path) as connected:
             if dry_run:
                 found = do_dry_run(scenario, connected, options)
                 if found.refused:
@@ -433,15 +407,20 @@ def run_command(
                     typer.echo(f"preflight ok: target node {found.preflight.target_node}")
                 _print_plan(found.plan)
                 raise typer.Exit(found.exit_code)
-            listener = None if output == "json" else _plain_listener()
-            result = run_with_signals(scenario, connected, options, listener=listener,
-                                      report_writer=_report_writer())
+            files: list[_Path] = []
+
+            def write(result: _Any, run_dir: _Path) -> list[_Path]:
+                files.extend(write_reports(result, run_dir))
+                return files
+
+            result = run_with_signals(scenario, connected, options, listener=_listener(output),
+                                      report_writer=write)
     except ChaosError as exc:
         raise _engine_fail(exc) from None
     if output == "json":
         typer.echo(_json.dumps(result.to_json(), indent=2))
     else:
-        typer.echo(f"verdict: {result.verdict.value} (exit {result.exit_code}): {result.reason}")
+        render(result, [str(f) for f in files])
     raise typer.Exit(result.exit_code)
 
 
@@ -474,13 +453,12 @@ def recover_command(
     run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy."),
     all_runs: bool = typer.Option(False, "--all", help="Recover every run found in the cluster."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
-    cluster: str = typer.Option("kube", "--cluster", help="sim or kube."),
     context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
     kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
                                           help="kubeconfig file."),
 ) -> None:
     """Undo what a dead or interrupted run left changed (safe to run twice)."""
-    from runner.cluster.connect import open_cluster
+    from runner.cluster.connect import connect_kube
     from runner.engine.recover import recover
     from runner.errors import ChaosError
 
@@ -488,9 +466,9 @@ def recover_command(
         typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
         raise typer.Exit(2)
     try:
-        with open_cluster(cluster, context, kubeconfig) as connected:
-            result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
-                             namespace=namespace)
+        connected = connect_kube(context, kubeconfig)
+        result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
+                         namespace=namespace)
     except ChaosError as exc:
         raise _engine_fail(exc) from None
     for line in result.lines():

@@ -99,6 +99,7 @@ class RunOptions:
     run_dir: Path | None = None  # exact run directory (--report-dir); None: under reports_root
     reports_root: Path = Path("reports")
     yes: bool = False  # allow taking the last healthy replica
+    allow_privileged: bool = False  # allow privileged steps (node-xid writes the node's kernel log)
     tool_version: str = ""
 
 
@@ -236,7 +237,7 @@ class Executor:
         self.run_id = run_id or new_run_id(self.clock)
         self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root,
                                                                scenario.metadata.name, self.clock)
-        self.state = RunState()
+        self.state = RunState(allow_privileged=self.options.allow_privileged)
         self.timeline: list[TimelineEvent] = []
         self.journal: Journal | None = None
         self._journal_failed = ""
@@ -306,6 +307,12 @@ class Executor:
         return self._finish(verdict, reason, started_at, results)
 
     def _enter_teardown(self) -> None:
+        # background work (the toggle's dead-man renewer) stops before anything is undone, so a
+        # late renewal cannot re-arm a node that rollback disarmed
+        try:
+            self.state.stop_background()
+        except Exception as exc:  # noqa: BLE001 - a broken renewer must not stop the rollback
+            log.warning("stopping background work failed: %s", exc)
         # from here on a signal is only noted: rollback must finish
         self.gate.on_rollback_signal = self._signal_during_rollback
         self.gate.rolling_back = True

@@ -1,12 +1,6 @@
 """The live view of a running scenario: what `chaos run` shows while it works.
 
-`LiveView` is a run listener by duck typing: it has exactly the methods of the engine's
-`runner.engine.events.RunListener` (run_started, preflight_done, step_started, step_progress,
-step_finished, rollback_started, undo_done, rollback_finished, run_finished), so the engine can call
-it directly or through a subclass of RunListener. The methods whose arguments the engine has not
-fixed yet (run_started, preflight_done, step_started, rollback_started, rollback_finished) take
-`*args, **kwargs` and read what they recognise: a step name from a string or an object's `.name`,
-`run_id`, `scenario`/`scenario_name`, `deadline` (unix time) or `timeout` (seconds).
+`LiveView` is a `runner.engine.events.RunListener`: the engine calls it as the run goes.
 
 On a TTY it shows a Rich Live panel: the current step, elapsed and deadline, the last message, and
 pods by node and phase when progress data carries `pods` (a list of {name, node, phase, ready,
@@ -25,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from runner.engine.events import RunListener
 from runner.report.redact import redact_text
 from runner.report.terminal import STATUS_STYLE, is_plain, make_console
 from runner.report.timings import fmt_duration
@@ -37,7 +32,7 @@ def _name_of(value: object) -> str:
     return str(name) if name else str(value)
 
 
-class LiveView:
+class LiveView(RunListener):
     """A RunListener-shaped live display (see the module docstring for the contract)."""
 
     def __init__(self, stream: IO[str] | None = None, *, plain: bool | None = None,
@@ -56,27 +51,30 @@ class LiveView:
         self.pods: list[Mapping[str, Any]] = []
         self.done: list[tuple[str, str, float]] = []  # (step, status, seconds)
         self.phase = "starting"
+        self._last_progress = ""
 
-    # --- the listener methods -----------------------------------------------------------------
+    # --- the listener methods (runner.engine.events.RunListener) ----------------------------
 
-    def run_started(self, *args: Any, **kwargs: Any) -> None:
-        self._safe(self._run_started, args, kwargs)
+    def run_started(self, scenario: Any, run_id: str, run_dir: str, cluster: str) -> None:
+        timeout = getattr(getattr(getattr(scenario, "settings", None), "timeout", None), "seconds", None)
+        self._safe(self._run_started, (_name_of(getattr(scenario, "metadata", scenario)), run_id,
+                                       cluster, timeout), {})
 
-    def preflight_done(self, *args: Any, **kwargs: Any) -> None:
-        self._safe(self._event, ("preflight done",), {})
+    def preflight_done(self, ok: bool, message: str, data: dict[str, Any]) -> None:
+        self._safe(self._event, (f"preflight {'ok' if ok else 'refused'}: {message}",), {})
 
-    def step_started(self, *args: Any, **kwargs: Any) -> None:
-        self._safe(self._step_started, args, kwargs)
+    def step_started(self, step: Any, index: int, total: int, deadline_s: float) -> None:
+        self._safe(self._step_started, (step, index, total), {})
 
-    def step_progress(self, message: str, data: Mapping[str, Any] | None = None) -> None:
+    def step_progress(self, step: Any, message: str, data: dict[str, Any]) -> None:
         self._safe(self._step_progress, (message, data or {}), {})
 
-    def step_finished(self, step: Any) -> None:
-        self._safe(self._step_finished, (step,), {})
+    def step_finished(self, result: Any) -> None:
+        self._safe(self._step_finished, (result,), {})
 
-    def rollback_started(self, *args: Any, **kwargs: Any) -> None:
+    def rollback_started(self, pending: list[str]) -> None:
         self.phase = "rolling back"
-        self._safe(self._event, ("rollback started",), {})
+        self._safe(self._event, (f"rollback started: {len(pending)} change(s) to undo",), {})
 
     def undo_done(self, outcome: Any) -> None:
         ok = bool(getattr(outcome, "ok", False))
@@ -84,8 +82,15 @@ class LiveView:
         msg = getattr(outcome, "message", "")
         self._safe(self._event, (text + (f" — {msg}" if msg else ""),), {})
 
-    def rollback_finished(self, *args: Any, **kwargs: Any) -> None:
-        self._safe(self._event, ("rollback finished",), {})
+    def rollback_finished(self, result: Any) -> None:
+        complete = bool(getattr(result, "complete", False))
+        self._safe(self._event, (f"rollback finished{'' if complete else ': INCOMPLETE'}",), {})
+
+    def rollback_signal(self, left: list[str], hint: str) -> None:
+        # said even under the live panel: the user pressed Ctrl-C and must see the answer
+        self._safe(self._line, (hint,), {})
+        for item in left:
+            self._safe(self._line, (f"  still to undo: {item}",), {})
 
     def run_finished(self, result: Any) -> None:
         self._safe(self._run_finished, (result,), {})
@@ -111,30 +116,27 @@ class LiveView:
         else:
             self._refresh()
 
-    def _run_started(self, *args: Any, **kwargs: Any) -> None:
+    def _run_started(self, name: str, run_id: str, cluster: str, timeout: float | None) -> None:
         self.started = self._clock()
-        self.run_id = str(kwargs.get("run_id", ""))
-        scenario = kwargs.get("scenario_name", kwargs.get("scenario", args[0] if args else ""))
-        self.scenario = _name_of(getattr(scenario, "metadata", scenario)) if scenario else ""
-        if kwargs.get("deadline"):
-            self.deadline = float(kwargs["deadline"])
-        elif kwargs.get("timeout"):
-            self.deadline = self.started + float(kwargs["timeout"])
+        self.run_id = run_id
+        self.scenario = name
+        self.deadline = self.started + float(timeout) if timeout else None
         self.phase = "running"
         text = f"run started: {self.scenario}" + (f" (run {self.run_id})" if self.run_id else "")
+        text += f" on {cluster}" if cluster else ""
         if self.plain:
             self._line(text)
         else:
+            self.console.print(text, markup=False, highlight=False)
             self._live = Live(self._renderable(), console=self.console, refresh_per_second=4,
                               transient=True)
             self._live.start()
 
-    def _step_started(self, *args: Any, **kwargs: Any) -> None:
-        step = kwargs.get("step", args[0] if args else "")
+    def _step_started(self, step: Any, index: int, total: int) -> None:
         self.step = _name_of(step)
         self.step_began = self._clock()
         self.pods = []
-        self._event(f"step started: {self.step}")
+        self._event(f"step {index + 1}/{total} started: {self.step}")
 
     def _step_progress(self, message: str, data: Mapping[str, Any]) -> None:
         pods = data.get("pods")
@@ -142,7 +144,10 @@ class LiveView:
             self.pods = [p for p in pods if isinstance(p, Mapping)]
         if self.plain:
             summary = self._pods_summary()
-            self._line(f"{self.step}: {message}" + (f"  [{summary}]" if summary else ""))
+            line = f"{self.step}: {message}" + (f"  [{summary}]" if summary else "")
+            if line != self._last_progress:  # a log is for changes, not heartbeats
+                self._line(line)
+            self._last_progress = line
         else:
             self.message = message
             self._refresh()

@@ -544,9 +544,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _logs(self, route: Route, query: dict[str, str]) -> None:
         api = self.server.api
         pod = api.store.get(PODS, route.namespace, route.name)
-        containers = [str(c.get("name")) for c in pod.get("spec", {}).get("containers") or []]
-        containers += [str(c.get("name")) for c in pod.get("spec", {}).get("initContainers") or []]
-        container = query.get("container") or None
+        regular = [str(c.get("name")) for c in pod.get("spec", {}).get("containers") or []]
+        containers = regular + [str(c.get("name")) for c in pod.get("spec", {}).get("initContainers") or []]
+        # like the real server: with one (non-init) container, that is the default
+        container = query.get("container") or (regular[0] if len(regular) == 1 else None)
         previous = query.get("previous") in ("1", "true")
         tail = int(query["tailLines"]) if query.get("tailLines") else None
         ns = route.namespace or ""

@@ -10,8 +10,9 @@ describes) for the shim's `[XID <n> SIM]` lines. For a node-scoped XID (runner/x
 For a process-scoped XID (94, 43) it only records a Warning Event on the pod: a restart in place
 recovers. When someone else uncordons a node it had cordoned (an operator, a `chaos` uncordon step),
 the agent takes that as "the GPU was reset": it sets the condition to False (reason `GpuReset`) and
-removes its label and annotation. It never evicts or deletes pods (NVSentinel's node-drainer does
-that; workloads here are moved by whoever owns them).
+removes its label and annotation. A short while after cordoning (`drain_delay_s`, 10 s scaled by
+the cluster's time scale) it drains the node as NVSentinel's node-drainer does: controller-owned
+pods are evicted (deleted) so their controllers recreate them elsewhere; bare pods are left alone.
 
 Reference names, for whoever maps this to a real cluster (approximations from NVSentinel's public
 docs, not a contract): NVSentinel's health monitors set a node condition per check (the syslog
@@ -20,13 +21,14 @@ and may taint/label the node (a `dgxc.nvidia.com/nvsentinel-state`-style label a
 `quarantineHealthEvent` annotation), and marks a manual uncordon with the annotation
 `quarantinedNodeUncordonedManually` (documented in its runbooks), after which it does not re-cordon
 for the same event. Our names are deliberately in our own `chaos.dev/` space.
-It must not run processes or touch anything but nodes and events.
+It must not run processes or touch anything but nodes, the pods it drains, and events.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 
 from runner.errors import ClusterError, NotFound
@@ -53,12 +55,19 @@ class HealthAgent(Loop):
     watches = (NODES,)
     resync_s = 0.1  # log files give no wake-up; this is how often they are read
 
-    def __init__(self, store: Store, logs: PodLogs) -> None:
+    def __init__(self, store: Store, logs: PodLogs, drain_delay_s: float = 0.0) -> None:
         super().__init__(store)
         self.logs = logs
+        self.drain_delay_s = drain_delay_s
         self._offsets: dict[Path, int] = {}
+        self._drains: dict[str, tuple[float, int]] = {}  # node -> (drain at monotonic, xid)
 
     def reconcile(self) -> None:
+        now = time.monotonic()
+        for due, (when, xid) in list(self._drains.items()):
+            if now >= when:
+                del self._drains[due]
+                self._drain(due, xid)
         nodes = {n["metadata"]["name"]: n for n in self.store.list(NODES)[0]}
         for node in nodes.values():
             self._maybe_reset(node)
@@ -114,6 +123,26 @@ class HealthAgent(Loop):
         node = self.store.get(NODES, None, node_name)
         events.emit(self.store, node, CONDITION, f"XID {xid} ({info.title}) on {node_name}: cordoned. {line}",
                     COMPONENT, type_="Warning", host=node_name)
+        # like NVSentinel, drain a moment after quarantine (the crash is on record by then)
+        self._drains.setdefault(node_name, (time.monotonic() + self.drain_delay_s, xid))
+
+    def _drain(self, node_name: str, xid: int) -> None:
+        """Evict the node's controller-owned pods, as NVSentinel's node-drainer does after
+        quarantine: a crash-looping pod stays bound to its node forever otherwise, so only this
+        lets the workload's controller recreate it on a healthy node. Bare pods (no owner) are left
+        alone, as `kubectl drain` leaves them without --force."""
+        pods, _ = self.store.list(PODS, field_selector=f"spec.nodeName={node_name}")
+        for pod in pods:
+            if not pod["metadata"].get("ownerReferences"):
+                continue
+            meta = pod["metadata"]
+            try:
+                self.store.delete(PODS, meta["namespace"], meta["name"])
+            except NotFound:
+                continue
+            events.emit(self.store, pod, "Evicted",
+                        f"drained from {node_name} after XID {xid} (node quarantined)",
+                        COMPONENT, type_="Warning", host=node_name)
 
     def _maybe_reset(self, node: Obj) -> None:
         cond = get_condition(node.get("status") or {}, CONDITION)

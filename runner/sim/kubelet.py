@@ -109,6 +109,10 @@ class Probe:
     next_at: float = 0.0
 
 
+TERMINATION_MESSAGE_BYTES = 2048  # the kubelet's limits for FallbackToLogsOnError
+TERMINATION_MESSAGE_LINES = 80
+
+
 @dataclass
 class Container:
     spec: Obj
@@ -288,6 +292,20 @@ class PodWorker:
         c.ready = rp is None and not c.init
         self._event("Started", f"Started container {c.name}")
 
+    def _termination_message(self, c: Container, code: int) -> str:
+        """`terminationMessagePolicy: FallbackToLogsOnError`, as the kubelet does it: a container
+        that failed and wrote no termination file gets its log's tail (80 lines, 2 KiB at most) as
+        `terminated.message`, so the reason survives in the pod status after the logs are gone."""
+        if code == 0 or c.spec.get("terminationMessagePolicy") != "FallbackToLogsOnError":
+            return ""
+        path = self.k.logs.path(self.ns, self.name, c.name, c.restart_count)
+        try:
+            data = path.read_bytes()[-TERMINATION_MESSAGE_BYTES:]
+        except OSError:
+            return ""
+        lines = data.decode("utf-8", "replace").splitlines()[-TERMINATION_MESSAGE_LINES:]
+        return "\n".join(lines)
+
     def _exited(self, c: Container, code: int, now: float, started: bool = True) -> None:
         if c.proc is not None:
             procs.reap(c.proc)
@@ -297,6 +315,9 @@ class PodWorker:
         term = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                 "startedAt": c.started_ts or now_rfc3339(), "finishedAt": now_rfc3339(),
                 "containerID": f"chaos-sim://{self.uid[:8]}-{c.name}-{c.restart_count}"}
+        message = self._termination_message(c, code)
+        if message:
+            term["message"] = message
         c.ready = False
         c.exit_code = code
         restart = self.policy == "Always" or (self.policy == "OnFailure" and code != 0)

@@ -25,6 +25,8 @@ from runner.sim.resources import NODES
 from runner.sim.scheduling import Scheduler
 from runner.sim.store import Store
 
+DRAIN_DELAY_S = 10.0  # the health agent's quarantine-to-drain delay, before time scaling
+
 
 @dataclass(frozen=True)
 class NodeSideSettings:
@@ -78,4 +80,5 @@ def attach(cluster: SimCluster, settings: NodeSideSettings | None = None) -> Non
     cluster.add_component(Kubelets(store, cluster.logs, cluster.root, build,
                                    KubeletSettings(time_scale=settings.time_scale)))
     if settings.health_agent:
-        cluster.add_component(HealthAgent(store, cluster.logs))
+        cluster.add_component(HealthAgent(store, cluster.logs,
+                                          drain_delay_s=DRAIN_DELAY_S * settings.time_scale))

@@ -13,17 +13,19 @@ status is left to the controllers). An object of an unknown kind is an error nam
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from runner.errors import ChaosError, Conflict
+from runner.errors import ChaosError, ClusterError, Conflict
 from runner.scenario.model import SimSettings
 from runner.sim.cluster import SimCluster
+from runner.sim.dynamo import DGDS
 from runner.sim.nodes import NodeGroup, add_nodes
-from runner.sim.resources import GVR, NAMESPACES
+from runner.sim.resources import DEPLOYMENTS, GVR, NAMESPACES, STATEFULSETS
 from runner.sim.store import Obj, Store
 
 
@@ -90,13 +92,51 @@ def seed(cluster: SimCluster, sim: SimSettings, base_dir: Path) -> list[str]:
     return names
 
 
+def unsettled(store: Store) -> list[str]:
+    """Workloads whose pods are not all Ready yet ('inference/vllm-worker 1/2 Ready')."""
+    waiting = []
+    for gvr in (DEPLOYMENTS, STATEFULSETS):
+        for obj in store.list(gvr)[0]:
+            want = (obj.get("spec") or {}).get("replicas", 1)
+            ready = (obj.get("status") or {}).get("readyReplicas", 0) or 0
+            if ready < want:
+                meta = obj["metadata"]
+                waiting.append(f"{meta['namespace']}/{meta['name']} {ready}/{want} Ready")
+    try:
+        graphs = store.list(DGDS)[0]
+    except ClusterError:  # the CRD is not installed: no graphs to wait for
+        graphs = []
+    for obj in graphs:
+        if (obj.get("status") or {}).get("state") != "successful":
+            meta = obj["metadata"]
+            waiting.append(f"{meta['namespace']}/{meta['name']} (DynamoGraphDeployment) not successful")
+    return waiting
+
+
+def wait_settled(store: Store, timeout: float) -> None:
+    """Block until every seeded workload is Ready, as a freshly provisioned cluster would be
+    before anyone runs an experiment on it; ChaosError naming what is not Ready after `timeout`."""
+    deadline = time.monotonic() + timeout
+    watch = store.watch(DEPLOYMENTS)
+    try:
+        while waiting := unsettled(store):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChaosError("the embedded cluster's workloads did not become Ready within "
+                                 f"{timeout:.0f}s: {', '.join(waiting)}")
+            watch.next_event(timeout=min(left, 1.0))  # status changes wake us; 1 s covers sts
+    finally:
+        watch.stop()
+
+
 @contextlib.contextmanager
 def running(sim: SimSettings, base_dir: Path, root: Path | None = None,
-            build_dir: Path | None = None) -> Iterator[SimCluster]:
+            build_dir: Path | None = None, settle_timeout: float = 180.0) -> Iterator[SimCluster]:
     """A started, seeded GPU cluster for `sim` (node side attached per its settings); stopped after.
 
     This is what opening the `sim` cluster for a run needs: `base_dir` is the scenario's directory
-    (manifest paths are relative to it); the caller connects through `write_kubeconfig`."""
+    (manifest paths are relative to it); the caller connects through `write_kubeconfig`.
+    It returns once the seeded workloads are Ready (`settle_timeout` seconds at most; 0 skips)."""
     from runner.sim.nodeside import NodeSideSettings, attach
 
     cluster = SimCluster(root)
@@ -104,6 +144,8 @@ def running(sim: SimSettings, base_dir: Path, root: Path | None = None,
                                      build_dir=build_dir))
     with cluster:
         seed(cluster, sim, base_dir)
+        if settle_timeout > 0:
+            wait_settled(cluster.store, settle_timeout)
         yield cluster
 
 

@@ -33,6 +33,7 @@ class _Seen:
     logs_read: set[str] = field(default_factory=set)
     xid_lines: list[dict[str, str]] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
+    ready_marked: set[str] = field(default_factory=set)  # replacements already on the timeline
 
 
 class AssertRescheduleImpl:
@@ -72,6 +73,10 @@ class AssertRescheduleImpl:
                         code = v.containers[0].last_exit_code if v.containers else None
                         ctx.timeline("pod-crash", f"exit code {code}", node=node, pod=v.name)
                     self._read_xid_lines(ctx, v.namespace, v.name, node, seen)
+                if (v.ready and v.node and v.node != node and v.name not in seen.ready_marked
+                        and v.name not in ctx.state.placements_before):
+                    seen.ready_marked.add(v.name)  # a replacement came up: a point on the timeline
+                    ctx.timeline("pod-ready", "replacement Ready", node=v.node, pod=v.name)
             if step.expect_cordon:
                 cordoned()
             ctx.progress(f"waiting for pods to leave {node}", pods=pod_summaries(pods),
@@ -109,7 +114,7 @@ class AssertRescheduleImpl:
             failed = parts(objects) or ["the state changed back before it could be confirmed"]
         seen.recovered = None if failed else ctx.clock.time()
         if not failed:
-            ctx.timeline("pods-ready-elsewhere", f"{want} replica(s) Ready off {node}", node=node)
+            ctx.timeline("rescheduled", f"{want} replica(s) Ready off {node}")
         evidence = self._evidence(ctx, node, objects, seen)
         if failed:
             return StepOutcome(StepStatus.FAILED, f"not rescheduled within {step.within}: "

@@ -213,6 +213,12 @@ def template_patch(loc: TemplateLocation, add: Additions, containers: Sequence[s
     for pointer in containers:
         ops += _merge_named(f"{pointer}/env", _read(obj, f"{pointer}/env"), add.env)
         ops += _merge_named(f"{pointer}/volumeMounts", _read(obj, f"{pointer}/volumeMounts"), add.mounts)
+        # keep the `[XID n SIM]` line in the pod status (terminated.message) after a crash, so the
+        # proof survives a drain that deletes the pod before anyone reads its log; a policy the
+        # user chose is left alone
+        if obj is None or _read(obj, f"{pointer}/terminationMessagePolicy") is MISSING:
+            ops.append({"op": "add", "path": f"{pointer}/terminationMessagePolicy",
+                        "value": "FallbackToLogsOnError"})
     if add.affinity is not None:
         affinity = _read(obj, f"{loc.pod_spec}/affinity")
         if affinity is MISSING:

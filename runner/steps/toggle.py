@@ -22,7 +22,15 @@ from runner.cluster.protocol import Cluster, ObjectRef
 from runner.engine.clock import SystemClock
 from runner.engine.targets import target_pods
 from runner.errors import ChaosError, NotFound, StepError
-from runner.scenario.model import Scenario, StepBase, StepKind, ToggleMethod, ToggleStep
+from runner.scenario.model import (
+    AUTO_NODE,
+    TARGET_NODE,
+    Scenario,
+    StepBase,
+    StepKind,
+    ToggleMethod,
+    ToggleStep,
+)
 from runner.steps.base import (
     Clock,
     Evidence,
@@ -90,6 +98,26 @@ def write_toggle(cluster: Cluster, clock: Clock, *, node: str, namespace: str, r
     manifest = helper_manifest(name, namespace, node, run_id, role, write_command(content),
                                image=image, mounts=(HostMount(toggle_dir, MOUNT),))
     return run_helper(cluster, clock, manifest, deadline=deadline).log
+
+
+def _follow_auto_target(step: ToggleStep, ctx: StepContext) -> None:
+    """With `target.node: auto`, the target is "a node running a target pod". The patch step's
+    rollout may have moved every pod off the node preflight chose (a preferred pin cannot place a
+    surge pod on a node whose GPUs are still held by the old pod), so before arming, re-choose the
+    node with the most Ready target pods. An explicitly named node is never changed."""
+    if ctx.scenario.target.node != AUTO_NODE or step.node not in (TARGET_NODE, ""):
+        return
+    views = [pod_view(p) for p in target_pods(ctx.cluster, ctx.scenario.target)]
+    ready: dict[str, int] = {}
+    for view in views:
+        if view.node and view.ready and not view.deleting:
+            ready[view.node] = ready.get(view.node, 0) + 1
+    if not ready or ready.get(ctx.state.target_node, 0) > 0:
+        return
+    chosen = max(sorted(ready), key=lambda n: ready[n])
+    ctx.progress(f"target node {ctx.state.target_node} runs no target pod after the rollout; "
+                 f"arming {chosen} instead (target.node: auto)")
+    ctx.state.target_node = chosen
 
 
 @register_undo
@@ -197,6 +225,8 @@ class ToggleImpl:
 
     def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
         assert isinstance(step, ToggleStep)
+        if step.enabled:
+            _follow_auto_target(step, ctx)
         node = ctx.state.resolve_node(step.node)
         if not node:
             raise StepError("toggle: no node (the target node was not resolved)")

@@ -18,7 +18,7 @@ from runner.cluster.protocol import KubeObject
 from runner.cluster.workloads import desired_replicas
 from runner.engine.targets import target_selector, workload_ref
 from runner.engine.wait import wait_for
-from runner.errors import NotFound
+from runner.errors import ClusterError, NotFound
 from runner.scenario.model import Scenario, StepBase, StepKind, WaitFor, WaitStep, WorkloadKind
 from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
 from runner.steps.common import by_node, deadline, pod_summaries, xid_lines
@@ -119,10 +119,29 @@ def _wait_restarts(step: WaitStep, ctx: StepContext) -> Found:
                       deadline=deadline(ctx), clock=ctx.clock,
                       on_progress=_progress(ctx, f"waiting for a restart (>= {step.min_restarts})"),
                       what=f"a target pod with {step.min_restarts}+ restart(s)")
-    crashed = next(pod_view(p) for p in result.objects if pod_view(p).restarts >= step.min_restarts)
+    crashed_pod = next(p for p in result.objects if pod_view(p).restarts >= step.min_restarts)
+    crashed = pod_view(crashed_pod)
     ctx.timeline("pod-crash", result.message, node=crashed.node, pod=crashed.name)
-    return Found(result.message, (Evidence("placement", result.message,
-                                           {"pods": pod_summaries(result.objects)}),))
+    evidence = [Evidence("placement", result.message, {"pods": pod_summaries(result.objects)})]
+    why = _crash_reason(ctx, crashed_pod)
+    if why:
+        note_injection(ctx, why, pod=crashed.name, node=crashed.node)
+        evidence.append(Evidence("log", why.strip()[:500], {"pod": crashed.name, "line": why}))
+    return Found(result.message + (f": {why.strip()[:200]}" if why else ""), tuple(evidence))
+
+
+def _crash_reason(ctx: StepContext, pod: KubeObject) -> str:
+    """The `[XID n SIM]` line that explains a restart: from the termination message, else from
+    the previous container's log ('' when neither shows one)."""
+    found = find_in_status(pod, XID_PATTERN)
+    if found:
+        return found[1]
+    view = pod_view(pod)
+    try:
+        lines = xid_lines(ctx.cluster.pod_logs(view.namespace, view.name, previous=True))
+    except ClusterError:
+        return ""
+    return lines[0] if lines else ""
 
 
 def find_log_line(ctx: StepContext, pattern: re.Pattern[str]) -> tuple[str, str, bool] | None:
@@ -142,6 +161,26 @@ def find_log_line(ctx: StepContext, pattern: re.Pattern[str]) -> tuple[str, str,
                 start = text.rfind("\n", 0, match.start()) + 1
                 end = text.find("\n", match.end())
                 return view.name, text[start: end if end >= 0 else len(text)], previous
+    return None
+
+
+XID_PATTERN = re.compile(r"\[XID \d+ SIM\][^\n]*")
+
+
+def find_in_status(pod: KubeObject, pattern: re.Pattern[str]) -> tuple[str, str, bool] | None:
+    """A line matching `pattern` in a container's termination message (pod, line, previous):
+    with `terminationMessagePolicy: FallbackToLogsOnError` (the patch step sets it) a crashed
+    container's log tail lives on in the pod status, even in the DELETED event of a drained pod."""
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        for key in ("lastState", "state"):
+            message = ((cs.get(key) or {}).get("terminated") or {}).get("message") or ""
+            match = pattern.search(message)
+            if match:
+                start = message.rfind("\n", 0, match.start()) + 1
+                end = message.find("\n", match.end())
+                name = str((pod.get("metadata") or {}).get("name", ""))
+                return name, message[start: end if end >= 0 else len(message)], key == "lastState"
     return None
 
 
@@ -167,7 +206,8 @@ def _wait_log_line(step: WaitStep, ctx: StepContext) -> Found:
     found = watch_until(ctx.cluster, ctx.clock, lambda: find_log_line(ctx, pattern),
                         deadline=deadline(ctx), namespace=target.namespace,
                         selector=target_selector(ctx.cluster, target),
-                        what=f"a log line matching {step.pattern!r}")
+                        what=f"a log line matching {step.pattern!r}",
+                        on_event=lambda pod: find_in_status(pod, pattern))
     pod, line, previous = found
     note_injection(ctx, line, pod=pod)
     which = "previous" if previous else "current"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from runner.cluster.protocol import Cluster
+from runner.cluster.protocol import Cluster, KubeObject
 from runner.errors import DeadlineExceeded, Gone
 from runner.steps.base import Clock
 
@@ -24,8 +24,10 @@ WAKE_S = 2.0  # longest blind spot for facts without a watch (logs)
 
 def watch_until(cluster: Cluster, clock: Clock, check: Callable[[], T | None], *, deadline: float,
                 namespace: str | None, selector: str = "", what: str = "",
-                wake_s: float = WAKE_S) -> T:
-    """Return the first non-None `check()`; DeadlineExceeded when none came by `deadline`."""
+                wake_s: float = WAKE_S,
+                on_event: Callable[[KubeObject], T | None] | None = None) -> T:
+    """Return the first non-None `check()`, or `on_event(pod)` for a pod seen in the watch (a
+    DELETED pod's last state included); DeadlineExceeded when none came by `deadline`."""
     resource_version = ""
     while True:
         found = check()
@@ -35,7 +37,12 @@ def watch_until(cluster: Cluster, clock: Clock, check: Callable[[], T | None], *
         if left <= 0:
             raise DeadlineExceeded(f"timed out waiting for {what or 'a condition'}")
         if not resource_version:
-            _, resource_version = cluster.list("v1", "Pod", namespace, label_selector=selector)
+            pods, resource_version = cluster.list("v1", "Pod", namespace, label_selector=selector)
+            if on_event is not None:
+                for pod in pods:
+                    found = on_event(pod)
+                    if found is not None:
+                        return found
         started = time.monotonic()
         seen = False
         try:
@@ -46,6 +53,10 @@ def watch_until(cluster: Cluster, clock: Clock, check: Callable[[], T | None], *
                 rv = event.object.get("metadata", {}).get("resourceVersion")
                 if rv:
                     resource_version = str(rv)
+                if on_event is not None and event.type != "BOOKMARK":
+                    found = on_event(event.object)
+                    if found is not None:
+                        return found
                 break  # something changed: evaluate again
         except Gone:
             resource_version = ""

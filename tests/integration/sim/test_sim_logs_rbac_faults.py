@@ -45,6 +45,17 @@ def test_logs_need_container_when_several(sim: SimCluster, core: client.CoreV1Ap
     assert core.read_namespaced_pod_log("two", "default", container="b") == "from b\n"
 
 
+def test_logs_default_to_the_only_container_beside_init_containers(
+        sim: SimCluster, core: client.CoreV1Api) -> None:
+    body = pod("i")
+    body["spec"]["initContainers"] = [{"name": "compile", "image": "gcc:13"}]
+    core.create_namespaced_pod("default", body)
+    sim.logs.path("default", "i", "main", 0).write_text("[XID 79 SIM] cudaMalloc\n")
+    sim.logs.path("default", "i", "compile", 0).write_text("gcc ok\n")
+    assert core.read_namespaced_pod_log("i", "default") == "[XID 79 SIM] cudaMalloc\n"
+    assert core.read_namespaced_pod_log("i", "default", container="compile") == "gcc ok\n"
+
+
 def test_logs_follow_until_pod_deleted(sim: SimCluster, core: client.CoreV1Api) -> None:
     core.create_namespaced_pod("default", pod("f"))
     path = sim.logs.path("default", "f", "main", 0)

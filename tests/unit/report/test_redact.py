@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import report_samples
@@ -56,8 +57,8 @@ def test_terminal_and_live_view_redact() -> None:
         assert secret not in out
     buf = io.StringIO()
     view = LiveView(buf, plain=True)
-    view.run_started(scenario_name="x")
-    view.step_progress(f"calling with Authorization: Bearer {SECRETS[0]}", {})
+    view.run_started(SimpleNamespace(metadata=SimpleNamespace(name="x")), "r", "/tmp", "sim")
+    view.step_progress(None, f"calling with Authorization: Bearer {SECRETS[0]}", {})
     view.step_finished(result.steps[3])
     assert SECRETS[0] not in buf.getvalue()
     assert REDACTED in buf.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import report_samples
 
@@ -56,16 +57,22 @@ def test_colour_on_a_tty(monkeypatch) -> None:
     assert "FAILED" in stream.getvalue()
 
 
+def _scenario(name: str) -> SimpleNamespace:
+    return SimpleNamespace(metadata=SimpleNamespace(name=name),
+                           settings=SimpleNamespace(timeout=SimpleNamespace(seconds=900)))
+
+
 def _drive(view: LiveView, result: RunResult) -> None:
-    view.run_started(run_id=result.run_id, scenario_name=result.scenario_name, timeout=900)
-    view.preflight_done()
-    view.step_started("assert reschedule")
-    view.step_progress("waiting for pods to be Ready elsewhere", {"pods": PODS})
+    step = SimpleNamespace(name="assert reschedule")
+    view.run_started(_scenario(result.scenario_name), result.run_id, "/tmp/run", "embedded cluster")
+    view.preflight_done(True, "target node gpu-node-1", {})
+    view.step_started(step, 3, 6, 600.0)
+    view.step_progress(step, "waiting for pods to be Ready elsewhere", {"pods": PODS})
     view.step_finished(result.steps[3])
-    view.rollback_started()
+    view.rollback_started(["restore Deployment"])
     for undo in result.rollback.undone:
         view.undo_done(undo)
-    view.rollback_finished()
+    view.rollback_finished(result.rollback)
     view.run_finished(result)
 
 
@@ -76,7 +83,8 @@ def test_live_view_plain_lines() -> None:
     _drive(view, result)
     lines = buf.getvalue().splitlines()
     assert any("run started: xid79-fell-off-bus" in line and result.run_id in line for line in lines)
-    assert any("step started: assert reschedule" in line for line in lines)
+    assert any("step 4/6 started: assert reschedule" in line for line in lines)
+    assert any("on embedded cluster" in line for line in lines)
     progress = next(line for line in lines if "waiting for pods" in line)
     assert "gpu-node-1: 2 Running (0 ready)" in progress
     assert "gpu-node-2: 1 Pending 1 Running (1 ready)" in progress
@@ -93,10 +101,11 @@ def test_live_view_panel_on_a_tty(monkeypatch) -> None:
     now = [1000.0]
     view = LiveView(stream, clock=lambda: now[0])
     assert not view.plain
-    view.run_started(run_id=result.run_id, scenario_name=result.scenario_name, timeout=900)
-    view.step_started("assert reschedule")
+    step = SimpleNamespace(name="assert reschedule")
+    view.run_started(_scenario(result.scenario_name), result.run_id, "/tmp/run", "sim")
+    view.step_started(step, 3, 6, 600.0)
     now[0] += 75
-    view.step_progress("waiting", {"pods": PODS})
+    view.step_progress(step, "waiting", {"pods": PODS})
     with view.console.capture() as cap:
         view.console.print(view._renderable())
     shown = cap.get()
@@ -111,9 +120,10 @@ def test_live_view_panel_on_a_tty(monkeypatch) -> None:
 
 def test_a_broken_view_never_raises() -> None:
     view = LiveView(io.StringIO(), plain=True)
-    view.step_progress("x", {"pods": "not a list"})
-    view.step_progress("x", {"pods": [None, 3, {"node": None}]})
+    view.step_progress(None, "x", {"pods": "not a list"})
+    view.step_progress(None, "x", {"pods": [None, 3, {"node": None}]})
     view.step_finished(object())
     view.undo_done(None)
     view.run_finished(None)
-    view.run_started(object(), deadline="not a number")
+    view.run_started(object(), "", "", "")
+    view.rollback_finished(None)

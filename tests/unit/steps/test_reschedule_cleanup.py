@@ -71,7 +71,7 @@ def test_passes_with_evidence_and_timings(make_ctx, cluster: FakeCluster, clock)
     assert 20 <= timing.data["armed_to_cordon_s"] <= 30
     assert timing.data["armed_to_ready_elsewhere_s"] == 45
     assert ctx.state.injections_seen == 1
-    assert {"pod-crash", "node-cordoned", "pods-ready-elsewhere"} <= set(ctx.points())
+    assert {"pod-crash", "node-cordoned", "pod-ready", "rescheduled"} <= set(ctx.points())
 
 
 def test_fails_when_pods_stay_on_the_node(make_ctx, cluster: FakeCluster, clock) -> None:
