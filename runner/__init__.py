@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 
 # The Python API (runner/api.py), re-exported on first use so that `import runner` stays light:
 # the CLI, the pytest plugin and `chaos --help` import this package without paying for the API.
-_API = ("FaultInjector", "FaultInjectorError", "Validation", "load_scenario", "plan", "recover",
-        "run", "validate")
+_API = ("FaultInjector", "FaultInjectorError", "Validation", "load_scenario", "open_cluster", "plan",
+        "recover", "run", "validate")
 
 __all__ = ["__version__", *_API]
 

@@ -15,7 +15,6 @@ Nothing here prints or reads `os.environ`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import signal
 import threading
@@ -42,8 +41,8 @@ if TYPE_CHECKING:
 ClusterName = Literal["sim", "kube"]
 log = logging.getLogger("chaos.api")
 
-__all__ = ["FaultInjector", "FaultInjectorError", "Validation", "load_scenario", "plan", "recover",
-           "run", "validate"]
+__all__ = ["FaultInjector", "FaultInjectorError", "Validation", "load_scenario", "open_cluster", "plan",
+           "recover", "run", "validate"]
 
 
 # --- scenarios ---------------------------------------------------------------------------------
@@ -99,30 +98,33 @@ def plan(scenario_or_path: Scenario | str | Path) -> list[PlanItem]:
 # --- clusters ----------------------------------------------------------------------------------
 
 
-def _sim_settings(scenario: Scenario | None) -> Any:
-    """The scenario's `settings.sim` with manifest paths made absolute (they are relative to the
-    scenario file, and the embedded cluster does not know where that was)."""
-    if scenario is None:
-        return None
-    sim = scenario.settings.sim
-    if not scenario.path:
-        return sim
-    base = Path(scenario.path).resolve().parent
-    manifests = tuple(m if Path(m).is_absolute() else str(base / m) for m in sim.manifests)
-    return dataclasses.replace(sim, manifests=manifests)
-
-
 @contextlib.contextmanager
-def _connected(cluster: Cluster | ClusterName | str, context: str | None, kubeconfig: str | None,
-               scenario: Scenario | None = None) -> Iterator[Cluster]:
-    """A Cluster: the one given (left open), or one opened by name (closed afterwards)."""
+def open_cluster(cluster: Cluster | ClusterName | str = "sim", context: str | None = None,
+                 kubeconfig: str | None = None, scenario: Scenario | None = None) -> Iterator[Cluster]:
+    """A connected Cluster for the duration of the block.
+
+    "kube": the kubeconfig's cluster (`context`, `kubeconfig`; else in-cluster config). "sim": an
+    embedded cluster started for the block, seeded with `scenario`'s `settings.sim` (nodes and
+    manifests, relative to the scenario file; three 1-GPU nodes and no workloads without one),
+    returned once its workloads are Ready, stopped afterwards. A `Cluster` object is passed through
+    and left open. Like the CLI, this is one of the two places that start the embedded cluster."""
     if not isinstance(cluster, str):
         yield cluster
         return
-    from runner.cluster.connect import open_cluster
+    from runner.cluster.connect import connect_kube, connect_url
 
-    with open_cluster(cluster, context, kubeconfig, sim=_sim_settings(scenario)) as opened:
-        yield opened
+    if cluster == "kube":
+        yield connect_kube(context, kubeconfig)
+        return
+    if cluster != "sim":
+        raise ChaosError(f"cluster must be 'sim', 'kube' or a Cluster, not {cluster!r}")
+    from runner.scenario.model import SimSettings
+    from runner.sim.seed import running
+
+    settings = scenario.settings.sim if scenario is not None else SimSettings()
+    base = Path(scenario.path).resolve().parent if scenario is not None and scenario.path else Path.cwd()
+    with running(settings, base) as sim:
+        yield connect_url(sim.url, name="embedded cluster")
 
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName 
 
     `cluster` is "sim" (an embedded cluster started for this run from the scenario's
     `settings.sim`, stopped afterwards), "kube" (the kubeconfig's current or given `context`), or
-    a connected `Cluster` (left open). `report_dir` is the run directory (default
+    a connected `Cluster` (left open); see `open_cluster`. `report_dir` is the run directory (default
     `reports/<time>-<name>/`); report.json, junit.xml, summary.md and report.html are written there
     unless `write_reports` is False. SIGINT/SIGTERM during the run (on the main thread) end it with
     a rollback and the verdict `interrupted`. The verdict is in the result (`result.verdict`,
@@ -153,7 +155,7 @@ def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName 
         from runner.report import write_reports as write_all
 
         writer = write_all
-    with _connected(cluster, context, kubeconfig, scenario) as connected:
+    with open_cluster(cluster, context, kubeconfig, scenario) as connected:
         return run_with_signals(scenario, connected, options, listener=listener, report_writer=writer)
 
 
@@ -169,7 +171,7 @@ def recover(run_dir: str | Path | None = None, run_id: str | None = None, all: b
 
     if run_dir is None and not run_id and not all:
         raise ChaosError("say which run to recover: run_dir, run_id, or all=True")
-    with _connected(cluster, context, kubeconfig) as connected:
+    with open_cluster(cluster, context, kubeconfig) as connected:
         return engine_recover(connected, run_dir=Path(run_dir) if run_dir is not None else None,
                               run_id=run_id, all_runs=all, namespace=namespace)
 
@@ -449,7 +451,7 @@ class FaultInjector:
         scenario = self.scenario(node, passthrough)
         try:
             cluster = self._exit.enter_context(
-                _connected(self._cluster_arg, self._context, self._kubeconfig, None))
+                open_cluster(self._cluster_arg, self._context, self._kubeconfig))
             self._session = _Session(scenario, cluster, self._run_dir, self.yes)
             self._session.run_step("install")
             self._session.run_step("ready")

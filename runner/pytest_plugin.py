@@ -154,17 +154,13 @@ def chaos_cluster(pytestconfig: pytest.Config) -> Iterator[Cluster]:
     kube: the kubeconfig's cluster. sim: an embedded cluster started for the session, seeded with
     the nodes and manifests of `--chaos-sim-from SCENARIO` (three 1-GPU nodes and no workloads
     without it), stopped at the end of the session."""
-    from runner.cluster.connect import open_cluster
+    from runner.api import load_scenario, open_cluster
 
-    choice = str(pytestconfig.getoption("chaos_cluster"))
-    sim = None
     seed_from = pytestconfig.getoption("chaos_sim_from")
-    if choice == "sim" and seed_from:
-        from runner.api import _sim_settings, load_scenario
-
-        sim = _sim_settings(load_scenario(Path(str(pytestconfig.rootpath)) / str(seed_from)))
-    with open_cluster(choice, pytestconfig.getoption("chaos_context"),
-                      pytestconfig.getoption("chaos_kubeconfig"), sim=sim) as cluster:
+    scenario = load_scenario(Path(str(pytestconfig.rootpath)) / str(seed_from)) if seed_from else None
+    with open_cluster(str(pytestconfig.getoption("chaos_cluster")),
+                      pytestconfig.getoption("chaos_context"), pytestconfig.getoption("chaos_kubeconfig"),
+                      scenario) as cluster:
         yield cluster
 
 

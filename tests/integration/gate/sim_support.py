@@ -66,7 +66,13 @@ steps:
   - wait: {for: pods-ready, timeout: 1m}
   - cleanup: {}
 """
+# PASSING with an embedded cluster of its own (manifests/ must sit next to the file)
+PASSING_SIM = PASSING.replace(
+    "settings: {timeout: 2m}", "settings: {timeout: 2m, sim: {nodes: [{count: 3, gpus: 1}], "
+    "manifests: [manifests/vllm-worker.yaml], time-scale: 0.1}}")
 FAILING = PASSING.replace("name: shim-loads", "name: five-replicas").replace(
+    "  - cleanup: {}\n", "  - assert: {name: five-ready, pods: {min-ready: 5}}\n  - cleanup: {}\n")
+FAILING_SIM = PASSING_SIM.replace("name: shim-loads", "name: five-replicas").replace(
     "  - cleanup: {}\n", "  - assert: {name: five-ready, pods: {min-ready: 5}}\n  - cleanup: {}\n")
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from gate_support import GATE_SCRIPT, REPO, GateRun
+from sim_support import FAILING_SIM, MISSING, PASSING_SIM, SKIP_REASON
 
 BUNDLED = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml"))
 
@@ -227,3 +230,34 @@ def test_example_workflow() -> None:
         for step in job["steps"]:
             if step.get("uses") == "./":
                 assert set(step.get("with", {})) <= declared, step
+
+
+# --- run mode on the embedded cluster ----------------------------------------------------------
+
+
+@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
+@pytest.mark.slow
+def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., GateRun]) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "scenarios" / "manifests", project / "scenarios" / "manifests")
+    (project / "scenarios" / "shim-loads.yaml").write_text(PASSING_SIM)
+    (project / "scenarios" / "five-replicas.yaml").write_text(FAILING_SIM)
+    run = gate(project, mode="run", cluster="sim", scenarios="scenarios", report_dir="out")
+    assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr  # the worst: one failed
+    assert run.outputs() == {"verdict": "failed", "exit-code": "1", "report-dir": "out"}
+    out = project / "out"
+    passed = json.loads((out / "shim-loads" / "report.json").read_text())
+    failed = json.loads((out / "five-replicas" / "report.json").read_text())
+    assert passed["verdict"] == "passed"
+    assert failed["verdict"] == "failed"
+    assert failed["rollback"]["verified"]
+    line = next(n for n, text in enumerate(FAILING_SIM.splitlines(), 1) if "five-ready" in text)
+    assert (f"::error file=scenarios/five-replicas.yaml,line={line},title=chaos run%3A five-ready failed::"
+            in run.proc.stdout)
+    assert "::error file=scenarios/shim-loads.yaml" not in run.proc.stdout
+    summary = run.summary.read_text()
+    assert "| `scenarios/shim-loads.yaml` | passed | 0 |" in summary
+    assert "| `scenarios/five-replicas.yaml` | failed | 1 |" in summary
+    assert (out / "five-replicas" / "summary.md").read_text().strip() in summary
+    cases = _junit_cases(out / "validate-junit.xml")
+    assert sorted(cases) == ["scenarios/five-replicas.yaml", "scenarios/shim-loads.yaml"]

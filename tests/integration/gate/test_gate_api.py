@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 from gate_support import REPO
-from sim_support import FAILING, MISSING, NAMESPACE, PASSING, SCENARIO, SKIP_REASON, WORKLOAD, Sim
+from sim_support import (
+    FAILING,
+    MISSING,
+    NAMESPACE,
+    PASSING,
+    PASSING_SIM,
+    SCENARIO,
+    SKIP_REASON,
+    WORKLOAD,
+    Sim,
+)
 
 import runner
 from runner import api
@@ -140,3 +150,15 @@ def test_run_failing_scenario_rolls_back(sim: Sim, tmp_path: Path) -> None:
     assert result.rollback.complete
     assert not (tmp_path / "run" / "report.json").exists()
     sim.assert_clean()
+
+
+@needs_cluster
+def test_run_starts_its_own_embedded_cluster(tmp_path: Path) -> None:
+    """cluster="sim": the API starts the embedded cluster from the scenario's settings.sim."""
+    shutil.copytree(REPO / "scenarios" / "manifests", tmp_path / "manifests")
+    path = tmp_path / "shim-loads.yaml"
+    path.write_text(PASSING_SIM)
+    result = api.run(path, cluster="sim", report_dir=tmp_path / "run")
+    assert result.verdict.value == "passed", result.reason
+    assert result.cluster.startswith("embedded cluster")
+    assert result.rollback.verified

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from gate_support import REPO, plugin_args
-from sim_support import FAILING, MISSING, PASSING, SKIP_REASON, Sim, wait_until
+from sim_support import FAILING, MISSING, PASSING, PASSING_SIM, SKIP_REASON, Sim, wait_until
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON), pytest.mark.slow]
 
@@ -143,3 +144,27 @@ def test_chaos_scenario_marker(pytester: pytest.Pytester, sim: Sim, tmp_path: Pa
     reports = sorted(p.parent.name for p in (tmp_path / "reports").glob("*/report.json"))
     assert len(reports) == 2
     assert all("test_scenarios.py" in name for name in reports)
+
+
+def test_plugin_starts_the_embedded_cluster(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """The default path: `--chaos-cluster sim`. The fixtures' session cluster is seeded from
+    `--chaos-sim-from`; a marked scenario gets an embedded cluster of its own."""
+    shutil.copytree(REPO / "scenarios" / "manifests", pytester.path / "manifests")
+    (pytester.path / "seeded.yaml").write_text(PASSING_SIM)
+    pytester.makepyfile(test_on_sim="""
+        import pytest
+
+        @pytest.mark.chaos_fault(namespace="inference", workload="vllm-worker", xid=94)
+        def test_fault(gpu_fault, chaos_cluster):
+            assert gpu_fault.armed
+            assert chaos_cluster.description.startswith("embedded cluster")
+
+        @pytest.mark.chaos_scenario("seeded.yaml")
+        def test_scenario(chaos_result):
+            assert chaos_result.cluster.startswith("embedded cluster")
+    """)
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider", "--chaos-cluster",
+                                           "sim", "--chaos-sim-from", "seeded.yaml",
+                                           "--chaos-report-dir", str(tmp_path / "reports"))
+    result.assert_outcomes(passed=2)
+    _journals_ended_clean(tmp_path / "reports", 2)
