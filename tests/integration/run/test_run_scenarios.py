@@ -67,7 +67,8 @@ def test_a_workload_that_cannot_recover_fails_and_rolls_back(chaos: Chaos, tmp_p
     assert report["verdict"] == "failed"
     assert "not rescheduled within 8s" in report["reason"]
     assert "1/2 replicas Ready on other nodes" in report["reason"]
-    assert report["rollback"]["ran"] and report["rollback"]["verified"]
+    assert report["rollback"]["ran"]
+    assert report["rollback"]["verified"]
     assert not report["rollback"]["leftovers"]
     assert all(u["ok"] for u in report["rollback"]["undone"])
     undone = " ".join(u["description"] for u in report["rollback"]["undone"])
