@@ -45,6 +45,7 @@ class PodView:
     owner_name: str = ""
     deleting: bool = False
     ip: str = ""
+    unschedulable_reason: str = ""  # PodScheduled=False message ("0/3 nodes are available: ...")
 
     def summary(self) -> dict[str, Any]:
         """The shape progress events and evidence use: {name, node, phase, ready, restarts}."""
@@ -105,7 +106,15 @@ def pod_view(obj: Mapping[str, Any]) -> PodView:
         restarts=sum(c.restarts for c in containers), containers=containers,
         labels=_frozen(meta.get("labels")), annotations=_frozen(meta.get("annotations")),
         owner_kind=str(owner.get("kind", "")), owner_name=str(owner.get("name", "")),
-        deleting=deleting, ip=str(status.get("podIP") or ""))
+        deleting=deleting, ip=str(status.get("podIP") or ""),
+        unschedulable_reason=_unschedulable(status))
+
+
+def _unschedulable(status: Mapping[str, Any]) -> str:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return str(cond.get("message") or cond.get("reason") or "unschedulable")
+    return ""
 
 
 def node_view(obj: Mapping[str, Any]) -> NodeView:

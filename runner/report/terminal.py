@@ -62,15 +62,16 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
     head.append(f"cluster {r(result.cluster)}  ·  run {r(result.run_id)}", style="dim")
     panel = Panel(head, title="chaos", box=boxes, border_style=vstyle.replace("bold ", ""), expand=False)
 
-    steps = Table(box=boxes, title="Steps", title_justify="left", expand=False)
-    steps.add_column("#", justify="right")
-    steps.add_column("status")
+    steps = Table(box=boxes, title="Steps", title_justify="left", expand=True)
+    steps.add_column("#", justify="right", no_wrap=True)
+    steps.add_column("status", no_wrap=True)
     steps.add_column("step", no_wrap=True)
-    steps.add_column("kind", no_wrap=True)
-    steps.add_column("time", justify="right")
-    steps.add_column("message", overflow="fold", max_width=70)
+    steps.add_column("time", justify="right", no_wrap=True)
+    steps.add_column("message", overflow="fold", ratio=1)  # the message gets the width that is left
     for i, s in enumerate(result.steps, 1):
-        steps.add_row(str(i), Text(s.status.value, style=STATUS_STYLE[s.status]), r(s.name), r(s.kind),
+        # a default name ("3-toggle") already says the kind; a chosen one gets it added
+        label = r(s.name) if s.name == f"{i}-{s.kind}" else f"{r(s.name)} ({r(s.kind)})"
+        steps.add_row(str(i), Text(s.status.value, style=STATUS_STYLE[s.status]), label,
                       fmt_duration(s.duration) if s.started_at > 0 else "—", r(s.message))
 
     timings = Table(box=boxes, title="Key timings", title_justify="left", expand=False)
@@ -84,7 +85,9 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
     rb = result.rollback
     rbt = Text()
     if not rb.ran:
-        rbt.append(f"Rollback did not run (policy {rb.policy}).\n")
+        cleaned = any(st.kind == "cleanup" and st.status.value == "passed" for st in result.steps)
+        rbt.append("Rollback: nothing left to undo (the cleanup step restored everything).\n" if cleaned
+                   else f"Rollback did not run (policy {rb.policy}).\n")
     else:
         rbt.append(f"Rollback (policy {rb.policy}): ")
         rbt.append("complete" if rb.complete else "INCOMPLETE", style="green" if rb.complete else "bold red")

@@ -90,7 +90,9 @@ class AssertRescheduleImpl:
                 missing.append(f"pods still on {node}: {', '.join(on_node)}")
             ready_elsewhere = sum(1 for v in live if v.ready and v.node and v.node != node)
             if ready_elsewhere < want:
-                missing.append(f"{ready_elsewhere}/{want} replicas Ready on other nodes")
+                pending = sorted({v.unschedulable_reason for v in live if v.unschedulable_reason})
+                why = f" (Pending: {'; '.join(pending)})" if pending else ""
+                missing.append(f"{ready_elsewhere}/{want} replicas Ready on other nodes{why}")
             if step.expect_cordon and not cordoned():
                 missing.append(f"node {node} is not cordoned")
             return missing
