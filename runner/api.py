@@ -133,7 +133,7 @@ def open_cluster(cluster: Cluster | ClusterName | str = "sim", context: str | No
 def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName | str = "sim",
         context: str | None = None, report_dir: str | Path | None = None, yes: bool = False, *,
         kubeconfig: str | None = None, listener: RunListener | None = None,
-        write_reports: bool = True) -> RunResult:
+        write_reports: bool = True, allow_privileged: bool = False) -> RunResult:
     """Run a scenario like `chaos run`: preflight, steps, rollback, verdict.
 
     `cluster` is "sim" (an embedded cluster started for this run from the scenario's
@@ -141,14 +141,17 @@ def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName 
     a connected `Cluster` (left open); see `open_cluster`. `report_dir` is the run directory (default
     `reports/<time>-<name>/`); report.json, junit.xml, summary.md and report.html are written there
     unless `write_reports` is False. SIGINT/SIGTERM during the run (on the main thread) end it with
-    a rollback and the verdict `interrupted`. The verdict is in the result (`result.verdict`,
-    `result.exit_code`); a scenario that cannot run at all raises ChaosError.
+    a rollback and the verdict `interrupted`. `yes` allows taking the last healthy replica;
+    `allow_privileged` allows privileged steps (node-xid), as the CLI flags do. The verdict is in
+    the result (`result.verdict`, `result.exit_code`); a scenario that cannot run at all raises
+    ChaosError.
     """
     from runner import __version__
     from runner.engine.executor import RunOptions, run_with_signals
 
     scenario = _scenario(scenario_or_path)
-    options = RunOptions(scenario_path=scenario.path, yes=yes, tool_version=__version__,
+    options = RunOptions(scenario_path=scenario.path, yes=yes, allow_privileged=allow_privileged,
+                         tool_version=__version__,
                          run_dir=Path(report_dir) if report_dir is not None else None)
     writer: Callable[[RunResult, Path], object] | None = None
     if write_reports:
@@ -273,9 +276,7 @@ class _Session:
         returns what is still changed (empty: clean)."""
         from runner.engine.rollback import leftovers, undo_pending
 
-        stop = getattr(self.state, "stop_background", None)  # a renewer must never re-arm a node
-        if callable(stop):
-            stop()
+        self.state.stop_background()  # a dead-man renewer must never re-arm a node we disarm
         contents = self.journal.contents()
         outcomes = undo_pending(self.cluster, self.journal, contents.pending())
         failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
