@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -261,3 +262,19 @@ def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., Ga
     assert (out / "five-replicas" / "summary.md").read_text().strip() in summary
     cases = _junit_cases(out / "validate-junit.xml")
     assert sorted(cases) == ["scenarios/five-replicas.yaml", "scenarios/shim-loads.yaml"]
+
+
+def test_validate_junit_file_option(chaos: Callable[..., subprocess.CompletedProcess[str]],
+                                    tmp_path: Path) -> None:
+    """`--junit-file` writes JUnit whatever -o prints; an unwritable path is a clear exit 2."""
+    target = tmp_path / "nested" / "junit.xml"
+    proc = chaos(["validate", "-o", "github", "--junit-file", str(target), "scenarios/xid79.yaml"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["1 file, 0 errors, 0 warnings"]  # annotations only: none
+    assert list(_junit_cases(target)) == ["scenarios/xid79.yaml"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad = chaos(["validate", "--junit-file", str(blocker / "junit.xml"), "scenarios/xid79.yaml"])
+    assert bad.returncode == 2
+    assert bad.stderr.startswith(f"chaos validate: cannot write {blocker / 'junit.xml'}: ")
+    assert "Traceback" not in bad.stderr
