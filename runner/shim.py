@@ -56,7 +56,8 @@ class ShimInputError(ShimError):
 # --- sources -----------------------------------------------------------------------------------
 
 
-PACKAGE_DATA = Path(__file__).resolve().parent / "data" / "shim"  # flat copy shipped in the wheel
+# In a checkout this is a symbolic link to shim/src; a wheel holds the files themselves.
+PACKAGE_DATA = Path(__file__).resolve().parent / "data" / "shim"
 
 
 def shim_dir() -> Path:
@@ -76,9 +77,8 @@ def _repo_source_files() -> dict[str, str] | None:
         src = source_dir()
     except ShimError:
         return None
-    files = {p.name: p.read_text() for p in sorted(src.iterdir()) if p.suffix in (".c", ".h")}
-    files[MAP_NAME] = (shim_dir() / MAP_NAME).read_text()
-    return files
+    return {p.name: p.read_text() for p in sorted(src.iterdir())
+            if p.suffix in (".c", ".h") or p.name == MAP_NAME}
 
 
 def source_files() -> dict[str, str]:
@@ -93,20 +93,6 @@ def source_files() -> dict[str, str]:
         if "/" in name or not re.fullmatch(r"[-._a-zA-Z0-9]+", name):
             raise ShimError(f"shim source name {name!r} cannot be a ConfigMap key")
     return files
-
-
-def sync_package_data() -> Path:
-    """Refresh `runner/data/shim/` from the checkout (tests/unit/test_shim_header.py checks it)."""
-    files = _repo_source_files()
-    if files is None:
-        raise ShimError("sync needs a source checkout")
-    PACKAGE_DATA.mkdir(parents=True, exist_ok=True)
-    for stale in PACKAGE_DATA.iterdir():
-        if stale.name not in files:
-            stale.unlink()
-    for name, text in files.items():
-        (PACKAGE_DATA / name).write_text(text)
-    return PACKAGE_DATA
 
 
 def compile_args(src_dir: str, output: str, sources: Sequence[str]) -> list[str]:
@@ -510,11 +496,8 @@ def doctor_fix(findings: Sequence[Finding]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["sync-data"]:
-        print(sync_package_data())
-        return 0
     if args[:1] != ["gen-header"]:
-        print("usage: python -m runner.shim gen-header [--check] | sync-data", file=sys.stderr)
+        print("usage: python -m runner.shim gen-header [--check]", file=sys.stderr)
         return 2
     target = source_dir() / HEADER_NAME
     text = gen_header()
@@ -524,7 +507,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     target.write_text(text)
-    sync_package_data()  # the packaged copy follows the header
     print(target)
     return 0
 

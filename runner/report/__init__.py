@@ -3,46 +3,26 @@
 `write_reports(result, run_dir)` is what the engine calls at the end of a run: it redacts secrets
 once, then writes report.json, junit.xml, summary.md and report.html. `load_result(run_dir)` is the
 way back for `chaos report DIR`. The terminal renderer and the live view live in `terminal` and
-`live` (imported on demand: they pull in Rich). Nothing here decides a verdict or touches a cluster.
+`live` (they pull in Rich); `validation` renders `chaos validate` results. Nothing here decides a
+verdict or touches a cluster.
+
+The names below load `runner.report.files` on first use, so `chaos validate`, which imports only
+`runner.report.validation`, does not pay for the run-report machinery at start-up.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from runner.engine.result import RunResult
-from runner.report import html, json_report, junit, markdown
-from runner.report.redact import redact_value
+if TYPE_CHECKING:
+    from runner.report.files import REPORT_FILES, load_result, redacted, write_reports
 
 __all__ = ["REPORT_FILES", "load_result", "redacted", "write_reports"]
 
-REPORT_FILES = (json_report.FILENAME, junit.FILENAME, markdown.FILENAME, html.FILENAME)
 
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from runner.report import files
 
-def redacted(result: RunResult) -> RunResult:
-    """The same result with every secret-looking string replaced by [REDACTED]."""
-    return RunResult.from_json(redact_value(result.to_json()))
-
-
-def write_reports(result: RunResult, run_dir: Path) -> list[Path]:
-    """Write every report file into `run_dir` (created if needed); return their paths in order.
-
-    Secrets are redacted first; an empty `result.run_dir` is filled in with `run_dir`."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    clean = redacted(result)
-    if not clean.run_dir:  # the recovery hint needs it; the engine may not have filled it in
-        clean = dataclasses.replace(clean, run_dir=str(run_dir))
-    names = list(REPORT_FILES)
-    return [
-        json_report.write(clean, run_dir),
-        junit.write(clean, run_dir),
-        markdown.write(clean, run_dir, names),
-        html.write(clean, run_dir, names),
-    ]
-
-
-def load_result(run_dir: Path) -> RunResult:
-    """The result saved in `run_dir/report.json`; ChaosError when missing or corrupt."""
-    return json_report.load(Path(run_dir))
+        return getattr(files, name)
+    raise AttributeError(f"module 'runner.report' has no attribute {name!r}")

@@ -32,6 +32,6 @@ def test_gen_header_check_mode_agrees() -> None:
 
 
 def test_packaged_copy_equals_the_sources() -> None:
-    """`runner/data/shim/` ships the sources in the wheel; refresh with `python -m runner.shim sync-data`."""
+    """`runner/data/shim/` (a link to shim/src in a checkout) is what a wheel ships."""
     packaged = {p.name: p.read_text() for p in shim.PACKAGE_DATA.iterdir() if p.is_file()}
     assert packaged == shim.source_files()
