@@ -293,9 +293,7 @@ def sim_up(
 # A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
 # recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
 
-import contextlib as _contextlib  # noqa: E402 - kept inside this block so it stays self-contained
-import json as _json  # noqa: E402
-from collections.abc import Iterator as _Iterator  # noqa: E402
+import json as _json  # noqa: E402 - kept inside this block so it stays self-contained
 from pathlib import Path as _Path  # noqa: E402
 from typing import Annotated as _Annotated  # noqa: E402
 from typing import Any as _Any  # noqa: E402
@@ -328,25 +326,6 @@ def _cluster_choice(flag: str | None, scenario: _Any, context: str | None,
     if (_Path.home() / ".kube" / "config").exists():
         return "kube", "the current kubeconfig context (use --cluster sim for the embedded cluster)"
     return "sim", "no kubeconfig found (use --cluster kube to target a real cluster)"
-
-
-@_contextlib.contextmanager
-def _open_cluster(choice: str, context: str | None, kubeconfig: str | None,
-                  scenario: _Any = None, scenario_path: _Path | None = None) -> _Iterator[_Any]:
-    """A connected Cluster. For `sim`, the embedded cluster is started (seeded from the scenario's
-    settings.sim) for the duration, and reached over HTTP through the same adapter as any cluster."""
-    from runner.cluster.connect import connect_kube, connect_url
-
-    if choice != "sim":
-        yield connect_kube(context, kubeconfig)
-        return
-    from runner.scenario.model import SimSettings
-    from runner.sim.seed import running
-
-    settings = scenario.settings.sim if scenario is not None else SimSettings()
-    base = scenario_path.parent if scenario_path is not None else _Path.cwd()
-    with running(settings, base) as sim:
-        yield connect_url(sim.url, name="embedded cluster")
 
 
 def _listener(output: str) -> _Any:
@@ -397,7 +376,9 @@ def run_command(
         choice, why = _cluster_choice(cluster, scenario, context, kubeconfig)
         if output != "json":
             typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from {why}")
-        with _open_cluster(choice, context, kubeconfig, scenario, scenario_path) as connected:
+        from runner.api import open_cluster
+
+        with open_cluster(choice, context, kubeconfig, scenario) as connected:
             if dry_run:
                 found = do_dry_run(scenario, connected, options)
                 if found.refused:
