@@ -13,6 +13,9 @@ the agent takes that as "the GPU was reset": it sets the condition to False (rea
 removes its label and annotation. A short while after cordoning (`drain_delay_s`, 10 s scaled by
 the cluster's time scale) it drains the node as NVSentinel's node-drainer does: controller-owned
 pods are evicted (deleted) so their controllers recreate them elsewhere; bare pods are left alone.
+Once no toggle file on the node's disk arms a fault any more (the run disarmed it, or its dead-man
+expiry lapsed), the agent resets the node after `reset_delay_s` (30 s scaled): uncordons it and
+clears the condition, as NVSentinel's remediation would after a GPU reset.
 
 Reference names, for whoever maps this to a real cluster (approximations from NVSentinel's public
 docs, not a contract): NVSentinel's health monitors set a node condition per check (the syslog
@@ -32,6 +35,7 @@ import time
 from pathlib import Path
 
 from runner.errors import ClusterError, NotFound
+from runner.shim import read_toggle
 from runner.sim import events
 from runner.sim.logs import PodLogs
 from runner.sim.loop import Loop
@@ -48,6 +52,7 @@ HEALTH_LABEL = "chaos.dev/gpu-health"
 XID_ANNOTATION = "chaos.dev/xid"
 XID_LINE = re.compile(rb"\[XID (\d+) SIM\][^\n]*")
 MERGE = "application/merge-patch+json"
+TOGGLE_FILE = "cuda_fault_enabled"  # the shim's toggle file name (its directory is the scenario's)
 
 
 class HealthAgent(Loop):
@@ -55,12 +60,16 @@ class HealthAgent(Loop):
     watches = (NODES,)
     resync_s = 0.1  # log files give no wake-up; this is how often they are read
 
-    def __init__(self, store: Store, logs: PodLogs, drain_delay_s: float = 0.0) -> None:
+    def __init__(self, store: Store, logs: PodLogs, drain_delay_s: float = 0.0,
+                 nodes_root: Path | None = None, reset_delay_s: float = 0.0) -> None:
         super().__init__(store)
         self.logs = logs
         self.drain_delay_s = drain_delay_s
+        self.nodes_root = nodes_root  # <cluster root>/nodes: each node's disk (None: never reset)
+        self.reset_delay_s = reset_delay_s
         self._offsets: dict[Path, int] = {}
         self._drains: dict[str, tuple[float, int]] = {}  # node -> (drain at monotonic, xid)
+        self._resets: dict[str, float] = {}  # node -> reset at monotonic, once its fault is gone
 
     def reconcile(self) -> None:
         now = time.monotonic()
@@ -71,6 +80,7 @@ class HealthAgent(Loop):
         nodes = {n["metadata"]["name"]: n for n in self.store.list(NODES)[0]}
         for node in nodes.values():
             self._maybe_reset(node)
+            self._maybe_remediate(node, now)
         pods, _ = self.store.list(PODS)
         for pod in pods:
             node_name = (pod.get("spec") or {}).get("nodeName")
@@ -160,6 +170,38 @@ class HealthAgent(Loop):
                         COMPONENT, host=name)
         except NotFound:
             return
+
+    def _maybe_remediate(self, node: Obj, now: float) -> None:
+        """Stand in for NVSentinel's fault remediation (GPU reset, then uncordon): once the node's
+        toggle file no longer arms a fault (disarmed, or lapsed by its expiry), reset
+        the node after `reset_delay_s`: uncordon it and clear the condition. While the fault is
+        armed the node stays out, as a node-scoped XID does until its GPU is reset."""
+        name = node["metadata"]["name"]
+        labels = node["metadata"].get("labels") or {}
+        ours = labels.get(HEALTH_LABEL) == "unhealthy" and (node.get("spec") or {}).get("unschedulable")
+        if self.nodes_root is None or not ours or not self._fault_cleared(name):
+            self._resets.pop(name, None)
+            return
+        due = self._resets.setdefault(name, now + self.reset_delay_s)
+        if now < due or name in self._drains:
+            return
+        del self._resets[name]
+        try:
+            self.store.patch(NODES, None, name, MERGE, {
+                "metadata": {"labels": {HEALTH_LABEL: None}, "annotations": {XID_ANNOTATION: None}},
+                "spec": {"unschedulable": None}})
+            self._set_condition(name, "False", "GpuReset", "fault cleared: GPU reset, node uncordoned")
+            events.emit(self.store, node, "GpuReset", f"{name}: fault cleared, GPU reset, uncordoned",
+                        COMPONENT, host=name)
+        except NotFound:
+            return
+
+    def _fault_cleared(self, node_name: str) -> bool:
+        """A toggle file is on the node's disk and none of them arms a fault now. No file at all
+        is no evidence of a reset (the fault may be armed another way), so the node stays out."""
+        assert self.nodes_root is not None
+        states = [read_toggle(p) for p in (self.nodes_root / node_name).rglob(TOGGLE_FILE)]
+        return bool(states) and not any(s is not None and s.active() for s in states)
 
     def _set_condition(self, node_name: str, value: str, reason: str, message: str) -> None:
         for _ in range(5):

@@ -26,6 +26,7 @@ from runner.sim.scheduling import Scheduler
 from runner.sim.store import Store
 
 DRAIN_DELAY_S = 10.0  # the health agent's quarantine-to-drain delay, before time scaling
+RESET_DELAY_S = 30.0  # fault cleared -> GPU reset and uncordon, before time scaling
 
 
 @dataclass(frozen=True)
@@ -81,4 +82,6 @@ def attach(cluster: SimCluster, settings: NodeSideSettings | None = None) -> Non
                                    KubeletSettings(time_scale=settings.time_scale)))
     if settings.health_agent:
         cluster.add_component(HealthAgent(store, cluster.logs,
-                                          drain_delay_s=DRAIN_DELAY_S * settings.time_scale))
+                                          drain_delay_s=DRAIN_DELAY_S * settings.time_scale,
+                                          nodes_root=cluster.root / "nodes",
+                                          reset_delay_s=RESET_DELAY_S * settings.time_scale))

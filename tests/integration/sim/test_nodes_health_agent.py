@@ -65,3 +65,24 @@ def test_node_scoped_xid_cordons_and_uncordon_clears(gpu_sim: SimCluster) -> Non
     assert HEALTH_LABEL not in node["metadata"].get("labels", {})
     assert XID_ANNOTATION not in (node["metadata"].get("annotations") or {})
     assert not node["spec"].get("unschedulable")
+
+
+def test_node_is_reset_once_its_fault_is_cleared(gpu_sim: SimCluster) -> None:
+    from runner.shim import write_toggle
+
+    toggle = gpu_sim.root / "nodes" / "gpu-node-1" / "var" / "lib" / "cuda-fault" / "cuda_fault_enabled"
+    toggle.parent.mkdir(parents=True, exist_ok=True)
+    write_toggle(toggle, True, xid=79)
+    gpu_sim.store.create(PODS, xid_pod("p79", "gpu-node-1", 79))
+    wait_for("the node cordoned", lambda: gpu_sim.store.get(NODES, None, "gpu-node-1")["spec"].get(
+        "unschedulable") or None, timeout=20)
+    # while the fault is armed the node stays out (node-scoped: until the GPU is reset)
+    assert node_condition(gpu_sim, "gpu-node-1")["status"] == "True"
+    write_toggle(toggle, False)
+    cleared = wait_for("the reset", lambda: (
+        lambda c: c if c and c["status"] == "False" else None)(node_condition(gpu_sim, "gpu-node-1")),
+        timeout=30)
+    assert cleared["reason"] == "GpuReset"
+    node = gpu_sim.store.get(NODES, None, "gpu-node-1")
+    assert not node["spec"].get("unschedulable")
+    assert HEALTH_LABEL not in node["metadata"].get("labels", {})
