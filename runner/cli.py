@@ -1,11 +1,19 @@
 """The `chaos` command line: Typer commands only.
 
 Each command parses its arguments, calls the library, renders the result and picks the exit code
-(DESIGN.md §6). Heavy imports (the kubernetes client, the engine, the embedded cluster) happen
+(DESIGN.md §6). Commands come in groups: run/plan/recover, validate/schema/xids, report, sim, shim.
+Heavy imports (the kubernetes client, the engine, the embedded cluster) happen
 inside the commands that need them, so `chaos --help` and `chaos validate` start fast.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -33,54 +41,175 @@ def main(
     """GPU chaos engineering for Kubernetes."""
 
 
-# --- report commands ---------------------------------------------------------------------------
+# --- engine commands: run, plan, recover ----------------------------------------------------
+# A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
+# recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
 
 
-@app.command("report")
-def report_cmd(
-    run_dir: str = typer.Argument(..., help="A run directory (holding report.json) or a report.json file."),
-    output: str = typer.Option("text", "--output", "-o",
-                               help="text (to the terminal), json, md or html (to stdout)."),
+
+def _engine_fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(getattr(exc, "exit_code", 1))
+
+
+def _load_scenario(path: Path) -> Any:
+    from runner.scenario.validate import load_scenario
+
+    return load_scenario(path)
+
+
+def _cluster_choice(flag: str | None, scenario: Any, context: str | None,
+                    kubeconfig: str | None) -> tuple[str, str]:
+    """Which cluster a run uses and why (the first line of a run says both)."""
+    if flag:
+        if flag not in ("sim", "kube"):
+            from runner.errors import ScenarioError
+
+            raise ScenarioError(f"--cluster must be sim or kube, not {flag!r}", code="CLI001")
+        return flag, "--cluster"
+    if scenario.settings.cluster is not None:
+        return str(scenario.settings.cluster.value), "the scenario's settings.cluster"
+    if context or kubeconfig:
+        return "kube", "--context/--kubeconfig"
+    if (Path.home() / ".kube" / "config").exists():
+        return "kube", "the current kubeconfig context (use --cluster sim for the embedded cluster)"
+    return "sim", "no kubeconfig found (use --cluster kube to target a real cluster)"
+
+
+def _listener(output: str) -> Any:
+    if output == "json":
+        return None
+    from runner.report.live import LiveView
+
+    return LiveView()
+
+
+def _print_plan(items: Any) -> None:
+    for item in items:
+        typer.echo(f"{item.step.name} ({item.step.kind.value})")
+        if not item.changes:
+            typer.echo("    (changes nothing)")
+        for change in item.changes:
+            detail = "" if change.detail is None else f" {json.dumps(change.detail)}"
+            typer.echo(f"    {change.action} {change.target}{detail}")
+
+
+@app.command("run")
+def run_command(
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.")],
+    cluster: str | None = typer.Option(None, "--cluster", help="sim (embedded) or kube."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                          help="kubeconfig file."),
+    report_dir: Annotated[Path | None, typer.Option(
+        "--report-dir", help="Run directory (default reports/<time>-<name>/).")] = None,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
+    yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
+    allow_privileged: bool = typer.Option(
+        False, "--allow-privileged", help="Allow privileged steps (node-xid writes the kernel log)."),
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
 ) -> None:
-    """Re-render a finished run's report from its run directory."""
-    from pathlib import Path
+    """Run a scenario: preflight, steps, rollback, verdict.
 
+    Exit 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 interrupted, 5 rollback incomplete.
+    """
+    from runner import __version__ as version
+    from runner.engine.executor import RunOptions, run_with_signals
+    from runner.engine.executor import dry_run as do_dry_run
     from runner.errors import ChaosError
-    from runner.report import REPORT_FILES, load_result, redacted
+    from runner.report import write_reports
+    from runner.report.terminal import render
 
-    formats = ("text", "json", "md", "html")
-    if output not in formats:
-        typer.echo(f"error: -o must be one of {', '.join(formats)} (got {output!r})", err=True)
+    try:
+        scenario = _load_scenario(scenario_path)
+        options = RunOptions(scenario_path=str(scenario_path), run_dir=report_dir, yes=yes,
+                             allow_privileged=allow_privileged, tool_version=version)
+        choice, why = _cluster_choice(cluster, scenario, context, kubeconfig)
+        if output != "json":
+            typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from {why}")
+        from runner.api import open_cluster
+
+        with open_cluster(choice, context, kubeconfig, scenario) as connected:
+            if dry_run:
+                found = do_dry_run(scenario, connected, options)
+                if found.refused:
+                    typer.echo(f"preflight refused: {found.refused}")
+                else:
+                    assert found.preflight is not None
+                    typer.echo(f"preflight ok: target node {found.preflight.target_node}")
+                _print_plan(found.plan)
+                raise typer.Exit(found.exit_code)
+            files: list[Path] = []
+
+            def write(result: Any, run_dir: Path) -> list[Path]:
+                files.extend(write_reports(result, run_dir))
+                return files
+
+            result = run_with_signals(scenario, connected, options, listener=_listener(output),
+                                      report_writer=write)
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if output == "json":
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        render(result, [str(f) for f in files])
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("plan")
+def plan_command(
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.")],
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+) -> None:
+    """Show every change a run would make, in order, touching nothing."""
+    from runner.engine.executor import plan_scenario
+    from runner.errors import ChaosError
+
+    try:
+        items = plan_scenario(_load_scenario(scenario_path))
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if output == "json":
+        typer.echo(json.dumps([{"step": i.step.name, "kind": i.step.kind.value,
+                                 "changes": [{"target": c.target, "action": c.action,
+                                              "detail": c.detail} for c in i.changes]}
+                                for i in items], indent=2))
+    else:
+        _print_plan(items)
+
+
+@app.command("recover")
+def recover_command(
+    run_dir: Annotated[Path | None, typer.Argument(
+        help="Run directory holding journal.jsonl.")] = None,
+    run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy."),
+    all_runs: bool = typer.Option(False, "--all", help="Recover every run found in the cluster."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                          help="kubeconfig file."),
+) -> None:
+    """Undo what a dead or interrupted run left changed (safe to run twice)."""
+    from runner.cluster.connect import connect_kube
+    from runner.engine.recover import recover
+    from runner.errors import ChaosError
+
+    if run_dir is None and not run_id and not all_runs:
+        typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
         raise typer.Exit(2)
     try:
-        result = redacted(load_result(Path(run_dir)))
+        connected = connect_kube(context, kubeconfig)
+        result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
+                         namespace=namespace)
     except ChaosError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if output == "text":
-        from runner.report import terminal
+        raise _engine_fail(exc) from None
+    for line in result.lines():
+        typer.echo(line)
+    raise typer.Exit(result.exit_code)
 
-        base = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
-        files = [str(base / name) for name in REPORT_FILES if (base / name).exists()]
-        terminal.render(result, files)
-    elif output == "json":
-        from runner.report import json_report
 
-        typer.echo(json_report.dumps(result), nl=False)
-    elif output == "md":
-        from runner.report import markdown
-
-        typer.echo(markdown.render(result), nl=False)
-    else:
-        from runner.report import html
-
-        typer.echo(html.render(result), nl=False)
 # --- scenario commands: validate, schema, xids ---
 
-import os  # noqa: E402  (kept with the block it serves)
-import sys  # noqa: E402
-from enum import Enum  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 
 class ValidateFormat(str, Enum):
@@ -192,6 +321,52 @@ def xids(
         table.add_row(str(row["xid"]), str(row["title"]), runtime, str(row["driver_error"]),
                       str(row["scope"]), str(row["after_fault"]))
     Console().print(table)
+
+
+# --- report commands ---------------------------------------------------------------------------
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: str = typer.Argument(..., help="A run directory (holding report.json) or a report.json file."),
+    output: str = typer.Option("text", "--output", "-o",
+                               help="text (to the terminal), json, md or html (to stdout)."),
+) -> None:
+    """Re-render a finished run's report from its run directory."""
+    from pathlib import Path
+
+    from runner.errors import ChaosError
+    from runner.report import REPORT_FILES, load_result, redacted
+
+    formats = ("text", "json", "md", "html")
+    if output not in formats:
+        typer.echo(f"error: -o must be one of {', '.join(formats)} (got {output!r})", err=True)
+        raise typer.Exit(2)
+    try:
+        result = redacted(load_result(Path(run_dir)))
+    except ChaosError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output == "text":
+        from runner.report import terminal
+
+        base = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+        files = [str(base / name) for name in REPORT_FILES if (base / name).exists()]
+        terminal.render(result, files)
+    elif output == "json":
+        from runner.report import json_report
+
+        typer.echo(json_report.dumps(result), nl=False)
+    elif output == "md":
+        from runner.report import markdown
+
+        typer.echo(markdown.render(result), nl=False)
+    else:
+        from runner.report import html
+
+        typer.echo(html.render(result), nl=False)
+
+
 # --- sim commands (embedded cluster) ---
 
 sim_app = typer.Typer(name="sim", help="The embedded cluster: a Kubernetes API server on loopback.",
@@ -289,172 +464,6 @@ def sim_up(
     typer.echo("chaos-sim stopped.")
 
 
-# --- engine commands: run, plan, recover ----------------------------------------------------
-# A thin layer over runner.engine: parse, load, pick the cluster, call run_with_signals / plan /
-# recover, print plain lines (the Rich live view plugs in through a RunListener), exit code.
-
-import json as _json  # noqa: E402 - kept inside this block so it stays self-contained
-from pathlib import Path as _Path  # noqa: E402
-from typing import Annotated as _Annotated  # noqa: E402
-from typing import Any as _Any  # noqa: E402
-
-
-def _engine_fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(getattr(exc, "exit_code", 1))
-
-
-def _load_scenario(path: _Path) -> _Any:
-    from runner.scenario.validate import load_scenario
-
-    return load_scenario(path)
-
-
-def _cluster_choice(flag: str | None, scenario: _Any, context: str | None,
-                    kubeconfig: str | None) -> tuple[str, str]:
-    """Which cluster a run uses and why (the first line of a run says both)."""
-    if flag:
-        if flag not in ("sim", "kube"):
-            from runner.errors import ScenarioError
-
-            raise ScenarioError(f"--cluster must be sim or kube, not {flag!r}", code="CLI001")
-        return flag, "--cluster"
-    if scenario.settings.cluster is not None:
-        return str(scenario.settings.cluster.value), "the scenario's settings.cluster"
-    if context or kubeconfig:
-        return "kube", "--context/--kubeconfig"
-    if (_Path.home() / ".kube" / "config").exists():
-        return "kube", "the current kubeconfig context (use --cluster sim for the embedded cluster)"
-    return "sim", "no kubeconfig found (use --cluster kube to target a real cluster)"
-
-
-def _listener(output: str) -> _Any:
-    if output == "json":
-        return None
-    from runner.report.live import LiveView
-
-    return LiveView()
-
-
-def _print_plan(items: _Any) -> None:
-    for item in items:
-        typer.echo(f"{item.step.name} ({item.step.kind.value})")
-        if not item.changes:
-            typer.echo("    (changes nothing)")
-        for change in item.changes:
-            detail = "" if change.detail is None else f" {_json.dumps(change.detail)}"
-            typer.echo(f"    {change.action} {change.target}{detail}")
-
-
-@app.command("run")
-def run_command(
-    scenario_path: _Annotated[_Path, typer.Argument(help="Scenario file.")],
-    cluster: str | None = typer.Option(None, "--cluster", help="sim (embedded) or kube."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
-                                          help="kubeconfig file."),
-    report_dir: _Annotated[_Path | None, typer.Option(
-        "--report-dir", help="Run directory (default reports/<time>-<name>/).")] = None,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
-    yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
-    allow_privileged: bool = typer.Option(
-        False, "--allow-privileged", help="Allow privileged steps (node-xid writes the kernel log)."),
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
-) -> None:
-    """Run a scenario: preflight, steps, rollback, verdict (exit code per DESIGN.md §6)."""
-    from runner import __version__ as version
-    from runner.engine.executor import RunOptions, run_with_signals
-    from runner.engine.executor import dry_run as do_dry_run
-    from runner.errors import ChaosError
-    from runner.report import write_reports
-    from runner.report.terminal import render
-
-    try:
-        scenario = _load_scenario(scenario_path)
-        options = RunOptions(scenario_path=str(scenario_path), run_dir=report_dir, yes=yes,
-                             allow_privileged=allow_privileged, tool_version=version)
-        choice, why = _cluster_choice(cluster, scenario, context, kubeconfig)
-        if output != "json":
-            typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from {why}")
-        from runner.api import open_cluster
-
-        with open_cluster(choice, context, kubeconfig, scenario) as connected:
-            if dry_run:
-                found = do_dry_run(scenario, connected, options)
-                if found.refused:
-                    typer.echo(f"preflight refused: {found.refused}")
-                else:
-                    assert found.preflight is not None
-                    typer.echo(f"preflight ok: target node {found.preflight.target_node}")
-                _print_plan(found.plan)
-                raise typer.Exit(found.exit_code)
-            files: list[_Path] = []
-
-            def write(result: _Any, run_dir: _Path) -> list[_Path]:
-                files.extend(write_reports(result, run_dir))
-                return files
-
-            result = run_with_signals(scenario, connected, options, listener=_listener(output),
-                                      report_writer=write)
-    except ChaosError as exc:
-        raise _engine_fail(exc) from None
-    if output == "json":
-        typer.echo(_json.dumps(result.to_json(), indent=2))
-    else:
-        render(result, [str(f) for f in files])
-    raise typer.Exit(result.exit_code)
-
-
-@app.command("plan")
-def plan_command(
-    scenario_path: _Annotated[_Path, typer.Argument(help="Scenario file.")],
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
-) -> None:
-    """Show every change a run would make, in order, touching nothing."""
-    from runner.engine.executor import plan_scenario
-    from runner.errors import ChaosError
-
-    try:
-        items = plan_scenario(_load_scenario(scenario_path))
-    except ChaosError as exc:
-        raise _engine_fail(exc) from None
-    if output == "json":
-        typer.echo(_json.dumps([{"step": i.step.name, "kind": i.step.kind.value,
-                                 "changes": [{"target": c.target, "action": c.action,
-                                              "detail": c.detail} for c in i.changes]}
-                                for i in items], indent=2))
-    else:
-        _print_plan(items)
-
-
-@app.command("recover")
-def recover_command(
-    run_dir: _Annotated[_Path | None, typer.Argument(
-        help="Run directory holding journal.jsonl.")] = None,
-    run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy."),
-    all_runs: bool = typer.Option(False, "--all", help="Recover every run found in the cluster."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
-                                          help="kubeconfig file."),
-) -> None:
-    """Undo what a dead or interrupted run left changed (safe to run twice)."""
-    from runner.cluster.connect import connect_kube
-    from runner.engine.recover import recover
-    from runner.errors import ChaosError
-
-    if run_dir is None and not run_id and not all_runs:
-        typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
-        raise typer.Exit(2)
-    try:
-        connected = connect_kube(context, kubeconfig)
-        result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
-                         namespace=namespace)
-    except ChaosError as exc:
-        raise _engine_fail(exc) from None
-    for line in result.lines():
-        typer.echo(line)
-    raise typer.Exit(result.exit_code)
 # --- shim commands ------------------------------------------------------------------------------
 # Build, run and install the CUDA fault-injection shim; audit a machine for leftovers.
 # runner.shim does the work; these commands only parse, call and print.
