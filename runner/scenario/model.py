@@ -246,7 +246,7 @@ class StepBase:
 @dataclass(frozen=True)
 class PatchStep(StepBase):
     passthrough: bool = True  # load the shim disarmed; a toggle step arms it
-    pin: PinMode = PinMode.HARD
+    pin: PinMode = PinMode.PREFERRED  # hard would keep replacements off every other node
     source: ShimSource = ShimSource.CONFIGMAP
     compiler_image: str = "gcc:13"
     image: str = ""  # for source=image: image holding /cuda-fault/cuda_intercept.so

@@ -17,6 +17,8 @@ DEPLOY = ObjectRef("apps/v1", "Deployment", NS, "w")
 
 
 def step(**kw: object) -> PatchStep:
+    """A patch step; pinned hard unless told otherwise, so the affinity it writes is checkable."""
+    kw.setdefault("pin", PinMode.HARD)
     return PatchStep(StepKind.PATCH, "1-patch", **kw)  # type: ignore[arg-type]
 
 
