@@ -326,22 +326,20 @@ class Executor:
 
     def _rollback_notices(self) -> None:
         """Say, from the main thread, that a signal during rollback was noted and how to finish."""
-        if not self._rollback_signals:
-            return
-        name = self._rollback_signals[-1]
-        self._rollback_signals.clear()
-        left = ([p.action.describe() for p in self.journal.contents().pending()]
-                if self.journal else [])
-        hint = (f"{name} received during rollback: it goes on. If it cannot finish, run: "
-                f"chaos recover {self.run_dir}")
-        self.listener.rollback_signal(left, hint)
-        if self._echo is not None:
-            try:
-                self._echo(hint)
-                for item in left:
-                    self._echo(f"  still to undo: {item}")
-            except Exception as exc:  # noqa: BLE001 - printing must not break the rollback
-                log.warning("could not print the rollback notice: %s", exc)
+        while self._rollback_signals:
+            name = self._rollback_signals.pop(0)
+            left = ([p.action.describe() for p in self.journal.contents().pending()]
+                    if self.journal else [])
+            hint = (f"{name} received during rollback: it goes on. If it cannot finish, run: "
+                    f"chaos recover {self.run_dir}")
+            self.listener.rollback_signal(left, hint)
+            if self._echo is not None:
+                try:
+                    self._echo(hint)
+                    for item in left:
+                        self._echo(f"  still to undo: {item}")
+                except Exception as exc:  # noqa: BLE001 - printing must not break the rollback
+                    log.warning("could not print the rollback notice: %s", exc)
 
     def _undo_done(self, outcome: UndoOutcome) -> None:
         self.listener.undo_done(outcome)
