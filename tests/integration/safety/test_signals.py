@@ -91,3 +91,15 @@ def test_a_second_sigint_during_rollback_does_not_abort_it(tmp_path: Path) -> No
     assert run.text.count("received during rollback") == 1
     assert run.text.count("rollback started:") == 1
     assert "still to undo: " in run.text
+
+
+def test_a_late_sigint_after_the_run_keeps_its_verdict(tmp_path: Path) -> None:
+    # the run is over (reports written, handlers of the run restored): the exit code stays the
+    # verdict's, it used to become 130
+    run = start(tmp_path / "run")
+    run.signal_on(r"^Run directory: ", signal.SIGINT)
+    rc = run.finish(180)
+    no_traceback(run.text)
+    assert rc == 0, run.text[-3000:]
+    assert report(tmp_path / "run")["verdict"] == "passed"
+    assert "the run is over; finishing the report and shutting down" in run.text
