@@ -94,6 +94,19 @@ def _print_plan(items: Any) -> None:
             typer.echo(f"    {change.action} {change.target}{detail}")
 
 
+def _finishing_signals() -> None:
+    """After the run (rollback done, reports written) a late Ctrl-C or SIGTERM must not cut the
+    embedded cluster's shutdown or the verdict's exit code short (it used to end in 130)."""
+    import signal
+
+    def note(signum: int, frame: object) -> None:
+        # os.write: unbuffered, so it cannot re-enter a print the main thread is in the middle of
+        os.write(2, b"the run is over; finishing the report and shutting down\n")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, note)
+
+
 @app.command("run")
 def run_command(
     scenario_path: Annotated[Path, typer.Argument(help="Scenario file.")],
@@ -147,6 +160,7 @@ def run_command(
 
             result = run_with_signals(scenario, connected, options, listener=_listener(output),
                                       report_writer=write)
+            _finishing_signals()  # the embedded cluster's shutdown and the render still follow
     except ChaosError as exc:
         raise _engine_fail(exc) from None
     if output == "json":

@@ -234,6 +234,7 @@ class Executor:
         self._registry = registry
         self._table: dict[StepKind, StepImpl] | None = None  # loaded on first use
         self._echo = echo
+        self._rollback_signals: list[str] = []  # noted by the signal handler, told after each undo
         self.run_id = run_id or new_run_id(self.clock)
         self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root,
                                                                scenario.metadata.name, self.clock)
@@ -318,18 +319,31 @@ class Executor:
         self.gate.rolling_back = True
 
     def _signal_during_rollback(self, name: str) -> None:
-        left = ([p.action.describe() for p in self.journal.contents().pending()]
-                if self.journal else [])
-        hint = (f"{name} received during rollback: it goes on. If it cannot finish, run: "
-                f"chaos recover {self.run_dir}")
-        self.listener.rollback_signal(left, hint)
-        if self._echo is not None:
-            try:
-                self._echo(hint)
-                for item in left:
-                    self._echo(f"  still to undo: {item}")
-            except Exception as exc:  # noqa: BLE001 - printing must not break the rollback
-                log.warning("could not print the rollback notice: %s", exc)
+        # Called from the signal handler: only note it. Printing here could re-enter a write the
+        # main thread is in the middle of (the buffered stream then repeats or drops output, seen
+        # as a line printed many times); the notice is given in the main thread after each undo.
+        self._rollback_signals.append(name)
+
+    def _rollback_notices(self) -> None:
+        """Say, from the main thread, that a signal during rollback was noted and how to finish."""
+        while self._rollback_signals:
+            name = self._rollback_signals.pop(0)
+            left = ([p.action.describe() for p in self.journal.contents().pending()]
+                    if self.journal else [])
+            hint = (f"{name} received during rollback: it goes on. If it cannot finish, run: "
+                    f"chaos recover {self.run_dir}")
+            self.listener.rollback_signal(left, hint)
+            if self._echo is not None:
+                try:
+                    self._echo(hint)
+                    for item in left:
+                        self._echo(f"  still to undo: {item}")
+                except Exception as exc:  # noqa: BLE001 - printing must not break the rollback
+                    log.warning("could not print the rollback notice: %s", exc)
+
+    def _undo_done(self, outcome: UndoOutcome) -> None:
+        self.listener.undo_done(outcome)
+        self._rollback_notices()
 
     def _prepare_run_dir(self) -> None:
         path = self.run_dir / JOURNAL_FILE
@@ -509,13 +523,15 @@ class Executor:
             left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
             return RollbackResult(policy.value, False, verified=not left, leftovers=tuple(left))
         self.listener.rollback_started([p.action.describe() for p in reversed(to_undo)])
+        self._rollback_notices()
         self.mark("rollback-start", f"{len(to_undo)} change(s) to undo ({verdict.value})")
         outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.journal, to_undo,
-                                                   self.listener.undo_done)
+                                                   self._undo_done)
         left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
         left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
         result = RollbackResult(policy.value, True, tuple(outcomes), not left, tuple(left))
         self.mark("rollback-end", "complete" if result.complete else "incomplete")
+        self._rollback_notices()
         self.listener.rollback_finished(result)
         return result
 

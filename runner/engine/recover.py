@@ -29,6 +29,7 @@ from runner.engine.journal import (
 from runner.engine.result import UndoOutcome
 from runner.engine.rollback import leftovers, undo_pending
 from runner.errors import ChaosError, NotFound
+from runner.steps import registry as _registry  # noqa: F401 - importing it registers every step's undo kinds
 from runner.steps.base import Clock
 
 
@@ -142,7 +143,11 @@ def _existing_mirror(cluster: Cluster, run_id: str, namespace: str) -> Mirror | 
 def _recover_one(cluster: Cluster, contents: JournalContents, journal: Journal, namespace: str,
                  source: str) -> RecoveredRun:
     run_id = contents.run_id
-    outcomes = undo_pending(cluster, journal, contents.pending())
+    try:
+        pending = contents.pending()
+    except (KeyError, TypeError, ValueError) as exc:  # a journal from another version, or edited
+        raise ChaosError(f"cannot read the journal of run {run_id} ({source}): {exc}") from exc
+    outcomes = undo_pending(cluster, journal, pending)
     left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
     left += leftovers(cluster, contents.recorded(), run_id, namespace)
     if outcomes or journal.repaired:

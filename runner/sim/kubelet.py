@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ClusterError, NotFound
+from runner.errors import ClusterError, Conflict, NotFound
 from runner.sim import events, procs
 from runner.sim.images import ImageError, WorkerBuild, launch
 from runner.sim.logs import PodLogs
@@ -170,7 +170,13 @@ class PodWorker:
 
     def _run(self) -> None:
         try:
-            self._setup_ports()
+            try:
+                self._setup_ports()
+            except (NotFound, Conflict):
+                # deleted (or replaced under the same name) before its worker started, e.g. by a
+                # rollback right after a rollout: nothing to run, and no traceback for the user
+                self.deleted.set()
+                return
             while not self.deleted.is_set() and not self.stopping.is_set():
                 try:
                     self._step()

@@ -68,6 +68,25 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+_QUANTITY_MAPS = frozenset({"limits", "requests", "capacity", "allocatable", "hard", "used"})
+
+
+def canonical_quantities(value: Any) -> None:
+    """Store resource quantities as strings, as a real API server serialises them (`nvidia.com/gpu: 1`
+    in a manifest reads back as "1"); typed clients such as the official one reject a bare number."""
+    if isinstance(value, list):
+        for item in value:
+            canonical_quantities(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in _QUANTITY_MAPS and isinstance(item, dict):
+                for q, amount in item.items():
+                    if isinstance(amount, (int, float)) and not isinstance(amount, bool):
+                        item[q] = str(amount)
+            else:
+                canonical_quantities(item)
+
+
 def already_exists(info: ResourceInfo, name: str) -> Conflict:
     return Conflict(f'{info.gvr} "{name}" already exists', status=409, reason="AlreadyExists")
 
@@ -292,6 +311,8 @@ class Store:
         if not isinstance(meta, dict):
             raise bad_request("metadata must be an object")
         self._check_type(info, obj)
+        if info.builtin:
+            canonical_quantities(obj)
         ns_in_body = meta.get("namespace")
         if info.namespaced:
             namespace = namespace or ns_in_body or None
@@ -371,6 +392,8 @@ class Store:
                  dry_run: bool = False) -> Obj:
         """Update `current` with `obj` (lock held). Returns a copy of the stored result."""
         self._check_type(info, obj)
+        if info.builtin:
+            canonical_quantities(obj)
         meta = obj.setdefault("metadata", {})
         cur_meta = current["metadata"]
         rv = meta.get("resourceVersion")
