@@ -35,6 +35,11 @@ class PatchFailed(Invalid):
     status_details: dict[str, Any] = {}  # noqa: RUF012 - read-only marker: send an empty details
 
 
+class TestFailed(PatchFailed):
+    """A JSON Patch `test` op that did not hold (the same 422 on the wire; in-process callers such
+    as the unit-test fake cluster tell it apart to report a stale read as Conflict)."""
+
+
 def _unprocessable(detail: str) -> Invalid:
     return PatchFailed(f"the server rejected our request due to an error in our request: {detail}",
                        status=422, reason="Invalid")
@@ -148,7 +153,8 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
             out = _add(out, path, value)
         elif kind == "test":
             if _get(out, path) != op["value"]:
-                raise _unprocessable(f"testing value {path} failed: test failed")
+                raise TestFailed("the server rejected our request due to an error in our request: "
+                                 f"testing value {path} failed: test failed", status=422, reason="Invalid")
         else:
             raise _unprocessable(f"Unexpected kind: {kind}")
     return out

@@ -11,10 +11,10 @@ Behaviour (what a test may rely on):
   when `spec` changes, for workload kinds only) are set by the fake.
 - `create` -> Conflict when the name is taken (reason "AlreadyExists"); Invalid when no name or a
   resourceVersion is given. `get`/`delete`/patches -> NotFound when absent.
-- `json_patch` implements RFC 6902 (add, remove, replace, test, move, copy; `-` appends). A failed
+- `json_patch` (RFC 6902) and `merge_patch` (RFC 7386) and the selectors are the embedded API
+  server's own (runner/sim/patching.py, runner/sim/selectors.py), so both behave alike. A failed
   `test` -> Conflict; a bad path -> Invalid. A patch (JSON or merge) that sets
   metadata.resourceVersion to a value other than the current one -> Conflict (stale write).
-- `merge_patch` implements RFC 7386 (null deletes a key, objects merge, anything else replaces).
 - `subresource="status"` applies only the patch's effect on `status`; `subresource="scale"` patches
   a Scale view (`spec.replicas`, `status.replicas`) of a Deployment/StatefulSet. Other
   subresources -> Invalid.
@@ -67,7 +67,6 @@ import copy
 import fcntl
 import json
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -78,6 +77,10 @@ from typing import Any
 
 from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef, WatchEvent
 from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
+from runner.sim.patching import TestFailed, apply_json_patch, apply_merge_patch
+from runner.sim.selectors import FieldSelector, LabelSelector
+
+__all__ = ["FakeCluster", "FileBackedFakeCluster", "apply_json_patch", "apply_merge_patch"]
 
 from .clock import FakeClock
 
@@ -126,218 +129,6 @@ def _ref_of_key(key: Key) -> ObjectRef:
 
 # ---------------------------------------------------------------------------------------------
 # RFC 6902 JSON Patch and RFC 7386 merge patch
-# ---------------------------------------------------------------------------------------------
-
-
-class PatchError(Exception):
-    """A patch operation could not apply (bad path); `test_failed` marks a failed `test`."""
-
-    def __init__(self, message: str, test_failed: bool = False) -> None:
-        super().__init__(message)
-        self.test_failed = test_failed
-
-
-def _tokens(pointer: str) -> list[str]:
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise PatchError(f"pointer {pointer!r} must start with /")
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-
-
-def _index(container: list[Any], token: str, *, for_add: bool) -> int:
-    if for_add and token == "-":
-        return len(container)
-    if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
-        raise PatchError(f"bad array index {token!r}")
-    idx = int(token)
-    limit = len(container) if for_add else len(container) - 1
-    if idx > limit:
-        raise PatchError(f"array index {idx} out of range")
-    return idx
-
-
-def _parent(doc: Any, tokens: list[str]) -> Any:
-    current = doc
-    for token in tokens[:-1]:
-        if isinstance(current, dict):
-            if token not in current:
-                raise PatchError(f"path segment {token!r} does not exist")
-            current = current[token]
-        elif isinstance(current, list):
-            current = current[_index(current, token, for_add=False)]
-        else:
-            raise PatchError(f"path segment {token!r} is inside a scalar")
-    return current
-
-
-def _get(doc: Any, pointer: str) -> Any:
-    tokens = _tokens(pointer)
-    if not tokens:
-        return doc
-    parent = _parent(doc, tokens)
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise PatchError(f"{pointer} does not exist")
-        return parent[last]
-    if isinstance(parent, list):
-        return parent[_index(parent, last, for_add=False)]
-    raise PatchError(f"{pointer} is inside a scalar")
-
-
-def _add(doc: Any, pointer: str, value: Any) -> Any:
-    tokens = _tokens(pointer)
-    if not tokens:
-        return value
-    parent = _parent(doc, tokens)
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        parent[last] = value
-    elif isinstance(parent, list):
-        parent.insert(_index(parent, last, for_add=True), value)
-    else:
-        raise PatchError(f"{pointer} is inside a scalar")
-    return doc
-
-
-def _remove(doc: Any, pointer: str) -> tuple[Any, Any]:
-    tokens = _tokens(pointer)
-    if not tokens:
-        raise PatchError("cannot remove the whole document")
-    parent = _parent(doc, tokens)
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise PatchError(f"{pointer} does not exist")
-        return doc, parent.pop(last)
-    if isinstance(parent, list):
-        return doc, parent.pop(_index(parent, last, for_add=False))
-    raise PatchError(f"{pointer} is inside a scalar")
-
-
-def apply_json_patch(doc: Any, patch: Sequence[Mapping[str, Any]]) -> Any:
-    """Apply an RFC 6902 patch to a deep copy of `doc`; raises PatchError. All or nothing."""
-    result = copy.deepcopy(doc)
-    for op in patch:
-        name = op.get("op")
-        path = str(op.get("path", ""))
-        if name == "add":
-            result = _add(result, path, copy.deepcopy(op["value"]))
-        elif name == "remove":
-            result, _ = _remove(result, path)
-        elif name == "replace":
-            _get(result, path)  # must exist
-            if _tokens(path):
-                result, _ = _remove(result, path)
-                result = _add(result, path, copy.deepcopy(op["value"]))
-            else:
-                result = copy.deepcopy(op["value"])
-        elif name == "test":
-            try:
-                actual = _get(result, path)
-            except PatchError as exc:
-                raise PatchError(f"test {path}: {exc}", test_failed=True) from None
-            if actual != op.get("value"):
-                raise PatchError(f"test {path} failed", test_failed=True)
-        elif name == "move":
-            source = str(op["from"])
-            if path.startswith(source + "/"):
-                raise PatchError("cannot move a value into its own child")
-            result, value = _remove(result, source)
-            result = _add(result, path, value)
-        elif name == "copy":
-            result = _add(result, path, copy.deepcopy(_get(result, str(op["from"]))))
-        else:
-            raise PatchError(f"unknown op {name!r}")
-    return result
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: returns a new document (inputs untouched)."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for name, value in patch.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = apply_merge_patch(result.get(name), value)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Selectors
-# ---------------------------------------------------------------------------------------------
-
-_SET_RE = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ_RE = re.compile(r"^\s*([\w./-]+)\s*(==|!=|=)\s*([\w./-]*)\s*$")
-_EXISTS_RE = re.compile(r"^\s*(!?)\s*([\w./-]+)\s*$")
-
-
-def _split_selector(selector: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in selector:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current)
-    return [p for p in parts if p.strip()]
-
-
-def label_selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
-    """Does a Kubernetes label selector string select these labels? Invalid on bad syntax."""
-    for term in _split_selector(selector):
-        if m := _SET_RE.match(term):
-            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            present = key in labels and labels[key] in values
-            if (op == "in" and not present) or (op == "notin" and present):
-                return False
-        elif m := _EQ_RE.match(term):
-            key, op, value = m.groups()
-            if op == "!=":
-                if labels.get(key) == value:
-                    return False
-            elif labels.get(key) != value:
-                return False
-        elif m := _EXISTS_RE.match(term):
-            negate, key = m.group(1) == "!", m.group(2)
-            if (key in labels) == negate:
-                return False
-        else:
-            raise Invalid(f"bad label selector term {term!r}", 400, "BadRequest")
-    return True
-
-
-_FIELDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "metadata.name": lambda o: str(o.get("metadata", {}).get("name", "")),
-    "metadata.namespace": lambda o: str(o.get("metadata", {}).get("namespace") or ""),
-    "spec.nodeName": lambda o: str(o.get("spec", {}).get("nodeName") or ""),
-    "status.phase": lambda o: str(o.get("status", {}).get("phase") or ""),
-}
-
-
-def field_selector_matches(selector: str, obj: Mapping[str, Any]) -> bool:
-    """Does a field selector (the fields the fake supports) select this object?"""
-    for term in _split_selector(selector):
-        m = _EQ_RE.match(term)
-        if not m or m.group(1) not in _FIELDS:
-            raise Invalid(f"unsupported field selector {term!r}", 400, "BadRequest")
-        key, op, value = m.groups()
-        actual = _FIELDS[key](obj)
-        if (op == "!=") == (actual == value):
-            return False
-    return True
-
-
-# ---------------------------------------------------------------------------------------------
-# The fake
 # ---------------------------------------------------------------------------------------------
 
 
@@ -419,9 +210,9 @@ class FakeCluster:
             try:
                 view = self._view(current, ref, subresource)
                 patched = apply_json_patch(view, patch)
-            except PatchError as exc:
-                if exc.test_failed:
-                    raise Conflict(f"{ref}: {exc}", 409, "Conflict") from None
+            except TestFailed as exc:  # a stale read, as the Cluster protocol promises
+                raise Conflict(f"{ref}: {exc}", 409, "Conflict") from None
+            except ClusterError as exc:
                 raise Invalid(f"{ref}: {exc}", 422, "Invalid") from None
             return self._commit(ref, current, view, patched, subresource)
 
@@ -717,8 +508,8 @@ class FakeCluster:
         if namespace is not None and key[2] != namespace:
             return False
         labels = obj.get("metadata", {}).get("labels") or {}
-        return (label_selector_matches(label_selector, labels)
-                and field_selector_matches(field_selector, obj))
+        return (LabelSelector.parse(label_selector).matches(labels)
+                and FieldSelector.parse(field_selector).matches(obj))
 
     def _pending(self, after: int, api_version: str, kind: str, namespace: str | None,
                  label_selector: str, field_selector: str) -> tuple[list[WatchEvent], int]:
