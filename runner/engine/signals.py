@@ -1,12 +1,14 @@
 """SIGINT/SIGTERM handling: turn a signal into `Interrupted` at a safe point, never mid-change.
 
 An exception raised at an arbitrary bytecode could cut a journal write, a client's bookkeeping or
-a cluster call in half, so the handler raises `runner.errors.Interrupted` in the main thread only
-while it is blocked in an interruptible wait (`interruptible()`: a watch, a sleep). Anywhere else
-the signal is remembered and raised at the next safe point (`checkpoint()`: between steps, after a
-journal entry, at each turn of a wait). During rollback a signal is only remembered and reported
-(rollback must finish); a second Ctrl-C never aborts it. This module installs nothing by itself:
-`install()` does, and `restore()` puts the previous handlers back.
+a cluster call in half (or leave a lock acquired and never released), so the handler raises
+`runner.errors.Interrupted` in the main thread only while it is blocked in an interruptible wait
+(`interruptible()`: a plain sleep, which holds nothing). Anywhere else the signal is remembered
+and raised at the next safe point (`checkpoint()`: between steps, after a journal entry, at each
+turn of a wait — watches are cut into chunks of a couple of seconds for this). During rollback a
+signal is only remembered and reported (rollback must finish); a second Ctrl-C never aborts it.
+This module installs nothing by itself: `install()` does, and `restore()` puts the previous
+handlers back.
 """
 
 from __future__ import annotations

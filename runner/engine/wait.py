@@ -7,18 +7,20 @@ with a fake clock never sleep. It changes nothing in the cluster.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runner.cluster.protocol import Cluster, KubeObject
-from runner.engine.signals import checkpoint, interruptible
+from runner.engine.signals import checkpoint
 from runner.errors import DeadlineExceeded, Gone
 from runner.steps.base import Clock
 
 Condition = Callable[[list[KubeObject]], "bool | str"]
 
-WATCH_CHUNK_S = 60.0  # the longest single watch; a fresh one starts after it ends
+# The longest single watch; a fresh one resumes from the last version after it ends. It also bounds
+# how long a Ctrl-C waits: the signal is raised at the next turn of the loop, never inside the
+# client's read (an exception there could leave a lock of the client or the fake cluster held).
+WATCH_CHUNK_S = 2.0
 _MIN_HONEST_WATCH_S = 0.05  # a watch ending sooner than this with nothing said is paced
 
 
@@ -97,15 +99,14 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
         if remaining <= 0:
             raise DeadlineExceeded(f"timed out waiting for {what or kind}")
         chunk = min(remaining, WATCH_CHUNK_S)
-        started = time.monotonic()
+        started = clock.monotonic()
         said_anything = False
         try:
             stream = iter(cluster.watch(api_version, kind, namespace, label_selector=selector,
                                         field_selector=field_selector,
                                         resource_version=resource_version, timeout_seconds=chunk))
             while True:
-                with interruptible():  # a signal may cut the blocking read short, nothing else
-                    event = next(stream, None)
+                event = next(stream, None)
                 if event is None:
                     break
                 said_anything = True
@@ -127,6 +128,6 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
         except Gone:
             resource_version = relist()  # our version is too old: start again from now
             continue
-        if not said_anything and time.monotonic() - started < min(_MIN_HONEST_WATCH_S, chunk):
+        if not said_anything and clock.monotonic() - started < min(_MIN_HONEST_WATCH_S, chunk):
             # a watch that ends at once with nothing to say would make this loop spin: pace it
             clock.sleep(min(1.0, max(0.0, deadline - clock.monotonic())))

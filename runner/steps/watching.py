@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from runner.cluster.protocol import Cluster, KubeObject
+from runner.engine.signals import checkpoint
 from runner.errors import DeadlineExceeded, Gone
 from runner.steps.base import Clock
 
@@ -30,6 +31,7 @@ def watch_until(cluster: Cluster, clock: Clock, check: Callable[[], T | None], *
     DELETED pod's last state included); DeadlineExceeded when none came by `deadline`."""
     resource_version = ""
     while True:
+        checkpoint()  # a Ctrl-C that arrived meanwhile ends the wait here (within WAKE_S)
         found = check()
         if found is not None:
             return found

@@ -35,7 +35,10 @@ def test_success_comes_from_a_watched_change() -> None:
     assert result.message == "2 pods Ready"
     assert clock.monotonic() - t0 == pytest.approx(30)
     assert result.events_seen == 1
-    assert progress == [2, 2]
+    # progress at the start, at each watch chunk (a heartbeat; also where Ctrl-C is honoured) and
+    # at the change
+    assert len(progress) > 2
+    assert set(progress) == {2}
     assert clock.slept == []  # it watched; it never slept
     assert [c[0] for c in cluster.calls].count("list") == 1
 
