@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
+from runner.sim import dynamo
 from runner.sim.cluster import SimCluster
 
 
@@ -71,20 +72,7 @@ def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
     }
 
 
-DGD_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "dynamographdeployments.nvidia.com"},
-    "spec": {
-        "group": "nvidia.com", "scope": "Namespaced",
-        "names": {"plural": "dynamographdeployments", "singular": "dynamographdeployment",
-                  "kind": "DynamoGraphDeployment", "listKind": "DynamoGraphDeploymentList",
-                  "shortNames": ["dgd"]},
-        "versions": [{"name": "v1alpha1", "served": True, "storage": True,
-                      "subresources": {"status": {}},
-                      "schema": {"openAPIV3Schema": {"type": "object",
-                                                     "x-kubernetes-preserve-unknown-fields": True}}}],
-    },
-}
+DGD_CRD: dict[str, Any] = dynamo.CRD  # the one the embedded operator installs
 
 
 def dgd(name: str) -> dict[str, Any]:
