@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from runner.cluster.protocol import ObjectRef
-from runner.engine.clock import SystemClock
 from runner.engine.journal import Journal, Mirror
-from runner.steps.undo import RestoreJson
+from runner.kernel.clock import SystemClock
+from runner.kernel.undo import CORE_UNDO_KINDS, RestoreJson, UndoKinds
 from tests.fakes.cluster import FakeCluster
 
 
@@ -32,7 +32,7 @@ def main(n: int) -> None:
                 fh.write(line)
         plain = (time.perf_counter() - t0) / n
 
-        journal = Journal(base / "a" / "journal.jsonl", "bench", clock)
+        journal = Journal(base / "a" / "journal.jsonl", "bench", clock, UndoKinds(CORE_UNDO_KINDS))
         t0 = time.perf_counter()
         for _ in range(n):
             journal.record_undo(action, "step")
@@ -40,7 +40,7 @@ def main(n: int) -> None:
 
         cluster = FakeCluster()
         mirror = Mirror(cluster, "bench", "ns")
-        journal = Journal(base / "b" / "journal.jsonl", "bench", clock, mirror)
+        journal = Journal(base / "b" / "journal.jsonl", "bench", clock, UndoKinds(CORE_UNDO_KINDS), mirror)
         t0 = time.perf_counter()
         for _ in range(n):
             journal.record_undo(action, "step")

@@ -1,10 +1,13 @@
 """`chaos`: GPU chaos engineering for Kubernetes.
 
-The package behind the `chaos` CLI. Layers (checked by import-linter, see pyproject.toml):
-scenario (parse and check) -> engine (run, journal, rollback) -> steps (one per kind) ->
-cluster (the Cluster protocol and its one kubernetes adapter). `sim` is the embedded cluster,
-reached only over HTTP; `report` and `cli` are the only places that render.
+The package behind the `chaos` CLI. Layers, top to bottom (an import-linter `layers` contract in
+pyproject.toml; README "The house"): the entry points (cli, pytest_plugin, then api); report;
+engine | steps | sim; kernel | workload | shim | settings; cluster | scenario; shimwire |
+jsonpointer; xid; errors. `sim` is the embedded cluster, reached only over HTTP; `report` and
+`cli` are the only places that render.
 """
+
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -16,7 +19,7 @@ _API = ("FaultInjector", "FaultInjectorError", "Validation", "load_scenario", "o
 __all__ = ["__version__", *_API]
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _API:
         from runner import api
 

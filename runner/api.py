@@ -3,9 +3,10 @@
 Why it exists: tests, notebooks and other tools want to validate, run and recover scenarios, and to
 hold a GPU fault armed around their own code, without shelling out to the CLI. Everything here is a
 thin layer over the same library the CLI calls: the scenario loader, the engine (executor, journal,
-rollback, recover), the step kinds and the cluster adapters. It must not re-implement any of them:
-`FaultInjector` builds a Scenario in code and drives the registered step implementations through
-the engine's write-ahead journal, so `chaos recover` can finish its rollback like any run's.
+rollback, recover), the step table and the cluster adapters. It must not re-implement any of them:
+`FaultInjector` builds a Scenario in code and drives the engine's own Executor one step at a time
+(same journal, mirror, preflight, signals and deadlines as `chaos run`), so `chaos recover` can
+finish its rollback like any run's.
 
 Heavy modules (the engine, the kubernetes client, the embedded cluster) are imported inside the
 functions that need them; importing `runner.api` costs no more than the scenario loader.
@@ -16,27 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from runner.errors import ChaosError, RollbackError
-from runner.scenario.model import Scenario, StepBase
+from runner.scenario.model import Scenario
 from runner.scenario.validate import FileResult, ScenarioInvalid, expand_paths, validate_file, validate_text
 from runner.scenario.validate import load_scenario as _load_scenario
 
 if TYPE_CHECKING:
     from runner.cluster.protocol import Cluster
     from runner.engine.events import RunListener
-    from runner.engine.executor import PlanItem
-    from runner.engine.journal import Journal
+    from runner.engine.executor import Executor, PlanItem
     from runner.engine.recover import RecoverResult
-    from runner.engine.result import RunResult
-    from runner.steps.base import Clock, JsonValue, RunState, StepOutcome, UndoAction
+    from runner.engine.result import RunResult, StepResult
 
 ClusterName = Literal["sim", "kube"]
 log = logging.getLogger("chaos.api")
@@ -91,8 +88,9 @@ def _scenario(scenario_or_path: Scenario | str | Path) -> Scenario:
 def plan(scenario_or_path: Scenario | str | Path) -> list[PlanItem]:
     """Every change a run would make, step by step, touching nothing (like `chaos plan`)."""
     from runner.engine.executor import plan_scenario
+    from runner.steps.registry import REGISTRY
 
-    return plan_scenario(_scenario(scenario_or_path))
+    return plan_scenario(_scenario(scenario_or_path), REGISTRY)
 
 
 # --- clusters ----------------------------------------------------------------------------------
@@ -147,19 +145,24 @@ def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName 
     ChaosError.
     """
     from runner import __version__
-    from runner.engine.executor import RunOptions, run_with_signals
+    from runner.engine.executor import run_with_signals
+    from runner.settings import Flags, resolve
+    from runner.steps.registry import REGISTRY
 
     scenario = _scenario(scenario_or_path)
-    options = RunOptions(scenario_path=scenario.path, yes=yes, allow_privileged=allow_privileged,
-                         tool_version=__version__,
-                         run_dir=Path(report_dir) if report_dir is not None else None)
+    # the API's layers: defaults < scenario < these arguments (no CHAOS_* environment here)
+    resolved = resolve(scenario, env={}, flags=Flags(
+        cluster=cluster if cluster in ("sim", "kube") else None, context=context,
+        kubeconfig=kubeconfig, report_dir=Path(report_dir) if report_dir is not None else None,
+        yes=yes, allow_privileged=allow_privileged), home=Path.home(), tool_version=__version__)
     writer: Callable[[RunResult, Path], object] | None = None
     if write_reports:
         from runner.report import write_reports as write_all
 
         writer = write_all
     with open_cluster(cluster, context, kubeconfig, scenario) as connected:
-        return run_with_signals(scenario, connected, options, listener=listener, report_writer=writer)
+        return run_with_signals(resolved.apply(scenario), connected, resolved.options,
+                                steps=REGISTRY, listener=listener, report_writer=writer)
 
 
 def recover(run_dir: str | Path | None = None, run_id: str | None = None, all: bool = False,
@@ -171,11 +174,13 @@ def recover(run_dir: str | Path | None = None, run_id: str | None = None, all: b
     journal's copy in the cluster), or pass `all=True` for every run found in the cluster.
     `result.exit_code` is 0 when everything is undone, 5 when something is still changed."""
     from runner.engine.recover import recover as engine_recover
+    from runner.steps.registry import REGISTRY
 
     if run_dir is None and not run_id and not all:
         raise ChaosError("say which run to recover: run_dir, run_id, or all=True")
     with open_cluster(cluster, context, kubeconfig) as connected:
-        return engine_recover(connected, run_dir=Path(run_dir) if run_dir is not None else None,
+        return engine_recover(connected, REGISTRY.undo_kinds,
+                              run_dir=Path(run_dir) if run_dir is not None else None,
                               run_id=run_id, all_runs=all, namespace=namespace)
 
 
@@ -186,132 +191,9 @@ class FaultInjectorError(ChaosError):
     """A FaultInjector step did not do its job (the message says which and why)."""
 
 
-class _StepContext:
-    """The StepContext (runner.steps.base) the injector hands each step: journal-first undo,
-    a deadline, and the shared run state."""
-
-    def __init__(self, session: _Session, step: StepBase, deadline: float) -> None:
-        self._session = session
-        self._step = step
-        self._deadline = deadline
-        self.cluster = session.cluster
-        self.scenario = session.scenario
-        self.run_id = session.run_id
-        self.clock = session.clock
-        self.state = session.state
-
-    def record_undo(self, action: UndoAction) -> None:
-        self._session.journal.record_undo(action, self._step.name)
-
-    def remaining(self) -> float:
-        return max(0.0, self._deadline - self.clock.monotonic())
-
-    def progress(self, message: str, **data: JsonValue) -> None:
-        """Progress has no audience here."""
-
-    def timeline(self, kind: str, message: str = "", *, node: str = "", pod: str = "") -> None:
-        self._session.timeline.append((self.clock.time(), kind, message, node, pod))
-
-    def undo_recorded(self) -> list[str]:
-        return self._session.undo_all()
-
-
-class _Session:
-    """One injector's run: journal (local file and cluster copy), preflight, steps one at a time,
-    rollback. The same pieces the executor uses, driven step by step instead of in one go."""
-
-    def __init__(self, scenario: Scenario, cluster: Cluster, run_dir: Path | None, yes: bool) -> None:
-        from runner import __version__
-        from runner.engine.clock import SystemClock
-        from runner.engine.executor import default_run_dir, load_registry, new_run_id
-        from runner.engine.journal import JOURNAL_FILE, Journal, Mirror, read_journal
-        from runner.engine.preflight import preflight
-        from runner.steps.base import RunState
-
-        self.scenario = scenario
-        self.cluster = cluster
-        self.clock: Clock = SystemClock()
-        self.run_id = new_run_id(self.clock)
-        self.run_dir = run_dir or default_run_dir(Path("reports"), scenario.metadata.name, self.clock)
-        self.state: RunState = RunState()
-        self.timeline: list[tuple[float, str, str, str, str]] = []
-        self.table = load_registry()
-        journal_path = self.run_dir / JOURNAL_FILE
-        if journal_path.exists() and read_journal(journal_path).pending():
-            raise FaultInjectorError(f"{self.run_dir} holds a run that left changes not undone; "
-                                     f"run: chaos recover {self.run_dir}")
-        report = preflight(cluster, scenario, yes=yes)  # refuses before anything is written
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        namespace = scenario.target.namespace
-        self.journal: Journal = Journal(journal_path, self.run_id, self.clock,
-                                        Mirror(cluster, self.run_id, namespace))
-        self.journal.run_start(scenario_path=scenario.path, scenario=scenario.metadata.name,
-                               namespace=namespace, cluster=cluster.description,
-                               run_dir=str(self.run_dir), tool_version=__version__)
-        assert self.journal.mirror is not None
-        self.journal.mirror.write(self.journal.text)
-        self.state.target_node = report.target_node
-        self.state.placements_before = dict(report.placements)
-
-    def run_step(self, name: str) -> StepOutcome:
-        """Run the scenario's step `name` under its timeout; FaultInjectorError unless it passed."""
-        from runner.errors import DeadlineExceeded
-        from runner.steps.base import StepStatus
-
-        step = next(s for s in self.scenario.steps if s.name == name)
-        budget = step.timeout.seconds if step.timeout else self.scenario.settings.timeout.seconds
-        ctx = _StepContext(self, step, self.clock.monotonic() + budget)
-        try:
-            outcome = self.table[step.kind].run(step, ctx)
-        except DeadlineExceeded as exc:
-            raise FaultInjectorError(f"{name}: deadline exceeded: {exc}") from exc
-        except ChaosError as exc:
-            raise FaultInjectorError(f"{name}: {exc}") from exc
-        if outcome.status is not StepStatus.PASSED:
-            raise FaultInjectorError(f"{name} {outcome.status.value}: {outcome.message}")
-        return outcome
-
-    def undo_all(self) -> list[str]:
-        """Stop background work, undo every recorded change (last first, each journaled), verify;
-        returns what is still changed (empty: clean)."""
-        from runner.engine.rollback import leftovers, undo_pending
-
-        self.state.stop_background()  # a dead-man renewer must never re-arm a node we disarm
-        contents = self.journal.contents()
-        outcomes = undo_pending(self.cluster, self.journal, contents.pending())
-        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
-        return failed + leftovers(self.cluster, self.journal.contents().recorded(), self.run_id,
-                                  self.scenario.target.namespace)
-
-    def close(self, left: Sequence[str]) -> None:
-        """End the journal; drop the cluster copy when nothing is left to undo."""
-        clean = not left
-        reason = "rolled back" if clean else f"{len(left)} change(s) not undone"
-        with contextlib.suppress(ChaosError):  # the local journal still says what is left
-            self.journal.run_end("passed" if clean else "rollback-incomplete", reason, clean)
-        if clean and self.journal.mirror is not None:
-            with contextlib.suppress(ChaosError):
-                self.journal.mirror.delete()
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[list[int]]:
-    """Hold SIGINT/SIGTERM while a rollback runs (main thread only); yields the signals that came.
-    A second Ctrl-C must not leave a node armed halfway through undoing."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+# An injector holds a fault for as long as its user's code runs; each step has `timeout`, and the
+# whole injector (its scenario) at most this long.
+INJECTOR_LIFETIME = "24h"
 
 
 class FaultInjector:
@@ -365,7 +247,7 @@ class FaultInjector:
         self._kubeconfig = kubeconfig
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._exit = contextlib.ExitStack()
-        self._session: _Session | None = None
+        self._run: Executor | None = None
         self._armed = False
         self.leftovers: tuple[str, ...] = ()  # what the last uninstall() could not undo
 
@@ -374,7 +256,7 @@ class FaultInjector:
     @property
     def installed(self) -> bool:
         """True between `install()` and `uninstall()`."""
-        return self._session is not None
+        return self._run is not None
 
     @property
     def armed(self) -> bool:
@@ -384,21 +266,21 @@ class FaultInjector:
     @property
     def node(self) -> str:
         """The node the fault is injected on (resolved by `install()`)."""
-        return self._session.state.target_node if self._session else ""
+        return self._run.state.target_node if self._run else ""
 
     @property
     def run_id(self) -> str:
-        return self._session.run_id if self._session else ""
+        return self._run.run_id if self._run else ""
 
     @property
     def run_dir(self) -> Path | None:
         """Where the journal is (`chaos recover RUN_DIR` finishes a rollback from it)."""
-        return self._session.run_dir if self._session else self._run_dir
+        return self._run.run_dir if self._run else self._run_dir
 
     @property
     def injections_seen(self) -> int:
         """`[XID n SIM]` lines the steps saw in pod logs (proof the fault fired)."""
-        return self._session.state.injections_seen if self._session else 0
+        return self._run.state.injections_seen if self._run else 0
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -420,14 +302,15 @@ class FaultInjector:
                        "workload": {"kind": self.kind, "name": self.workload},
                        "node": node or "auto"},
             "fault": {"xid": self.xid},
-            "settings": {"timeout": self.timeout, "fault-expiry": self.fault_expiry,
-                         "rollback": "always", "guardrails": guardrails},
+            "settings": {"timeout": INJECTOR_LIFETIME, "fault-expiry": self.fault_expiry,
+                         "guardrails": guardrails},
             "steps": [
-                {"patch": {"name": "install", "passthrough": passthrough, "pin": self.pin}},
-                {"wait": {"name": "ready", "for": "pods-ready"}},
-                {"toggle": {"name": "arm", "enabled": True}},
-                {"toggle": {"name": "disarm", "enabled": False}},
-                {"cleanup": {"name": "uninstall"}},
+                {"patch": {"name": "install", "passthrough": passthrough, "pin": self.pin,
+                           "timeout": self.timeout}},
+                {"wait": {"name": "ready", "for": "pods-ready", "timeout": self.timeout}},
+                {"toggle": {"name": "arm", "enabled": True, "timeout": self.timeout}},
+                {"toggle": {"name": "disarm", "enabled": False, "timeout": self.timeout}},
+                {"cleanup": {"name": "uninstall", "timeout": self.timeout}},
                 {"wait": {"name": "settle", "for": "pods-ready", "timeout": settle}},
             ],
         }
@@ -447,15 +330,25 @@ class FaultInjector:
         the pods with the fault already armed. Preflight guardrails apply (system namespaces, blast
         radius, last replica). On failure everything done so far is rolled back and
         FaultInjectorError (or PreflightError) is raised."""
-        if self._session is not None:
+        from runner import __version__
+        from runner.engine.executor import Executor
+        from runner.settings import RunOptions
+        from runner.steps.registry import REGISTRY
+
+        if self._run is not None:
             raise FaultInjectorError("already installed; uninstall() first")
         scenario = self.scenario(node, passthrough)
         try:
             cluster = self._exit.enter_context(
                 open_cluster(self._cluster_arg, self._context, self._kubeconfig))
-            self._session = _Session(scenario, cluster, self._run_dir, self.yes)
-            self._session.run_step("install")
-            self._session.run_step("ready")
+            run = Executor(scenario, cluster, RunOptions(scenario_path=scenario.path,
+                                                         run_dir=self._run_dir, yes=self.yes,
+                                                         tool_version=__version__),
+                           steps=REGISTRY)
+            run.open()  # preflight: a refusal changed nothing (the journal says so)
+            self._run = run
+            self._step("install")
+            self._step("ready")
         except BaseException:
             self._rollback_quietly()
             raise
@@ -464,9 +357,8 @@ class FaultInjector:
 
     def arm(self) -> FaultInjector:
         """Arm the fault on the target node: CUDA calls there now fail as the XID says."""
-        session = self._need()
         try:
-            session.run_step("arm")
+            self._step("arm")
         except BaseException:
             self._rollback_quietly()
             raise
@@ -476,9 +368,8 @@ class FaultInjector:
     def disarm(self) -> FaultInjector:
         """Disarm the fault (the shim stays loaded; processes that already faulted stay faulted,
         as real hardware does)."""
-        session = self._need()
         try:
-            session.run_step("disarm")
+            self._step("disarm")
         except BaseException:
             self._rollback_quietly()
             raise
@@ -493,40 +384,62 @@ class FaultInjector:
         Safe to call twice and before `install()`. Raises RollbackError naming what is still
         changed if anything could not be undone (then run `chaos recover RUN_DIR`), and
         FaultInjectorError if the restored workload is not Ready within `settle_timeout` (after a
-        node-scoped XID, remediation may keep the faulty node cordoned: that is not ours to undo)."""
-        session = self._session
-        if session is None:
+        node-scoped XID, remediation may keep the faulty node cordoned: that is not ours to undo).
+        A Ctrl-C during the rollback does not stop it; it is raised once the rollback is done."""
+        from runner.engine.result import Verdict
+
+        run = self._run
+        if run is None:
             self._exit.close()
             return
+        signals_before = len(run.gate.received)
         try:
-            with _signals_deferred() as received:
+            with run.gate.installed(), run.gate.holding():
                 try:
-                    left = session.undo_all()
-                    session.close(left)
+                    report = run.undo_now()
                 finally:
-                    self._session = None
+                    self._run = None
                     self._armed = False
-            self.leftovers = tuple(left)
-            if left:
-                raise RollbackError(f"rollback incomplete ({len(left)} left): {'; '.join(left)}; "
-                                    f"run: chaos recover {session.run_dir}")
-            if received:
+            self.leftovers = report.left
+            if report.left:
+                run.close(Verdict.ROLLBACK_INCOMPLETE, f"{len(report.left)} change(s) not undone")
+                raise RollbackError(f"rollback incomplete ({len(report.left)} left): "
+                                    f"{'; '.join(report.left)}; run: chaos recover {run.run_dir}")
+            if len(run.gate.received) > signals_before:
+                run.close(Verdict.INTERRUPTED, "rolled back; interrupted")
                 raise KeyboardInterrupt  # the Ctrl-C we held back during the rollback
-            if self.settle if settle is None else settle:
-                # a wait records nothing to undo: safe after the journal has ended
-                session.run_step("settle")
+            try:
+                if self.settle if settle is None else settle:
+                    self._check(run, "settle")  # a wait records nothing to undo
+            finally:
+                run.close(Verdict.PASSED, "rolled back")
         finally:
             self._exit.close()
 
-    def _need(self) -> _Session:
-        if self._session is None:
+    def _step(self, name: str) -> StepResult:
+        run = self._run
+        if run is None:
             raise FaultInjectorError("not installed; call install() first")
-        return self._session
+        return self._check(run, name)
+
+    @staticmethod
+    def _check(run: Executor, name: str) -> StepResult:
+        """Run one step with the run's signal gate in place; FaultInjectorError unless it passed,
+        KeyboardInterrupt when a Ctrl-C stopped it (at a safe point: no half-written journal)."""
+        from runner.kernel.step import StepStatus
+
+        with run.gate.installed():
+            result = run.step(name)
+        if result.status is StepStatus.INTERRUPTED:
+            raise KeyboardInterrupt(result.message)
+        if result.status is not StepStatus.PASSED:
+            raise FaultInjectorError(f"{name} {result.status.value}: {result.message}")
+        return result
 
     def _rollback_quietly(self) -> None:
         """Roll back after a failure without hiding the failure (a rollback problem is kept in
         `leftovers` and the journal)."""
-        with contextlib.suppress(RollbackError, ChaosError):
+        with contextlib.suppress(RollbackError, ChaosError, KeyboardInterrupt):
             self.uninstall()
 
     # --- context manager ----------------------------------------------------------------------

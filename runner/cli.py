@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from runner import __version__
+from runner.shimwire import DEFAULT_TOGGLE_FILE, DEFAULT_XID
 
 app = typer.Typer(
     name="chaos",
@@ -56,24 +57,6 @@ def _load_scenario(path: Path) -> Any:
     from runner.scenario.validate import load_scenario
 
     return load_scenario(path)
-
-
-def _cluster_choice(flag: str | None, scenario: Any, context: str | None,
-                    kubeconfig: str | None) -> tuple[str, str]:
-    """Which cluster a run uses and why (the first line of a run says both)."""
-    if flag:
-        if flag not in ("sim", "kube"):
-            from runner.errors import ScenarioError
-
-            raise ScenarioError(f"--cluster must be sim or kube, not {flag!r}", code="CLI001")
-        return flag, "--cluster"
-    if scenario.settings.cluster is not None:
-        return str(scenario.settings.cluster.value), "the scenario's settings.cluster"
-    if context or kubeconfig:
-        return "kube", "--context/--kubeconfig"
-    if (Path.home() / ".kube" / "config").exists():
-        return "kube", "the current kubeconfig context (use --cluster sim for the embedded cluster)"
-    return "sim", "no kubeconfig found (use --cluster kube to target a real cluster)"
 
 
 def _listener(output: str) -> Any:
@@ -125,26 +108,38 @@ def run_command(
     """Run a scenario: preflight, steps, rollback, verdict.
 
     Exit 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 interrupted, 5 rollback incomplete.
+    Settings: defaults < the scenario < CHAOS_* environment (CHAOS_CLUSTER, CHAOS_CONTEXT,
+    CHAOS_REPORTS_DIR, CHAOS_TIMEOUT, CHAOS_ROLLBACK, CHAOS_FAULT_EXPIRY) < these flags.
     """
     from runner import __version__ as version
-    from runner.engine.executor import RunOptions, run_with_signals
     from runner.engine.executor import dry_run as do_dry_run
+    from runner.engine.executor import run_with_signals
     from runner.errors import ChaosError
     from runner.report import write_reports
     from runner.report.terminal import render
+    from runner.settings import Flags, resolve
+    from runner.steps.registry import REGISTRY
 
     try:
         scenario = _load_scenario(scenario_path)
-        options = RunOptions(scenario_path=str(scenario_path), run_dir=report_dir, yes=yes,
-                             allow_privileged=allow_privileged, tool_version=version)
-        choice, why = _cluster_choice(cluster, scenario, context, kubeconfig)
+        resolved = resolve(scenario, env=os.environ, home=Path.home(), tool_version=version,
+                           flags=Flags(cluster=cluster, context=context, kubeconfig=kubeconfig,
+                                       report_dir=report_dir, yes=yes,
+                                       allow_privileged=allow_privileged))
+        scenario = resolved.apply(scenario)
+        options = resolved.options
+        choice = resolved.cluster.value
         if output != "json":
-            typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from {why}")
+            typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from "
+                       f"{resolved.cluster_reason}")
+            for name in resolved.ignored_env:
+                typer.echo(f"note: {name} is not a chaos setting; ignored (see chaos run --help)",
+                           err=True)
         from runner.api import open_cluster
 
-        with open_cluster(choice, context, kubeconfig, scenario) as connected:
+        with open_cluster(choice, resolved.context, resolved.kubeconfig, scenario) as connected:
             if dry_run:
-                found = do_dry_run(scenario, connected, options)
+                found = do_dry_run(scenario, connected, options, REGISTRY)
                 if found.refused:
                     typer.echo(f"preflight refused: {found.refused}")
                 else:
@@ -158,8 +153,8 @@ def run_command(
                 files.extend(write_reports(result, run_dir))
                 return files
 
-            result = run_with_signals(scenario, connected, options, listener=_listener(output),
-                                      report_writer=write)
+            result = run_with_signals(scenario, connected, options, steps=REGISTRY,
+                                      listener=_listener(output), report_writer=write)
             _finishing_signals()  # the embedded cluster's shutdown and the render still follow
     except ChaosError as exc:
         raise _engine_fail(exc) from None
@@ -178,9 +173,10 @@ def plan_command(
     """Show every change a run would make, in order, touching nothing."""
     from runner.engine.executor import plan_scenario
     from runner.errors import ChaosError
+    from runner.steps.registry import REGISTRY
 
     try:
-        items = plan_scenario(_load_scenario(scenario_path))
+        items = plan_scenario(_load_scenario(scenario_path), REGISTRY)
     except ChaosError as exc:
         raise _engine_fail(exc) from None
     if output == "json":
@@ -207,14 +203,15 @@ def recover_command(
     from runner.cluster.connect import connect_kube
     from runner.engine.recover import recover
     from runner.errors import ChaosError
+    from runner.steps.registry import REGISTRY
 
     if run_dir is None and not run_id and not all_runs:
         typer.echo("error: say which run to recover: a RUN_DIR, --run ID, or --all", err=True)
         raise typer.Exit(2)
     try:
         connected = connect_kube(context, kubeconfig)
-        result = recover(connected, run_dir=run_dir, run_id=run_id, all_runs=all_runs,
-                         namespace=namespace)
+        result = recover(connected, REGISTRY.undo_kinds, run_dir=run_dir, run_id=run_id,
+                         all_runs=all_runs, namespace=namespace)
     except ChaosError as exc:
         raise _engine_fail(exc) from None
     for line in result.lines():
@@ -515,7 +512,7 @@ def shim_build(
 @shim_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def shim_run(
     cmd: list[str] = typer.Argument(..., help="The command to run (after --)."),  # noqa: B008 (typer idiom)
-    xid: int = typer.Option(79, "--xid", help="The XID to simulate."),
+    xid: int = typer.Option(DEFAULT_XID, "--xid", help="The XID to simulate."),
     armed: bool = typer.Option(False, "--armed/--disarmed", help="Start armed."),
     toggle_file: str = typer.Option(None, "--toggle-file",
                                      help="Use this toggle file (default: a private one in a temp dir)."),
@@ -555,7 +552,7 @@ def _shim_toggle(file: str, armed: bool, xid: int | None, expires_in: str | None
 
 @shim_app.command("arm")
 def shim_arm(
-    file: str = typer.Option("/host-fault/cuda_fault_enabled", "--file", help="The toggle file."),
+    file: str = typer.Option(DEFAULT_TOGGLE_FILE, "--file", help="The toggle file."),
     xid: int = typer.Option(None, "--xid", help="The XID to simulate (default: CUDA_XID_TYPE)."),
     expires_in: str = typer.Option(None, "--expires-in", help="Dead-man switch: disarm after 30s, 10m, 2h."),
     probability: float = typer.Option(None, "--probability", help="Chance that an eligible call faults."),
@@ -568,7 +565,7 @@ def shim_arm(
 
 @shim_app.command("disarm")
 def shim_disarm(
-    file: str = typer.Option("/host-fault/cuda_fault_enabled", "--file", help="The toggle file."),
+    file: str = typer.Option(DEFAULT_TOGGLE_FILE, "--file", help="The toggle file."),
 ) -> None:
     """Disarm the shim (processes that already faulted stay faulted, as real hardware does)."""
     _shim_toggle(file, False, None, None, None, None, None)
@@ -578,10 +575,10 @@ def shim_disarm(
 def shim_systemd_install(
     unit: str = typer.Argument(..., help="The unit, e.g. ollama or ollama.service."),
     root: str = typer.Option(None, "--root", help="Act on this directory as if it were / (tests, images)."),
-    xid: int = typer.Option(79, "--xid", help="The XID to simulate."),
+    xid: int = typer.Option(DEFAULT_XID, "--xid", help="The XID to simulate."),
     armed: bool = typer.Option(False, "--armed/--disarmed", help="Armed before any toggle file says so."),
     library: str = typer.Option(None, "--library", help="The shim library (default: build it)."),
-    toggle_file: str = typer.Option("/host-fault/cuda_fault_enabled", "--toggle-file", help="Toggle file."),
+    toggle_file: str = typer.Option(DEFAULT_TOGGLE_FILE, "--toggle-file", help="Toggle file."),
 ) -> None:
     """Write a drop-in that preloads the shim into one unit, and say how to undo it."""
     from pathlib import Path

@@ -3,7 +3,8 @@
 Why: the runner ships the shim's C sources into pods (a ConfigMap plus a one-command gcc build in
 an init container), builds it locally for `chaos shim run` and the tests, writes the toggle file
 that arms it, installs it for a single systemd unit, and audits a machine for leftovers
-(`doctor`). The C table of XIDs is generated here from `runner.xid`, the one catalogue.
+(`doctor`). The C table of XIDs is generated here from `runner.xid`, the one catalogue. What the
+environment and the toggle file say is `runner.shimwire`'s business; this module does the I/O.
 
 Must not: import Typer, Rich or the kubernetes client (the CLI renders); write
 `/etc/ld.so.preload` (the seed incident: a system-wide preload broke whole machines) except to
@@ -22,35 +23,36 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from runner import xid as xidcat
 from runner.errors import ChaosError
+from runner.shimwire import (
+    DEFAULT_TOGGLE_FILE,
+    LIBRARY_NAME,
+    SHIM_ENV_VARS,
+    ShimInputError,
+    ToggleState,
+    parse_toggle,
+    render_toggle,
+    shim_env,
+)
 
-LIBRARY_NAME = "cuda_intercept.so"
+__all__ = ["DEFAULT_TOGGLE_FILE", "LIBRARY_NAME", "SHIM_ENV_VARS", "ShimError", "ShimInputError",
+           "ToggleState", "build", "compile_command", "doctor", "doctor_fix", "parse_duration",
+           "parse_toggle", "read_toggle", "render_toggle", "run_under_shim", "shim_env",
+           "source_files", "systemd_install", "systemd_uninstall", "write_toggle"]
+
 MAP_NAME = "cuda_intercept.map"
 HEADER_NAME = "xid_table.h"
-DEFAULT_TOGGLE_FILE = "/host-fault/cuda_fault_enabled"
 DROPIN_NAME = "chaos-cuda-fault.conf"
-API_NAMES = ("alloc", "launch", "sync", "memcpy", "peer", "context", "discovery", "all")
-SHIM_ENV_VARS = (
-    "LD_PRELOAD", "CUDA_FAULT_INJECTION_ENABLED", "CUDA_XID_TYPE", "CUDA_FAULT_TOGGLE_FILE",
-    "CUDA_FAULT_POLL_MS", "CUDA_FAULT_LOG_LIMIT", "CUDA_FAULT_PROBABILITY", "CUDA_FAULT_AFTER_CALLS",
-    "CUDA_FAULT_APIS", "CUDA_FAULT_INJECTION_DISABLE",
-)
 
 
 class ShimError(ChaosError):
     """The shim could not be found, built, installed or configured."""
 
     exit_code = 1
-
-
-class ShimInputError(ShimError):
-    """An argument to a shim operation is unusable; nothing was changed."""
-
-    exit_code = 2
 
 
 # --- sources -----------------------------------------------------------------------------------
@@ -192,87 +194,6 @@ def gen_header() -> str:
 # --- environment and toggle file ---------------------------------------------------------------
 
 
-def _check_xid(xid: int) -> int:
-    if xidcat.lookup(xid) is None:
-        raise ShimInputError(f"XID {xid} is not simulated; choose one of {xidcat.supported()}")
-    return xid
-
-
-def _check_apis(apis: Sequence[str]) -> str:
-    bad = [a for a in apis if a not in API_NAMES]
-    if bad:
-        raise ShimInputError(f"unknown API class {', '.join(bad)}; choose from {', '.join(API_NAMES)}")
-    return ",".join(apis)
-
-
-def shim_env(xid: int = xidcat.DEFAULT_XID, armed: bool = False, toggle_file: str = DEFAULT_TOGGLE_FILE, *,
-             library: str | None = None, poll_ms: int | None = None, log_limit: int | None = None,
-             probability: float | None = None, after_calls: int | None = None,
-             apis: Sequence[str] | None = None) -> dict[str, str]:
-    """The environment that loads and configures the shim in a process (or a pod's container)."""
-    env = {
-        "CUDA_XID_TYPE": str(_check_xid(xid)),
-        "CUDA_FAULT_INJECTION_ENABLED": "1" if armed else "0",
-        "CUDA_FAULT_TOGGLE_FILE": toggle_file,
-    }
-    if library is not None:
-        env["LD_PRELOAD"] = library
-    if poll_ms is not None:
-        env["CUDA_FAULT_POLL_MS"] = str(poll_ms)
-    if log_limit is not None:
-        env["CUDA_FAULT_LOG_LIMIT"] = str(log_limit)
-    if probability is not None:
-        env["CUDA_FAULT_PROBABILITY"] = _format_probability(probability)
-    if after_calls is not None:
-        env["CUDA_FAULT_AFTER_CALLS"] = str(after_calls)
-    if apis:
-        env["CUDA_FAULT_APIS"] = _check_apis(apis)
-    return env
-
-
-def _format_probability(p: float) -> str:
-    if not 0.0 <= p <= 1.0:
-        raise ShimInputError(f"probability {p} is not between 0 and 1")
-    return f"{p:.6f}"
-
-
-@dataclass(frozen=True)
-class ToggleState:
-    """What a toggle file says (only what it says: the environment fills the gaps in the shim)."""
-
-    armed: bool | None = None
-    xid: int | None = None
-    expires: int | None = None
-    probability: float | None = None
-    after_calls: int | None = None
-    apis: tuple[str, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def active(self, now: float | None = None) -> bool:
-        """Armed and not past its expiry (the dead-man switch)."""
-        now = time.time() if now is None else now
-        return bool(self.armed) and (self.expires is None or now < self.expires)
-
-
-def render_toggle(armed: bool, xid: int | None = None, expires: int | None = None, *,
-                  probability: float | None = None, after_calls: int | None = None,
-                  apis: Sequence[str] | None = None) -> str:
-    lines = ["1" if armed else "0"]
-    if xid is not None:
-        lines.append(f"xid={_check_xid(xid)}")
-    if expires is not None:
-        lines.append(f"expires={int(expires)}")
-    if probability is not None:
-        lines.append(f"probability={_format_probability(probability)}")
-    if after_calls is not None:
-        if after_calls < 0:
-            raise ShimInputError("after_calls must not be negative")
-        lines.append(f"after_calls={after_calls}")
-    if apis:
-        lines.append(f"apis={_check_apis(apis)}")
-    return "\n".join(lines) + "\n"
-
-
 def write_toggle(path: Path | str, armed: bool, xid: int | None = None, expires: int | None = None, *,
                  probability: float | None = None, after_calls: int | None = None,
                  apis: Sequence[str] | None = None) -> Path:
@@ -290,30 +211,6 @@ def write_toggle(path: Path | str, armed: bool, xid: int | None = None, expires:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
-
-
-def parse_toggle(text: str) -> ToggleState:
-    """Parse a toggle file the way the shim does (first character, then key=value lines)."""
-    lines = text.split("\n")
-    first = lines[0][:1]
-    armed = True if first == "1" else False if first == "0" else None
-    kv: dict[str, str] = {}
-    for line in lines[1:]:
-        key, sep, value = line.partition("=")
-        if sep:
-            kv[key.strip()] = value.strip()
-
-    def as_int(key: str) -> int | None:
-        v = kv.pop(key, None)
-        return int(v) if v is not None and re.fullmatch(r"-?\d+", v) else None
-
-    xid = as_int("xid")
-    expires = as_int("expires")
-    after = as_int("after_calls")
-    prob_text = kv.pop("probability", None)
-    probability = float(prob_text) if prob_text and re.fullmatch(r"\d*\.?\d+", prob_text) else None
-    apis = tuple(a.strip() for a in kv.pop("apis", "").split(",") if a.strip())
-    return ToggleState(armed, xid, expires, probability, after, apis, kv)
 
 
 def read_toggle(path: Path | str) -> ToggleState | None:

@@ -415,7 +415,7 @@ def _from_kubeconfig(context: str | None, kubeconfig: str | None) -> tuple[Any, 
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             configuration = _configuration()
             try:
-                k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                k8s_config.load_incluster_config(
                     client_configuration=configuration)
             except ConfigException as exc:
                 raise ClusterError(f"in-cluster configuration failed: {exc}") from exc
@@ -425,10 +425,10 @@ def _from_kubeconfig(context: str | None, kubeconfig: str | None) -> tuple[Any, 
                            "cluster; pass --kubeconfig or set KUBECONFIG")
     try:
         configuration = _configuration()
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+        k8s_config.load_kube_config(
             config_file=path, context=context, client_configuration=configuration)
         api = k8s_client.ApiClient(configuration)
-        _, active = k8s_config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+        _, active = k8s_config.list_kube_config_contexts(
             config_file=path)
     except (ConfigException, OSError, ValueError) as exc:
         raise ClusterError(f"cannot load kubeconfig {path}: {exc}") from exc

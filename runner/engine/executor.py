@@ -1,13 +1,16 @@
 """The executor: preflight, then each step in order under its deadline, then rollback and verdict.
 
-Why it exists: one place decides the order of a run and what each ending means (DESIGN.md §1, §6).
-Steps are found through a registry table keyed by StepKind (no if/elif); every change a step makes
-is journaled first through `StepContext.record_undo`. Deadlines are cooperative: a step gets
-`ctx.remaining()` (its own timeout or what is left of the scenario's, whichever is smaller) and
-waits through `runner.engine.wait.wait_for`, which raises DeadlineExceeded; a step that returns
-after its deadline is an error all the same. `run_with_signals` installs SIGINT/SIGTERM handlers
-that turn a signal into `Interrupted` at a safe point; rollback then runs to its end whatever
-further signals arrive.
+Why it exists: one place decides the order of a run and what each ending means (DESIGN.md §1, §6),
+whoever drives it: `chaos run` runs a whole scenario (`run()`), the Python API's FaultInjector and
+the pytest plugin drive the same executor one step at a time (`open()`, `step()`, `rollback()`,
+`close()`), so journal, mirror, preflight, signals and deadlines are the same code for both.
+
+Steps come from the `StepTable` the entry point hands over (the engine imports no step kind);
+every change a step makes is journaled first through `StepContext.record_undo`. Deadlines are
+absolute points on the clock: a step's is its own timeout or what is left of the scenario's,
+whichever comes sooner; waits raise DeadlineExceeded, and a step that returns after its deadline is
+an error all the same. The interrupt gate turns SIGINT/SIGTERM into `Interrupted` at a safe point;
+rollback then runs to its end whatever further signals arrive.
 
 Rollback policy (settings.rollback):
 - on-failure (default): a failed, errored, timed-out or interrupted run undoes every recorded
@@ -18,33 +21,24 @@ Rollback policy (settings.rollback):
 - never: nothing is undone; the verdict is the one the steps earned and the reason says
   "rollback skipped by policy; run chaos recover RUN_DIR". The journal mirror is kept.
 
-This module must not import the kubernetes client, Rich or Typer, and never reads os.environ:
-everything comes in through RunOptions.
+This module must not import the kubernetes client, Rich, Typer or a step kind, and never reads
+os.environ: everything comes in through RunOptions and the scenario's (effective) settings.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.cluster.protocol import Cluster
-from runner.engine.clock import SystemClock
 from runner.engine.events import RunListener, SafeListener
-from runner.engine.journal import (
-    JOURNAL_FILE,
-    Journal,
-    JournalError,
-    Mirror,
-    PendingUndo,
-    read_journal,
-)
+from runner.engine.journal import JOURNAL_FILE, Journal, JournalError, Mirror, PendingUndo, read_journal
 from runner.engine.preflight import PreflightReport, preflight
 from runner.engine.result import (
     FaultSummary,
@@ -56,66 +50,25 @@ from runner.engine.result import (
     Verdict,
 )
 from runner.engine.rollback import leftovers, undo_pending
-from runner.engine.signals import InterruptGate
-from runner.errors import (
-    ChaosError,
-    ClusterError,
-    DeadlineExceeded,
-    Interrupted,
-    PreflightError,
-)
-from runner.scenario.model import (
-    FaultMode,
-    PatchStep,
-    RollbackPolicy,
-    Scenario,
-    StepBase,
-    StepKind,
-    ToggleStep,
-)
-from runner.steps.base import (
-    Clock,
+from runner.errors import ChaosError, ClusterError, DeadlineExceeded, Interrupted, PreflightError
+from runner.kernel.clock import Clock, SystemClock
+from runner.kernel.signals import InterruptGate
+from runner.kernel.step import (
     JsonValue,
     PlannedChange,
     RunState,
-    StepImpl,
     StepOutcome,
     StepStatus,
-    UndoAction,
+    StepTable,
+    UndoReport,
 )
+from runner.kernel.undo import UndoAction
+from runner.scenario.model import FaultMode, PatchStep, RollbackPolicy, Scenario, StepBase, ToggleStep
+from runner.settings import RunOptions
 
 log = logging.getLogger("chaos.engine")
 
-Registry = Mapping[StepKind, Any]  # StepKind -> StepImpl instance (or a class, instantiated once)
 ReportWriter = Callable[[RunResult, Path], object]
-DEFAULT_REGISTRY_MODULE = "runner.steps.registry"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything a run needs from the command line, built once by the CLI."""
-
-    scenario_path: str = ""
-    run_dir: Path | None = None  # exact run directory (--report-dir); None: under reports_root
-    reports_root: Path = Path("reports")
-    yes: bool = False  # allow taking the last healthy replica
-    allow_privileged: bool = False  # allow privileged steps (node-xid writes the node's kernel log)
-    tool_version: str = ""
-
-
-def load_registry(registry: Registry | None = None) -> dict[StepKind, StepImpl]:
-    """The step table: `registry` when given, else `runner.steps.registry.REGISTRY` (imported
-    lazily so the engine does not depend on the step kinds being present)."""
-    if registry is None:
-        try:
-            module = importlib.import_module(DEFAULT_REGISTRY_MODULE)
-        except ImportError as exc:
-            raise ChaosError(f"step kinds are not available ({exc})") from exc
-        registry = module.REGISTRY
-    table: dict[StepKind, StepImpl] = {}
-    for kind, impl in registry.items():
-        table[StepKind(kind)] = impl() if isinstance(impl, type) else impl
-    return table
 
 
 def new_run_id(clock: Clock) -> str:
@@ -146,19 +99,12 @@ class PlanItem:
     changes: tuple[PlannedChange, ...]
 
 
-def plan_scenario(scenario: Scenario, *, registry: Registry | None = None,
-                  state: RunState | None = None) -> list[PlanItem]:
+def plan_scenario(scenario: Scenario, steps: StepTable, *, state: RunState | None = None) -> list[PlanItem]:
     """Every change the run would make, in order (each step's plan()); touches nothing."""
-    table = load_registry(registry)
     state = state or RunState(target_node=f"<{scenario.target.node}: chosen at preflight>"
                               if scenario.target.node == "auto" else scenario.target.node)
-    items = []
-    for step in scenario.steps:
-        impl = table.get(step.kind)
-        if impl is None:
-            raise ChaosError(f"no implementation for step kind {step.kind.value!r}")
-        items.append(PlanItem(step, tuple(impl.plan(step, scenario, state))))
-    return items
+    return [PlanItem(step, tuple(steps.impl_for(step).plan(step, scenario, state)))
+            for step in scenario.steps]
 
 
 @dataclass(frozen=True)
@@ -174,15 +120,15 @@ class DryRun:
         return 3 if self.refused else 0
 
 
-def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, *,
-            registry: Registry | None = None) -> DryRun:
+def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, steps: StepTable) -> DryRun:
     """Preflight (read-only) plus the plan, with the real target node."""
     try:
         report = preflight(cluster, scenario, yes=options.yes)
     except (PreflightError, ClusterError) as exc:
-        return DryRun(None, str(exc), plan_scenario(scenario, registry=registry))
-    state = RunState(target_node=report.target_node, placements_before=dict(report.placements))
-    return DryRun(report, "", plan_scenario(scenario, registry=registry, state=state))
+        return DryRun(None, str(exc), plan_scenario(scenario, steps))
+    state = RunState(target_node=report.target_node, selector=report.selector,
+                     placements_before=dict(report.placements))
+    return DryRun(report, "", plan_scenario(scenario, steps, state=state))
 
 
 class _Context:
@@ -191,18 +137,16 @@ class _Context:
     def __init__(self, run: Executor, step: StepBase, deadline: float) -> None:
         self._run = run
         self._step = step
-        self._deadline = deadline
+        self.deadline = deadline
         self.cluster = run.cluster
         self.scenario = run.scenario
         self.run_id = run.run_id
         self.clock = run.clock
+        self.gate = run.gate
         self.state = run.state
 
     def record_undo(self, action: UndoAction) -> None:
         self._run.record_undo(action, self._step.name)
-
-    def remaining(self) -> float:
-        return max(0.0, self._deadline - self.clock.monotonic())
 
     def progress(self, message: str, **data: JsonValue) -> None:
         self._run.listener.step_progress(self._step, message, dict(data))
@@ -210,29 +154,26 @@ class _Context:
     def timeline(self, kind: str, message: str = "", *, node: str = "", pod: str = "") -> None:
         self._run.mark(kind, message, node=node, pod=pod, step=self._step.name)
 
-    def undo_recorded(self) -> list[str]:
-        """Undo every recorded change not yet undone (reverse order, each journaled) and return
-        what is still changed (empty: clean). The cleanup step calls this."""
+    def undo_recorded(self) -> UndoReport:
         return self._run.undo_now()
 
 
 class Executor:
-    """One run of one scenario against one cluster. Use `run()` once."""
+    """One run of one scenario against one cluster: `run()` once, or `open()`, `step()` for each
+    step wanted, then `close()` (always: it rolls back whatever is left)."""
 
     def __init__(self, scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,
-                 registry: Registry | None = None, listener: RunListener | None = None,
-                 clock: Clock | None = None, report_writer: ReportWriter | None = None,
-                 gate: InterruptGate | None = None, run_id: str | None = None,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 steps: StepTable, listener: RunListener | None = None, clock: Clock | None = None,
+                 report_writer: ReportWriter | None = None, gate: InterruptGate | None = None,
+                 run_id: str | None = None, echo: Callable[[str], None] | None = None) -> None:
         self.scenario = scenario
         self.cluster = cluster
         self.options = options or RunOptions(scenario_path=scenario.path)
-        self.clock: Clock = clock or SystemClock()
+        self.steps = steps
+        self.gate = gate or InterruptGate()
+        self.clock: Clock = clock or SystemClock(self.gate)
         self.listener = SafeListener(listener)
         self.report_writer = report_writer
-        self.gate = gate or InterruptGate()
-        self._registry = registry
-        self._table: dict[StepKind, StepImpl] | None = None  # loaded on first use
         self._echo = echo
         self._rollback_signals: list[str] = []  # noted by the signal handler, told after each undo
         self.run_id = run_id or new_run_id(self.clock)
@@ -240,16 +181,19 @@ class Executor:
                                                                scenario.metadata.name, self.clock)
         self.state = RunState(allow_privileged=self.options.allow_privileged)
         self.timeline: list[TimelineEvent] = []
+        self.results: list[StepResult] = []
         self.journal: Journal | None = None
         self._journal_failed = ""
+        self._started_at = 0.0
+        self._scenario_deadline = math.inf
 
     # --- used by step contexts ------------------------------------------------------------------
 
     def record_undo(self, action: UndoAction, step: str) -> None:
-        assert self.journal is not None
+        journal = self._journal()
         with self.gate.critical():
             try:
-                self.journal.record_undo(action, step)
+                journal.record_undo(action, step)
             except JournalError as exc:
                 self._journal_failed = str(exc)
                 raise
@@ -258,62 +202,116 @@ class Executor:
              step: str = "") -> None:
         self.timeline.append(TimelineEvent(self.clock.time(), kind, message, node, pod, step))
 
-    def undo_now(self) -> list[str]:
-        assert self.journal is not None
-        contents = self.journal.contents()
-        outcomes = undo_pending(self.cluster, self.journal, contents.pending(),
+    def undo_now(self) -> UndoReport:
+        """Stop background work, undo every recorded change not yet undone (reverse order, each
+        journaled) and say what is still changed (the cleanup step and the API's rollback)."""
+        self._stop_background()
+        contents = self._journal().contents()
+        outcomes = undo_pending(self.cluster, self.clock, self.journal, contents.pending(),
                                 self.listener.undo_done)
         failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
-        return failed + leftovers(self.cluster, contents.recorded(), self.run_id,
+        left = failed + leftovers(self.cluster, contents.recorded(), self.run_id,
                                   self.scenario.target.namespace)
+        return UndoReport(tuple(o.description for o in outcomes if o.ok), tuple(left))
 
-    # --- the run --------------------------------------------------------------------------------
+    def _journal(self) -> Journal:
+        if self.journal is None:
+            raise ChaosError("the run is not open")
+        return self.journal
+
+    # --- a whole run ----------------------------------------------------------------------------
 
     def run(self) -> RunResult:
-        self._prepare_run_dir()
-        mirror = Mirror(self.cluster, self.run_id, self.scenario.target.namespace)
-        self.journal = Journal(self.run_dir / JOURNAL_FILE, self.run_id, self.clock, mirror)
-        started_at = self.clock.time()
-        results: list[StepResult] = []
+        """Preflight, every step, rollback, verdict, reports."""
+        self._start()
         verdict: Verdict | None = None
         reason = ""
         interrupted = ""
         try:
-            self.listener.run_started(self.scenario, self.run_id, str(self.run_dir),
-                                      self.cluster.description)
-            self.journal.run_start(scenario_path=self.options.scenario_path or self.scenario.path,
-                                   scenario=self.scenario.metadata.name,
-                                   namespace=self.scenario.target.namespace,
-                                   cluster=self.cluster.description, run_dir=str(self.run_dir),
-                                   tool_version=self.options.tool_version)
             verdict, reason = self._preflight_and_mirror()
             if verdict is None:
-                verdict, reason, interrupted = self._steps(results)
+                interrupted = self._all_steps()
         except Interrupted as exc:
-            self.gate.rolling_back = True
             interrupted = str(exc)
         except JournalError:
             raise  # the run-start entry could not be written: nothing was changed
         except Exception as exc:  # an engine bug must still end in rollback
-            self.gate.rolling_back = True
             log.exception("the run failed unexpectedly")
             verdict, reason = Verdict.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
             self._enter_teardown()
         if interrupted and verdict is None:
-            during = [r.name for r in results if r.status is StepStatus.INTERRUPTED]
+            during = [r.name for r in self.results if r.status is StepStatus.INTERRUPTED]
             where = f" during step {during[0]}" if during else ""
             verdict, reason = Verdict.INTERRUPTED, f"interrupted ({interrupted}){where}"
-        self._fill_skipped(results)
-        return self._finish(verdict, reason, started_at, results)
+        self._fill_skipped()
+        return self._finish(verdict, reason)
 
-    def _enter_teardown(self) -> None:
+    def _all_steps(self) -> str:
+        """Run the steps in order; returns the interruption, if one stopped them."""
+        for step in self.scenario.steps:
+            self.gate.checkpoint()  # a signal that arrived between steps stops here
+            result = self._run_one(step)
+            if result.status is StepStatus.INTERRUPTED:
+                return result.message or "interrupted"
+            if result.status in (StepStatus.FAILED, StepStatus.ERROR):
+                break
+        self.gate.checkpoint()  # a signal during the last step's bookkeeping still counts
+        return ""
+
+    # --- one step at a time (the Python API) ----------------------------------------------------
+
+    def open(self) -> PreflightReport:
+        """Start the journal, run preflight and mirror the journal: a PreflightError (or a
+        ClusterError) here means nothing was changed."""
+        self._start()
+        try:
+            report = self._preflight()
+            self._mirror()
+        except BaseException:
+            self._finish(Verdict.INCONCLUSIVE, "preflight refused")
+            raise
+        return report
+
+    def step(self, name: str) -> StepResult:
+        """Run the scenario's step `name` now, under its deadline and the scenario's."""
+        step = next((s for s in self.scenario.steps if s.name == name), None)
+        if step is None:
+            raise ChaosError(f"the scenario has no step {name!r}")
+        return self._run_one(step)
+
+    def close(self, verdict: Verdict | None = None, reason: str = "") -> RunResult:
+        """Stop background work, roll back by the scenario's policy, end the journal, write the
+        reports. `verdict` None: decided from the steps that ran."""
+        self._enter_teardown()
+        return self._finish(verdict, reason)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._prepare_run_dir()
+        mirror = Mirror(self.cluster, self.run_id, self.scenario.target.namespace)
+        self.journal = Journal(self.run_dir / JOURNAL_FILE, self.run_id, self.clock,
+                               self.steps.undo_kinds, mirror)
+        self._started_at = self.clock.time()
+        self._scenario_deadline = self.clock.monotonic() + self.scenario.settings.timeout.seconds
+        self.listener.run_started(self.scenario, self.run_id, str(self.run_dir), self.cluster.description)
+        self.journal.run_start(scenario_path=self.options.scenario_path or self.scenario.path,
+                               scenario=self.scenario.metadata.name,
+                               namespace=self.scenario.target.namespace,
+                               cluster=self.cluster.description, run_dir=str(self.run_dir),
+                               tool_version=self.options.tool_version)
+
+    def _stop_background(self) -> None:
         # background work (the toggle's dead-man renewer) stops before anything is undone, so a
         # late renewal cannot re-arm a node that rollback disarmed
         try:
             self.state.stop_background()
         except Exception as exc:  # noqa: BLE001 - a broken renewer must not stop the rollback
             log.warning("stopping background work failed: %s", exc)
+
+    def _enter_teardown(self) -> None:
+        self._stop_background()
         # from here on a signal is only noted: rollback must finish
         self.gate.on_rollback_signal = self._signal_during_rollback
         self.gate.rolling_back = True
@@ -348,77 +346,68 @@ class Executor:
     def _prepare_run_dir(self) -> None:
         path = self.run_dir / JOURNAL_FILE
         if path.exists():
-            old = read_journal(path)
+            old = read_journal(path, self.steps.undo_kinds)
             if old.pending():
                 raise PreflightError(f"{self.run_dir} holds the journal of run {old.run_id}, which "
                                      f"left changes not undone; run: chaos recover {self.run_dir}")
             path.rename(self.run_dir / f"journal.{old.run_id or 'old'}.jsonl")
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
+    def _preflight(self) -> PreflightReport:
+        report = preflight(self.cluster, self.scenario, yes=self.options.yes)
+        self.state.target_node = report.target_node
+        self.state.selector = report.selector
+        self.state.placements_before = dict(report.placements)
+        return report
+
+    def _mirror(self) -> None:
+        mirror = self._journal().mirror
+        if mirror is not None:
+            with self.gate.critical():
+                mirror.write(self._journal().text)
+
     def _preflight_and_mirror(self) -> tuple[Verdict | None, str]:
         try:
-            report = preflight(self.cluster, self.scenario, yes=self.options.yes)
+            report = self._preflight()
         except (PreflightError, ClusterError) as exc:
             self.listener.preflight_done(False, str(exc), {})
             return Verdict.INCONCLUSIVE, f"preflight refused: {exc}"
-        self.state.target_node = report.target_node
-        self.state.placements_before = dict(report.placements)
         self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
-        assert self.journal is not None
-        assert self.journal.mirror is not None
         try:
-            with self.gate.critical():
-                self.journal.mirror.write(self.journal.text)
+            self._mirror()
         except ClusterError as exc:
+            mirror = self._journal().mirror
             return Verdict.INCONCLUSIVE, (f"the journal could not be mirrored to "
-                                          f"{self.journal.mirror.ref} ({exc}); nothing was changed")
+                                          f"{mirror.ref if mirror else 'the cluster'} ({exc}); "
+                                          "nothing was changed")
         return None, ""
 
-    def _impl(self, kind: StepKind) -> StepImpl:
-        if self._table is None:
-            self._table = load_registry(self._registry)
-        impl = self._table.get(kind)
-        if impl is None:
-            raise ChaosError(f"no implementation for step kind {kind.value!r}")
-        return impl
+    def _run_one(self, step: StepBase) -> StepResult:
+        index = self.scenario.steps.index(step)
+        now = self.clock.monotonic()
+        left = self._scenario_deadline - now
+        own = step.timeout.seconds if step.timeout is not None else math.inf
+        budget = max(0.0, min(own, left))
+        self.listener.step_started(step, index, len(self.scenario.steps), budget)
+        self.mark("step-start", step.kind.value, step=step.name)
+        started = self.clock.time()
+        if left <= 0:
+            outcome = StepOutcome(StepStatus.ERROR, f"the scenario's timeout "
+                                  f"({self.scenario.settings.timeout}) ran out before this step")
+        else:
+            outcome = self._outcome(step, now + budget)
+        result = StepResult(step.name, step.kind.value, outcome.status, outcome.message, started,
+                            self.clock.time(), tuple(outcome.evidence), tuple(outcome.changes),
+                            step.line)
+        self.results.append(result)
+        self.mark("step-end", outcome.status.value, step=step.name)
+        self.listener.step_finished(result)
+        return result
 
-    def _steps(self, results: list[StepResult]) -> tuple[Verdict | None, str, str]:
-        """Run the steps; returns (verdict or None to decide later, reason, interrupted text)."""
-        steps = self.scenario.steps
-        scenario_deadline = self.clock.monotonic() + self.scenario.settings.timeout.seconds
-        for index, step in enumerate(steps):
-            self.gate.checkpoint()  # a signal that arrived between steps stops here
-            now = self.clock.monotonic()
-            left = scenario_deadline - now
-            own = step.timeout.seconds if step.timeout is not None else math.inf
-            budget = max(0.0, min(own, left))
-            deadline = now + budget
-            self.listener.step_started(step, index, len(steps), budget)
-            self.mark("step-start", step.kind.value, step=step.name)
-            started = self.clock.time()
-            if left <= 0:
-                outcome = StepOutcome(StepStatus.ERROR,
-                                      f"the scenario's timeout ({self.scenario.settings.timeout}) "
-                                      "ran out before this step")
-            else:
-                outcome = self._run_step(step, deadline)
-            result = StepResult(step.name, step.kind.value, outcome.status, outcome.message, started,
-                                self.clock.time(), tuple(outcome.evidence), tuple(outcome.changes),
-                                step.line)
-            results.append(result)
-            self.mark("step-end", outcome.status.value, step=step.name)
-            self.listener.step_finished(result)
-            if outcome.status is StepStatus.INTERRUPTED:
-                return None, "", outcome.message or "interrupted"
-            if outcome.status in (StepStatus.FAILED, StepStatus.ERROR):
-                break
-        self.gate.checkpoint()  # a signal during the last step's bookkeeping still counts
-        return None, "", ""
-
-    def _run_step(self, step: StepBase, deadline: float) -> StepOutcome:
+    def _outcome(self, step: StepBase, deadline: float) -> StepOutcome:
         ctx = _Context(self, step, deadline)
         try:
-            outcome = self._impl(step.kind).run(step, ctx)
+            outcome = self.steps.impl_for(step).run(step, ctx)
         except Interrupted as exc:
             return StepOutcome(StepStatus.INTERRUPTED, str(exc))
         except DeadlineExceeded as exc:
@@ -428,7 +417,7 @@ class Executor:
         except Exception as exc:  # a bug in a step must still end in rollback, not a traceback
             log.exception("step %s raised", step.name)
             outcome = StepOutcome(StepStatus.ERROR, f"unexpected {type(exc).__name__}: {exc}")
-        if self.gate.received:  # the step swallowed the Interrupted: it still counts
+        if self.gate.received and not self.gate.rolling_back:  # the step swallowed the Interrupted
             return StepOutcome(StepStatus.INTERRUPTED, f"{self.gate.received[0]} received",
                                outcome.evidence, outcome.changes)
         if self._journal_failed:
@@ -440,18 +429,18 @@ class Executor:
                                outcome.changes)
         return outcome
 
-    def _fill_skipped(self, results: list[StepResult]) -> None:
-        done = {r.name for r in results}
+    def _fill_skipped(self) -> None:
+        done = {r.name for r in self.results}
         for step in self.scenario.steps:
             if step.name not in done:
-                results.append(StepResult(step.name, step.kind.value, StepStatus.SKIPPED,
-                                          "not reached", line=step.line))
-                self.listener.step_finished(results[-1])
+                self.results.append(StepResult(step.name, step.kind.value, StepStatus.SKIPPED,
+                                               "not reached", line=step.line))
+                self.listener.step_finished(self.results[-1])
 
-    def _verdict(self, results: list[StepResult]) -> tuple[Verdict, str]:
+    def _verdict(self) -> tuple[Verdict, str]:
         arming = arms_fault(self.scenario)
         names = [s.name for s in self.scenario.steps]
-        for result in results:
+        for result in self.results:
             if result.status is StepStatus.ERROR:
                 return Verdict.FAILED, f"step {result.name} errored: {result.message}"
             if result.status is StepStatus.FAILED:
@@ -464,13 +453,12 @@ class Executor:
         if arming is not None and self.state.injections_seen == 0:
             return Verdict.INCONCLUSIVE, ("the fault never armed: no injection evidence after "
                                           f"step {names[arming]}")
-        return Verdict.PASSED, f"all {len(results)} steps passed"
+        return Verdict.PASSED, f"all {len(self.results)} steps passed"
 
-    def _finish(self, verdict: Verdict | None, reason: str, started_at: float,
-                results: list[StepResult]) -> RunResult:
-        assert self.journal is not None
+    def _finish(self, verdict: Verdict | None, reason: str) -> RunResult:
+        journal = self._journal()
         if verdict is None:
-            verdict, reason = self._verdict(results)
+            verdict, reason = self._verdict()
         rollback = self._rollback(verdict)
         policy = self.scenario.settings.rollback
         clean = rollback.complete and (policy is not RollbackPolicy.NEVER or not rollback.leftovers)
@@ -483,22 +471,21 @@ class Executor:
                       f"{self.run_dir}); {reason}")
             verdict = Verdict.ROLLBACK_INCOMPLETE
         try:
-            self.journal.run_end(verdict.value, reason, clean)
+            journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:
             log.warning("could not write the run-end entry: %s", exc)
-        if clean and self.journal.mirror is not None and self.journal.mirror.exists:
+        if clean and journal.mirror is not None and journal.mirror.exists:
             try:
-                self.journal.mirror.delete()
+                journal.mirror.delete()
             except ClusterError as exc:
-                log.warning("could not delete the journal mirror %s: %s", self.journal.mirror.ref,
-                            exc)
+                log.warning("could not delete the journal mirror %s: %s", journal.mirror.ref, exc)
         result = RunResult(
             run_id=self.run_id, scenario_name=self.scenario.metadata.name,
             scenario_path=self.options.scenario_path or self.scenario.path,
-            cluster=self.cluster.description, started_at=started_at, finished_at=self.clock.time(),
-            verdict=verdict, reason=reason, steps=tuple(results), rollback=rollback,
-            fault=self._fault_summary(), timeline=tuple(self.timeline), run_dir=str(self.run_dir),
-            tool_version=self.options.tool_version)
+            cluster=self.cluster.description, started_at=self._started_at,
+            finished_at=self.clock.time(), verdict=verdict, reason=reason, steps=tuple(self.results),
+            rollback=rollback, fault=self._fault_summary(), timeline=tuple(self.timeline),
+            run_dir=str(self.run_dir), tool_version=self.options.tool_version)
         if self.report_writer is not None:
             try:
                 self.report_writer(result, self.run_dir)
@@ -508,9 +495,9 @@ class Executor:
         return result
 
     def _rollback(self, verdict: Verdict) -> RollbackResult:
-        assert self.journal is not None
+        journal = self._journal()
         policy = self.scenario.settings.rollback
-        contents = self.journal.contents()
+        contents = journal.contents()
         pending = contents.pending()
         namespace = self.scenario.target.namespace
         if policy is RollbackPolicy.NEVER:
@@ -525,7 +512,7 @@ class Executor:
         self.listener.rollback_started([p.action.describe() for p in reversed(to_undo)])
         self._rollback_notices()
         self.mark("rollback-start", f"{len(to_undo)} change(s) to undo ({verdict.value})")
-        outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.journal, to_undo,
+        outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.clock, journal, to_undo,
                                                    self._undo_done)
         left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
         left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
@@ -546,25 +533,22 @@ class Executor:
             injections_seen=self.state.injections_seen)
 
 
-def run_scenario(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None,
-                 **kwargs: Any) -> RunResult:
+def run_scenario(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,
+                 steps: StepTable, **kwargs: Any) -> RunResult:
     """Run without installing signal handlers (tests, embedding)."""
-    return Executor(scenario, cluster, options, **kwargs).run()
+    return Executor(scenario, cluster, options, steps=steps, **kwargs).run()
 
 
-def run_with_signals(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None,
-                     **kwargs: Any) -> RunResult:
+def run_with_signals(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,
+                     steps: StepTable, **kwargs: Any) -> RunResult:
     """Run with SIGINT and SIGTERM turned into a rollback (exit 4 when it completes). A further
     signal during rollback is remembered and reported (listener.rollback_signal and `echo`), never
     raised. Handlers are installed only on the main thread and restored afterwards."""
     gate = InterruptGate()
-    executor = Executor(scenario, cluster, options, gate=gate, **kwargs)
-    gate.install()
-    try:
+    executor = Executor(scenario, cluster, options, steps=steps, gate=gate, **kwargs)
+    with gate.installed():
         return executor.run()
-    finally:
-        gate.restore()
 
 
-__all__ = ["DryRun", "Executor", "PlanItem", "RunOptions", "arms_fault", "dry_run",
-           "load_registry", "new_run_id", "plan_scenario", "run_scenario", "run_with_signals"]
+__all__ = ["DryRun", "Executor", "PlanItem", "arms_fault", "dry_run", "new_run_id", "plan_scenario",
+           "run_scenario", "run_with_signals"]

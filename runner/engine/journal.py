@@ -6,7 +6,8 @@ mirrored into a ConfigMap `chaos-journal-<run_id>` in the target namespace, so `
 works after a SIGKILL and from another machine. A change whose undo cannot be journaled (local
 write or mirror write failed) must not be made: `record_undo` raises JournalError and the caller
 stops. Entry types: run-start, undo, undone, run-end, recover. Reading ignores a truncated last
-line (a process killed mid-write) with a warning. This module knows nothing about steps.
+line (a process killed mid-write) with a warning. This module knows nothing about steps: undo
+actions are decoded with the `UndoKinds` its caller hands it (the step table's).
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from typing import Any
 
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
 from runner.errors import ChaosError, ClusterError, NotFound, StepError
-from runner.steps.base import Clock, JsonValue, UndoAction
-from runner.steps.undo import undo_from_json
+from runner.kernel.clock import Clock
+from runner.kernel.labels import run_labels
+from runner.kernel.step import JsonValue
+from runner.kernel.undo import UndoAction, UndoKinds
 
 JOURNAL_FILE = "journal.jsonl"
 MIRROR_PREFIX = "chaos-journal-"
 MIRROR_KEY = "journal.jsonl"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "chaos"
-RUN_ID_LABEL = "chaos.dev/run-id"
 
 
 class JournalError(StepError):
@@ -44,16 +44,6 @@ def mirror_ref(run_id: str, namespace: str) -> ObjectRef:
     return ObjectRef("v1", "ConfigMap", namespace, mirror_name(run_id))
 
 
-def run_labels(run_id: str) -> dict[str, str]:
-    """The labels on everything a run creates."""
-    return {MANAGED_BY: MANAGED_BY_VALUE, RUN_ID_LABEL: run_id}
-
-
-def run_selector(run_id: str | None = None) -> str:
-    sel = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
-    return f"{sel},{RUN_ID_LABEL}={run_id}" if run_id else sel
-
-
 @dataclass(frozen=True)
 class PendingUndo:
     """A recorded undo not yet marked undone."""
@@ -66,8 +56,9 @@ class PendingUndo:
 
 @dataclass
 class JournalContents:
-    """A journal as read back."""
+    """A journal as read back; `kinds` decodes its undo actions."""
 
+    kinds: UndoKinds
     entries: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -93,7 +84,7 @@ class JournalContents:
 
     def recorded(self) -> list[PendingUndo]:
         """Every recorded undo, in journal order."""
-        return [PendingUndo(int(e["seq"]), str(e.get("step", "")), undo_from_json(e["action"]),
+        return [PendingUndo(int(e["seq"]), str(e.get("step", "")), self.kinds.decode(e["action"]),
                             e["action"]) for e in self.entries if e.get("type") == "undo"]
 
     def undone_seqs(self) -> set[int]:
@@ -106,10 +97,10 @@ class JournalContents:
         return [p for p in self.recorded() if p.seq not in done]
 
 
-def parse_journal(text: str, source: str = "journal") -> JournalContents:
+def parse_journal(text: str, kinds: UndoKinds, source: str = "journal") -> JournalContents:
     """Parse journal text. A truncated or corrupt LAST line is ignored with a warning (a process
     killed mid-write); a corrupt line elsewhere is an error (the file was damaged)."""
-    contents = JournalContents()
+    contents = JournalContents(kinds)
     lines = text.split("\n")
     complete_last = text.endswith("\n")
     body = [ln for ln in lines if ln.strip()]
@@ -131,12 +122,12 @@ def parse_journal(text: str, source: str = "journal") -> JournalContents:
     return contents
 
 
-def read_journal(path: Path) -> JournalContents:
+def read_journal(path: Path, kinds: UndoKinds) -> JournalContents:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ChaosError(f"cannot read journal {path}: {exc}") from exc
-    return parse_journal(text, str(path))
+    return parse_journal(text, kinds, str(path))
 
 
 class Mirror:
@@ -174,10 +165,11 @@ class Mirror:
 class Journal:
     """Appends entries to `journal.jsonl` (fsync'd) and mirrors the file to the cluster."""
 
-    def __init__(self, path: Path | None, run_id: str, clock: Clock, mirror: Mirror | None = None,
-                 *, next_seq: int = 1, text: str = "") -> None:
+    def __init__(self, path: Path | None, run_id: str, clock: Clock, kinds: UndoKinds,
+                 mirror: Mirror | None = None, *, next_seq: int = 1, text: str = "") -> None:
         self.path = path  # None: no local file (recovering from the cluster copy alone)
         self.run_id = run_id
+        self.kinds = kinds
         self.clock = clock
         self.mirror = mirror
         self.mirror_errors: list[str] = []
@@ -194,7 +186,7 @@ class Journal:
         """Continue a dead run's journal (recover appends `undone` entries to it), from its file
         or, with `path` None, from the cluster copy's `text`."""
         last = max((int(e["seq"]) for e in contents.entries), default=0)
-        return cls(path, contents.run_id, clock, mirror, next_seq=last + 1, text=text)
+        return cls(path, contents.run_id, clock, contents.kinds, mirror, next_seq=last + 1, text=text)
 
     def _drop_torn_tail(self, path: Path) -> str:
         """Appending after a torn last line would glue the next entry onto it; cut the fragment
@@ -275,4 +267,4 @@ class Journal:
                            clean=clean)
 
     def contents(self) -> JournalContents:
-        return parse_journal(self._text, str(self.path or "journal"))
+        return parse_journal(self._text, self.kinds, str(self.path or "journal"))

@@ -12,16 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.cluster.protocol import Cluster
-from runner.engine.targets import (
-    desired_replicas,
-    node_of,
-    pick_target_node,
-    pod_is_ready,
-    target_pods,
-    target_selector,
-    workload_ref,
-)
-from runner.errors import PreflightError
+from runner.errors import PreflightError, StepError
 from runner.scenario.model import (
     TARGET_NODE,
     Guardrails,
@@ -30,6 +21,9 @@ from runner.scenario.model import (
     Scenario,
     StepKind,
 )
+from runner.workload.kinds import desired_replicas, selector_of, workload_ref
+from runner.workload.targets import pick_target_node, read_workload, target_pods
+from runner.workload.views import node_of, pod_is_ready
 
 # Step kinds that change something on the node they name (their `node` field).
 NODE_AFFECTING = (StepKind.TOGGLE, StepKind.CORDON, StepKind.DELETE_PODS, StepKind.NODE_XID)
@@ -77,10 +71,13 @@ def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False) -> Pre
     target = scenario.target
     guard = scenario.settings.guardrails
     check_namespace(target.namespace, guard)
-    selector = target_selector(cluster, target)
-    workload = cluster.get(workload_ref(target))
+    workload = read_workload(cluster, target)
+    selector = selector_of(workload, target)
     pods = target_pods(cluster, target, selector)
-    desired = desired_replicas(workload, target, pods)
+    try:
+        desired = desired_replicas(target.workload.kind, workload, target.workload.services)
+    except StepError as exc:  # e.g. a named Dynamo service the graph does not have
+        raise PreflightError(str(exc)) from None
     ready = [p for p in pods if pod_is_ready(p)]
     name = str(workload_ref(target))
     if desired < 1:

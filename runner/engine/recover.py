@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.cluster.protocol import Cluster
-from runner.engine.clock import SystemClock
 from runner.engine.journal import (
     JOURNAL_FILE,
     MIRROR_KEY,
@@ -24,13 +23,13 @@ from runner.engine.journal import (
     Mirror,
     parse_journal,
     read_journal,
-    run_selector,
 )
 from runner.engine.result import UndoOutcome
 from runner.engine.rollback import leftovers, undo_pending
 from runner.errors import ChaosError, NotFound
-from runner.steps import registry as _registry  # noqa: F401 - importing it registers every step's undo kinds
-from runner.steps.base import Clock
+from runner.kernel.clock import Clock, SystemClock
+from runner.kernel.labels import run_selector
+from runner.kernel.undo import UndoKinds
 
 
 @dataclass(frozen=True)
@@ -98,32 +97,33 @@ def cluster_journals(cluster: Cluster, *, run_id: str | None = None,
     return sorted(out)
 
 
-def recover(cluster: Cluster, *, run_dir: Path | None = None, run_id: str | None = None,
-            all_runs: bool = False, namespace: str | None = None,
+def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
+            run_id: str | None = None, all_runs: bool = False, namespace: str | None = None,
             clock: Clock | None = None) -> RecoverResult:
-    """Recover one run (from RUN_DIR, or by --run ID from the cluster copy) or all of them."""
+    """Recover one run (from RUN_DIR, or by --run ID from the cluster copy) or all of them.
+    `kinds` decodes the journals' undo actions (the step table's undo kinds)."""
     clock = clock or SystemClock()
     if run_dir is not None:
         path = run_dir if run_dir.is_file() else run_dir / JOURNAL_FILE
         if not path.exists():
             raise ChaosError(f"no journal at {path}")
-        contents = read_journal(path)
+        contents = read_journal(path, kinds)
         if run_id and contents.run_id != run_id:
             raise ChaosError(f"{path} is the journal of run {contents.run_id}, not {run_id}")
         ns = namespace or contents.namespace
         mirror = _existing_mirror(cluster, contents.run_id, ns)
         journal = Journal.resume(contents, path, clock, mirror)
-        return RecoverResult((_recover_one(cluster, contents, journal, ns, f"journal {path}"),))
+        return RecoverResult((_recover_one(cluster, clock, contents, journal, ns, f"journal {path}"),))
     if not (run_id or all_runs):
         raise ChaosError("say which run to recover: a RUN_DIR, --run ID, or --all")
     runs = []
     for rid, ns, text in cluster_journals(cluster, run_id=None if all_runs else run_id,
                                           namespace=namespace):
-        contents = parse_journal(text, f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}")
+        contents = parse_journal(text, kinds, f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}")
         mirror = Mirror(cluster, rid, ns)
         mirror.exists = True
         journal = Journal.resume(contents, None, clock, mirror, text=text)
-        runs.append(_recover_one(cluster, contents, journal, ns,
+        runs.append(_recover_one(cluster, clock, contents, journal, ns,
                                  f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}"))
     return RecoverResult(tuple(runs))
 
@@ -140,14 +140,14 @@ def _existing_mirror(cluster: Cluster, run_id: str, namespace: str) -> Mirror | 
     return mirror
 
 
-def _recover_one(cluster: Cluster, contents: JournalContents, journal: Journal, namespace: str,
-                 source: str) -> RecoveredRun:
+def _recover_one(cluster: Cluster, clock: Clock, contents: JournalContents, journal: Journal,
+                 namespace: str, source: str) -> RecoveredRun:
     run_id = contents.run_id
     try:
         pending = contents.pending()
     except (KeyError, TypeError, ValueError) as exc:  # a journal from another version, or edited
         raise ChaosError(f"cannot read the journal of run {run_id} ({source}): {exc}") from exc
-    outcomes = undo_pending(cluster, journal, pending)
+    outcomes = undo_pending(cluster, clock, journal, pending)
     left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
     left += leftovers(cluster, contents.recorded(), run_id, namespace)
     if outcomes or journal.repaired:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from runner.steps.base import Evidence, StepStatus
+from runner.kernel.step import Evidence, StepStatus
 
 JsonValue = Any  # JSON-serialisable data (str, int, float, bool, None, lists and dicts of those)
 

@@ -13,8 +13,10 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from runner.cluster.protocol import Cluster
-from runner.engine.journal import Journal, PendingUndo, mirror_name, run_selector
+from runner.engine.journal import Journal, PendingUndo, mirror_name
 from runner.engine.result import UndoOutcome
+from runner.kernel.clock import Clock
+from runner.kernel.labels import run_selector
 
 log = logging.getLogger("chaos.engine")
 
@@ -22,14 +24,15 @@ log = logging.getLogger("chaos.engine")
 LABELLED_KINDS: tuple[tuple[str, str], ...] = (("v1", "ConfigMap"), ("v1", "Pod"))
 
 
-def undo_pending(cluster: Cluster, journal: Journal | None, pending: Sequence[PendingUndo],
+def undo_pending(cluster: Cluster, clock: Clock, journal: Journal | None,
+                 pending: Sequence[PendingUndo],
                  on_done: Callable[[UndoOutcome], None] | None = None) -> list[UndoOutcome]:
     """Apply each pending undo, last recorded first; journal each success."""
     outcomes: list[UndoOutcome] = []
     for item in sorted(pending, key=lambda p: p.seq, reverse=True):
         description = item.action.describe()
         try:
-            item.action.apply(cluster)
+            item.action.apply(cluster, clock)
         except Exception as exc:  # noqa: BLE001 - an undo that fails must not stop the others
             outcome = UndoOutcome(description, False, f"{type(exc).__name__}: {exc}")
         else:

@@ -14,6 +14,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from runner import xid as xid_catalogue
+from runner.shimwire import DEFAULT_LOG_LIMIT
 
 # ---------------------------------------------------------------------------------------------
 # Durations
@@ -180,7 +181,7 @@ class Fault:
     probability: float = 1.0  # share of eligible calls that fail once armed
     after_calls: int = 0  # eligible calls that still succeed after arming
     apis: tuple[ApiClass, ...] = ()  # API classes that fail (empty: all)
-    log_limit: int = 10  # first N injections per process logged as `[XID n SIM] ...`
+    log_limit: int = DEFAULT_LOG_LIMIT  # first N injections per process logged as `[XID n SIM] ...`
 
     @property
     def entry(self) -> xid_catalogue.Xid | None:

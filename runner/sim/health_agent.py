@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from runner.errors import ClusterError, NotFound
-from runner.shim import read_toggle
+from runner.shimwire import TOGGLE_FILE_NAME, XID_LINE, ToggleState, parse_toggle
 from runner.sim import events
 from runner.sim.logs import PodLogs
 from runner.sim.loop import Loop
@@ -50,9 +50,15 @@ COMPONENT = "chaos-health-agent"
 CONDITION = "GpuXidError"
 HEALTH_LABEL = "chaos.dev/gpu-health"
 XID_ANNOTATION = "chaos.dev/xid"
-XID_LINE = re.compile(rb"\[XID (\d+) SIM\][^\n]*")
+XID_LINE_BYTES = re.compile(XID_LINE.pattern.encode())  # container logs are read as bytes
 MERGE = "application/merge-patch+json"
-TOGGLE_FILE = "cuda_fault_enabled"  # the shim's toggle file name (its directory is the scenario's)
+
+
+def _read_toggle(path: Path) -> ToggleState | None:
+    try:
+        return parse_toggle(path.read_text(errors="replace"))
+    except OSError:
+        return None
 
 
 class HealthAgent(Loop):
@@ -109,7 +115,7 @@ class HealthAgent(Loop):
                     continue
                 complete = data.rfind(b"\n") + 1  # a partial last line is read next time
                 self._offsets[path] = start + complete
-                for m in XID_LINE.finditer(data[:complete]):
+                for m in XID_LINE_BYTES.finditer(data[:complete]):
                     found.append((int(m.group(1)), m.group(0).decode(errors="replace").strip()))
         return found
 
@@ -200,8 +206,9 @@ class HealthAgent(Loop):
         """A toggle file is on the node's disk and none of them arms a fault now. No file at all
         is no evidence of a reset (the fault may be armed another way), so the node stays out."""
         assert self.nodes_root is not None
-        states = [read_toggle(p) for p in (self.nodes_root / node_name).rglob(TOGGLE_FILE)]
-        return bool(states) and not any(s is not None and s.active() for s in states)
+        states = [_read_toggle(p) for p in (self.nodes_root / node_name).rglob(TOGGLE_FILE_NAME)]
+        now = time.time()
+        return bool(states) and not any(s is not None and s.active(now) for s in states)
 
     def _set_condition(self, node_name: str, value: str, reason: str, message: str) -> None:
         for _ in range(5):

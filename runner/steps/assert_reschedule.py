@@ -13,16 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from runner.cluster.objects import node_view, pod_view
 from runner.cluster.protocol import KubeObject
-from runner.cluster.workloads import desired_replicas
-from runner.engine.targets import target_selector, workload_ref
-from runner.engine.wait import wait_for
 from runner.errors import ClusterError, DeadlineExceeded, NotFound
-from runner.scenario.model import AssertRescheduleStep, Scenario, StepBase, StepKind
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.common import by_node, deadline, node_ref, pod_summaries, xid_lines
+from runner.kernel.step import (
+    Evidence,
+    PlannedChange,
+    RunState,
+    StepContext,
+    StepOutcome,
+    StepStatus,
+    deadline_within,
+)
+from runner.kernel.watch import Watched, wait_for
+from runner.scenario.model import AssertRescheduleStep, Scenario, StepKind
+from runner.shimwire import xid_lines
+from runner.steps.common import by_node, node_ref, pod_summaries
 from runner.steps.wait import note_injection
+from runner.workload.kinds import desired_replicas, workload_ref
+from runner.workload.views import node_view, pod_view
 
 
 @dataclass
@@ -39,18 +47,17 @@ class _Seen:
 class AssertRescheduleImpl:
     kind: ClassVar[StepKind] = StepKind.ASSERT_RESCHEDULE
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+    def plan(self, step: AssertRescheduleStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         return []
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, AssertRescheduleStep)
+    def run(self, step: AssertRescheduleStep, ctx: StepContext) -> StepOutcome:
         target = ctx.scenario.target
         node = ctx.state.resolve_node(step.node)
         ref = workload_ref(target)
         want = desired_replicas(target.workload.kind, ctx.cluster.get(ref), target.workload.services)
-        selector = target_selector(ctx.cluster, target)
+        selector = ctx.state.selector
         seen = _Seen()
-        until = deadline(ctx, step.within.seconds)
+        until = deadline_within(ctx, step.within.seconds)
 
         def cordoned() -> bool:
             if seen.cordoned is None:
@@ -99,15 +106,15 @@ class AssertRescheduleImpl:
 
         objects: list[KubeObject] = []
         try:
-            result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, selector,
+            result = wait_for(ctx.cluster, Watched.pods(target.namespace, selector),
                               lambda pods: not parts(pods), deadline=until, clock=ctx.clock,
-                              on_progress=observe, what=f"pods of {ref} rescheduled off {node}")
+                              gate=ctx.gate, on_progress=observe,
+                              what=f"pods of {ref} rescheduled off {node}")
             objects = result.objects
             if step.expect_cordon and not cordoned():  # the cordon may come after the pods moved
-                wait_for(ctx.cluster, "v1", "Node", None, "",
+                wait_for(ctx.cluster, Watched.named("v1", "Node", None, node),
                          lambda nodes: bool(nodes) and node_view(nodes[0]).unschedulable,
-                         deadline=until, clock=ctx.clock, field_selector=f"metadata.name={node}",
-                         what=f"node {node} cordoned")
+                         deadline=until, clock=ctx.clock, gate=ctx.gate, what=f"node {node} cordoned")
                 cordoned()
             failed: list[str] = []
         except DeadlineExceeded:

@@ -10,22 +10,29 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from runner.cluster.objects import PodView, node_view, pod_view
-from runner.engine.targets import target_pods, target_selector
 from runner.errors import ClusterError, DeadlineExceeded, NotFound
+from runner.kernel.step import (
+    Evidence,
+    PlannedChange,
+    RunState,
+    StepContext,
+    StepOutcome,
+    StepStatus,
+    deadline_within,
+)
+from runner.kernel.watch import Watched, wait_for
 from runner.scenario.model import (
     AssertStep,
     LogExpectation,
     NodeExpectation,
     PodExpectation,
     Scenario,
-    StepBase,
     StepKind,
 )
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.common import deadline, node_ref, pod_summaries, xid_lines
+from runner.shimwire import xid_lines
+from runner.steps.common import live_target_pods, node_ref, pod_summaries
 from runner.steps.wait import note_injection
-from runner.steps.watching import watch_until
+from runner.workload.views import PodView, node_view, pod_view
 
 
 def check_pods(exp: PodExpectation, pods: list[PodView], state: RunState) -> list[str]:
@@ -87,15 +94,14 @@ def count_log_matches(exp: LogExpectation, pods: list[PodView], ctx: StepContext
 class AssertImpl:
     kind: ClassVar[StepKind] = StepKind.ASSERT
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+    def plan(self, step: AssertStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         return []
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, AssertStep)
+    def run(self, step: AssertStep, ctx: StepContext) -> StepOutcome:
         seen: dict[str, object] = {}
 
         def evaluate() -> list[str]:
-            pods = [pod_view(p) for p in target_pods(ctx.cluster, ctx.scenario.target)]
+            pods = [pod_view(p) for p in live_target_pods(ctx)]
             seen["pods"] = pod_summaries(pods)
             bad: list[str] = []
             if step.pods is not None:
@@ -113,11 +119,9 @@ class AssertImpl:
         failed = evaluate()
         if failed and step.within is not None:
             try:
-                watch_until(ctx.cluster, ctx.clock, lambda: True if not evaluate() else None,
-                            deadline=deadline(ctx, step.within.seconds),
-                            namespace=ctx.scenario.target.namespace,
-                            selector=target_selector(ctx.cluster, ctx.scenario.target),
-                            what="the assertion")
+                wait_for(ctx.cluster, Watched.pods(ctx.scenario.target.namespace, ctx.state.selector),
+                         lambda _pods: not evaluate(), deadline=deadline_within(ctx, step.within.seconds),
+                         clock=ctx.clock, gate=ctx.gate, what="the assertion")
                 failed = []
             except DeadlineExceeded:
                 failed = evaluate()

@@ -11,35 +11,31 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from runner.scenario.model import CleanupStep, Scenario, StepBase, StepKind
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.scenario.model import CleanupStep, Scenario, StepKind
 
 
 class CleanupImpl:
     kind: ClassVar[StepKind] = StepKind.CLEANUP
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+    def plan(self, step: CleanupStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         return [PlannedChange("every change recorded so far", "undo",
                               "reverse order: restore templates, delete created objects, disarm "
                               "toggle files, uncordon nodes this run cordoned")]
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, CleanupStep)
-        ctx.state.stop_background()
-        recorded = ctx.state.notes.get("recorded")
-        undone = list(recorded) if isinstance(recorded, list) else []
-        left = ctx.undo_recorded()
-        ctx.state.cordoned_by_us.clear()
+    def run(self, step: CleanupStep, ctx: StepContext) -> StepOutcome:
+        report = ctx.undo_recorded()  # stops the renewers first
+        undone, left = list(report.undone), list(report.left)
         if ctx.state.armed_nodes and ctx.state.disarmed_at is None:
             ctx.state.disarmed_at = ctx.clock.time()
             for node in ctx.state.armed_nodes:
                 ctx.timeline("fault-disarmed", "by cleanup", node=node)
         ctx.timeline("cleanup", f"{len(undone)} change(s) undone, {len(left)} left")
         evidence = [Evidence("note", f"undid {len(undone)} recorded change(s)",
-                             {"undone": list(reversed(undone)), "left": left})]
+                             {"undone": undone, "left": left})]
         if left and step.verify:
             return StepOutcome(StepStatus.FAILED, "still changed: " + "; ".join(left), tuple(evidence))
         return StepOutcome(StepStatus.PASSED,
                            "everything the run changed is back" if not left else
                            f"{len(left)} thing(s) still changed (verify off)", tuple(evidence),
-                           tuple(f"undid: {d}" for d in reversed(undone)))
+                           tuple(f"undid: {d}" for d in undone))

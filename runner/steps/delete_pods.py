@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from runner.cluster.objects import pod_view
 from runner.cluster.protocol import ObjectRef
-from runner.engine.targets import target_pods, workload_ref
 from runner.errors import NotFound
-from runner.scenario.model import DeletePodsStep, Scenario, StepBase, StepKind
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.common import emit, pod_summaries
+from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.scenario.model import DeletePodsStep, Scenario, StepKind
+from runner.steps.common import emit, live_target_pods, pod_summaries
+from runner.workload.kinds import workload_ref
+from runner.workload.views import pod_view
 
 
 def _node(step: DeletePodsStep, state: RunState) -> str:
@@ -25,17 +25,15 @@ def _node(step: DeletePodsStep, state: RunState) -> str:
 class DeletePodsImpl:
     kind: ClassVar[StepKind] = StepKind.DELETE_PODS
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
-        assert isinstance(step, DeletePodsStep)
+    def plan(self, step: DeletePodsStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         where = f" on node {_node(step, state)}" if step.node else ""
         many = f"at most {step.count}" if step.count else "all"
         return [PlannedChange(str(workload_ref(scenario.target)), "delete pods",
                               f"{many} target pods{where} (grace {step.grace_period}s)")]
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, DeletePodsStep)
+    def run(self, step: DeletePodsStep, ctx: StepContext) -> StepOutcome:
         node = _node(step, ctx.state)
-        pods = [p for p in target_pods(ctx.cluster, ctx.scenario.target)
+        pods = [p for p in live_target_pods(ctx)
                 if not node or pod_view(p).node == node]
         chosen = pods[: step.count] if step.count else pods
         deleted = []

@@ -11,18 +11,19 @@ It must not decide what to write: callers pass the command.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runner.cluster.objects import pod_view
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
-from runner.engine.journal import run_labels
-from runner.engine.wait import wait_for
 from runner.errors import Conflict, NotFound, StepError
-from runner.steps.base import Clock
+from runner.kernel.clock import Clock
+from runner.kernel.labels import ROLE_LABEL, run_labels
+from runner.kernel.signals import InterruptGate
+from runner.kernel.watch import Watched, wait_for
+from runner.workload.views import pod_view
 
 DEFAULT_HELPER_IMAGE = "busybox:1.36"
-ROLE_LABEL = "chaos.dev/role"
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,12 @@ class HelperResult:
 
 def helper_manifest(name: str, namespace: str, node: str, run_id: str, role: str, command: str, *,
                     image: str = DEFAULT_HELPER_IMAGE, mounts: tuple[HostMount, ...] = (),
-                    privileged: bool = False) -> KubeObject:
-    """The helper pod: on `node` directly, every taint tolerated, one `sh -c command` container."""
+                    privileged: bool = False, env: Mapping[str, str] | None = None) -> KubeObject:
+    """The helper pod: on `node` directly, every taint tolerated, one `sh -c command` container.
+    Data the command needs goes in `env` (as values, so no shell quoting is ever involved)."""
     container: dict[str, Any] = {
         "name": role, "image": image, "command": ["sh", "-c", command],
+        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
         "volumeMounts": [{"name": f"host-{i}", "mountPath": m.mount_path} for i, m in enumerate(mounts)],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
                       "limits": {"cpu": "100m", "memory": "32Mi"}},
@@ -65,7 +68,8 @@ def helper_manifest(name: str, namespace: str, node: str, run_id: str, role: str
     }
 
 
-def run_helper(cluster: Cluster, clock: Clock, manifest: KubeObject, *, deadline: float) -> HelperResult:
+def run_helper(cluster: Cluster, clock: Clock, manifest: KubeObject, *, deadline: float,
+               gate: InterruptGate | None = None) -> HelperResult:
     """Create the pod (replacing a leftover of the same name), wait until it ends, read its log,
     delete it. StepError when it failed or did not end by `deadline` (then it is deleted too)."""
     ref = ObjectRef.of(manifest)
@@ -78,12 +82,11 @@ def run_helper(cluster: Cluster, clock: Clock, manifest: KubeObject, *, deadline
     node = manifest["spec"]["nodeName"]
     try:
         result = wait_for(
-            cluster, "v1", "Pod", namespace, "",
+            cluster, Watched.named("v1", "Pod", namespace, ref.name),
             lambda pods: bool(pods) and pod_view(pods[0]).phase == "Succeeded",
-            lambda pods: (f"helper pod {ref.name} failed on node {node}"
-                          if pods and pod_view(pods[0]).phase == "Failed" else ""),
-            deadline=deadline, clock=clock, field_selector=f"metadata.name={ref.name}",
-            what=f"helper pod {ref.name} on node {node}")
+            failure=lambda pods: (f"helper pod {ref.name} failed on node {node}"
+                                  if pods and pod_view(pods[0]).phase == "Failed" else ""),
+            deadline=deadline, clock=clock, gate=gate, what=f"helper pod {ref.name} on node {node}")
         try:
             log = cluster.pod_logs(namespace, ref.name)
         except NotFound:

@@ -15,19 +15,20 @@ from typing import ClassVar
 from runner import xid as catalogue
 from runner.cluster.protocol import ObjectRef
 from runner.errors import StepError
-from runner.scenario.model import NodeXidStep, Scenario, StepBase, StepKind
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.common import emit, node_ref, record, safe_name
+from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.kernel.undo import DeleteObject
+from runner.scenario.model import NodeXidStep, Scenario, StepKind
+from runner.steps.common import emit, node_ref, safe_name
 from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
-from runner.steps.undo import DeleteObject
 
 PCI = "0000:3b:00"
+KMSG_ENV = "CHAOS_KMSG_LINE"  # the line, handed to the helper pod as a value (no shell quoting)
 
 
 def kmsg_line(xid: int, message: str = "") -> str:
     entry = catalogue.lookup(xid)
     text = message or (entry.title if entry else "simulated by chaos")
-    return f"NVRM: Xid (PCI:{PCI}): {xid}, pid=0, name=chaos, {text}".replace("'", "")
+    return f"NVRM: Xid (PCI:{PCI}): {xid}, pid=0, name=chaos, {text}".replace("\n", " ")
 
 
 class NodeXidImpl:
@@ -36,15 +37,13 @@ class NodeXidImpl:
     def __init__(self, image: str = DEFAULT_HELPER_IMAGE) -> None:
         self.image = image
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
-        assert isinstance(step, NodeXidStep)
+    def plan(self, step: NodeXidStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         xid = step.xid if step.xid is not None else scenario.fault.xid
         return [PlannedChange(f"node {state.resolve_node(step.node)}",
                               "write kernel log line (privileged helper pod)",
                               {"line": kmsg_line(xid, step.message), "device": "/dev/kmsg"})]
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, NodeXidStep)
+    def run(self, step: NodeXidStep, ctx: StepContext) -> StepOutcome:
         if not ctx.state.allow_privileged:
             raise StepError("node-xid runs a privileged pod on the node; refused unless privileged "
                             "steps are allowed for this run (--allow-privileged)")
@@ -53,13 +52,12 @@ class NodeXidImpl:
         line = kmsg_line(xid, step.message)
         namespace = ctx.scenario.target.namespace
         name = safe_name("chaos", "kmsg", ctx.run_id, node)
-        record(ctx, DeleteObject(ObjectRef("v1", "Pod", namespace, name)))
+        ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace, name)))
         manifest = helper_manifest(name, namespace, node, ctx.run_id, "kmsg",
-                                   f"echo '{line}' >> /host-dev/kmsg", image=self.image,
+                                   f'echo "${KMSG_ENV}" >> /host-dev/kmsg', image=self.image,
                                    mounts=(HostMount("/dev", "/host-dev", "Directory"),),
-                                   privileged=True)
-        run_helper(ctx.cluster, ctx.clock, manifest,
-                   deadline=ctx.clock.monotonic() + ctx.remaining())
+                                   privileged=True, env={KMSG_ENV: line})
+        run_helper(ctx.cluster, ctx.clock, manifest, deadline=ctx.deadline, gate=ctx.gate)
         ctx.timeline("node-xid", line, node=node)
         emit(ctx, node_ref(node), "ChaosNodeXid", line, warning=True)
         return StepOutcome(StepStatus.PASSED, f"wrote XID {xid} to the kernel log of {node}",

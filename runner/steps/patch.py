@@ -13,38 +13,31 @@ and `restart` is set, it deletes them instead. It never waits for the rollout (t
 from __future__ import annotations
 
 import copy
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from runner.cluster.objects import pod_view
+from runner import shim as shim_tools
+from runner import shimwire
 from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef
-from runner.cluster.workloads import (
+from runner.errors import Conflict, NotFound, StepError
+from runner.jsonpointer import MISSING, escape
+from runner.kernel.labels import RUN_ID_LABEL, run_labels
+from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.kernel.undo import DeleteObject, RestoreJson
+from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, Scenario, ShimSource, StepKind
+from runner.steps.common import emit, live_target_pods, pod_summaries
+from runner.workload.kinds import (
     TemplateLocation,
     desired_replicas,
-    escape,
     pointer_get,
     shape_of,
     templates,
+    workload_ref,
 )
-from runner.engine.targets import target_pods
-from runner.errors import Conflict, NotFound, StepError
-from runner.scenario.model import (
-    Fault,
-    FaultMode,
-    PatchStep,
-    PinMode,
-    Scenario,
-    ShimSource,
-    StepBase,
-    StepKind,
-)
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.common import RUN_ID_LABEL, TOGGLE_FILE, emit, pod_summaries, record, run_labels
-from runner.steps.undo import MISSING, DeleteObject, RestoreJson
+from runner.workload.views import pod_view
 
-LIBRARY = "cuda_intercept.so"
+LIBRARY = shimwire.LIBRARY_NAME
 SHIM_DIR = "/cuda-fault"  # where the built library is, in every container
 SRC_DIR = "/cuda-fault-src"  # the ConfigMap's sources, in the build init container
 TOGGLE_MOUNT = "/host-fault"  # the node's toggle directory, in every container
@@ -66,38 +59,23 @@ class ShimProvider(Protocol):
 
 
 class ModuleShim:
-    """The production provider: `runner.shim` (imported lazily; it may not exist yet)."""
-
-    def _module(self) -> Any:
-        try:
-            return importlib.import_module("runner.shim")
-        except ImportError as exc:
-            raise StepError("the shim module (runner/shim.py) is not available") from exc
+    """The production provider: `runner.shim`, the shim's sources and build command."""
 
     def source_files(self) -> dict[str, str]:
-        return dict(self._module().source_files())
+        return dict(shim_tools.source_files())
 
     def compile_command(self, src_dir: str, out_path: str) -> str:
-        return str(self._module().compile_command(src_dir, out_path))
+        return shim_tools.compile_command(src_dir, out_path)
 
 
-def shim_env(fault: Fault, *, armed: bool, toggle_file: str, xid: int | None = None) -> dict[str, str]:
-    """The shim's environment (names as runner/shim.py reads them); non-defaults only."""
-    env = {
-        "LD_PRELOAD": f"{SHIM_DIR}/{LIBRARY}",
-        "CUDA_XID_TYPE": str(xid if xid is not None else fault.xid),
-        "CUDA_FAULT_INJECTION_ENABLED": "1" if armed else "0",
-        "CUDA_FAULT_TOGGLE_FILE": toggle_file,
-    }
-    if fault.probability != 1.0:
-        env["CUDA_FAULT_PROBABILITY"] = f"{fault.probability:g}"
-    if fault.after_calls:
-        env["CUDA_FAULT_AFTER_CALLS"] = str(fault.after_calls)
-    if fault.apis:
-        env["CUDA_FAULT_APIS"] = ",".join(a.value for a in fault.apis)
-    if fault.log_limit != 10:
-        env["CUDA_FAULT_LOG_LIMIT"] = str(fault.log_limit)
-    return env
+def fault_env(fault: Fault, *, armed: bool, toggle_file: str) -> dict[str, str]:
+    """The shim's environment for the scenario's fault (what differs from the shim's defaults)."""
+    return shimwire.shim_env(
+        fault.xid, armed, toggle_file, library=f"{SHIM_DIR}/{LIBRARY}",
+        probability=fault.probability if fault.probability != 1.0 else None,
+        after_calls=fault.after_calls or None,
+        apis=[shimwire.SCENARIO_API_CLASSES[a.value] for a in fault.apis],
+        log_limit=fault.log_limit if fault.log_limit != shimwire.DEFAULT_LOG_LIMIT else None)
 
 
 def configmap_name(run_id: str) -> str:
@@ -146,8 +124,8 @@ def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
             inits.append({"name": INIT_NAME, "image": step.image,
                           "command": ["sh", "-c", f"cp {SHIM_DIR}/{LIBRARY} /cuda-fault-out/{LIBRARY}"],
                           "volumeMounts": [{"name": SHIM_VOLUME, "mountPath": "/cuda-fault-out"}]})
-    env = shim_env(fault, armed=armed_at_start(step, fault),
-                   toggle_file=f"{TOGGLE_MOUNT}/{TOGGLE_FILE}")
+    env = fault_env(fault, armed=armed_at_start(step, fault),
+                    toggle_file=f"{TOGGLE_MOUNT}/{shimwire.TOGGLE_FILE_NAME}")
     term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}]}
     affinity: dict[str, Any] | None = None
     if step.pin is PinMode.HARD:
@@ -277,11 +255,8 @@ class PatchImpl:
         except StepError:
             return "<the shim's compile command>"
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
-        assert isinstance(step, PatchStep)
+    def plan(self, step: PatchStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         run_id = "<run-id>"
-        from runner.engine.targets import workload_ref
-
         changes = []
         if step.source is ShimSource.CONFIGMAP:
             changes.append(PlannedChange(f"ConfigMap {scenario.target.namespace}/{configmap_name(run_id)}",
@@ -296,10 +271,7 @@ class PatchImpl:
                                      "the template change rolls the pods" if step.restart else "no"))
         return changes
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, PatchStep)
-        from runner.engine.targets import workload_ref
-
+    def run(self, step: PatchStep, ctx: StepContext) -> StepOutcome:
         target = ctx.scenario.target
         ref = workload_ref(target)
         if step.source is ShimSource.IMAGE and not step.image:
@@ -309,7 +281,7 @@ class PatchImpl:
         node = ctx.state.target_node
         if step.pin is not PinMode.NONE and not node:
             raise StepError("patch: a pin needs the target node (resolved at preflight)")
-        before = target_pods(ctx.cluster, target)
+        before = live_target_pods(ctx)
         evidence = [Evidence("placement", f"{len(before)} target pod(s) before the patch",
                              {"pods": pod_summaries(before)})]
         changes: list[str] = []
@@ -334,7 +306,7 @@ class PatchImpl:
             ctx.timeline("fault-armed", "armed from process start (immediate)", node=node)
         if step.restart and not changed:
             changes += self._delete_pods(ctx, before)
-        after = target_pods(ctx.cluster, target)
+        after = live_target_pods(ctx)
         ctx.progress(f"patched {ref}", pods=pod_summaries(after))
         evidence.append(Evidence("object", f"JSON patch applied to {ref}", {"patches": patches}))
         evidence.append(Evidence("placement", f"{len(after)} target pod(s) right after the patch",
@@ -349,7 +321,7 @@ class PatchImpl:
         name = configmap_name(ctx.run_id)
         ref = ObjectRef("v1", "ConfigMap", namespace, name)
         files = self.shim.source_files()
-        record(ctx, DeleteObject(ref))
+        ctx.record_undo(DeleteObject(ref))
         try:
             ctx.cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
                                 "metadata": {"name": name, "namespace": namespace,
@@ -370,7 +342,7 @@ class PatchImpl:
             patch = template_patch(loc, add, chosen_containers(loc, target.containers), obj)
             if not recorded:  # the original is what we read first; a retry must not record ours
                 original = pointer_get(obj, loc.restore)
-                record(ctx, RestoreJson(ref, loc.restore,
+                ctx.record_undo(RestoreJson(ref, loc.restore,
                                         MISSING if original is None else copy.deepcopy(original)))
                 recorded = True
             try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from runner.errors import DeadlineExceeded
-from runner.scenario.model import PauseStep, Scenario, StepBase, StepKind
-from runner.steps.base import PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.kernel.step import PlannedChange, RunState, StepContext, StepOutcome, StepStatus, remaining
+from runner.scenario.model import PauseStep, Scenario, StepKind
 
 SLICE_S = 1.0
 
@@ -18,16 +18,15 @@ SLICE_S = 1.0
 class PauseImpl:
     kind: ClassVar[StepKind] = StepKind.PAUSE
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+    def plan(self, step: PauseStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         return []
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, PauseStep)
+    def run(self, step: PauseStep, ctx: StepContext) -> StepOutcome:
         end = ctx.clock.monotonic() + step.duration.seconds
         while (left := end - ctx.clock.monotonic()) > 0:
-            if ctx.remaining() <= 0:
+            if remaining(ctx) <= 0:
                 raise DeadlineExceeded(f"pause of {step.duration} outlasted the step's time")
-            ctx.clock.sleep(min(SLICE_S, left, ctx.remaining()))
+            ctx.clock.sleep(min(SLICE_S, left, remaining(ctx)))
             ctx.progress(f"paused {step.duration.seconds - max(0.0, end - ctx.clock.monotonic()):.0f}s "
                          f"of {step.duration}")
         return StepOutcome(StepStatus.PASSED, f"paused {step.duration}")

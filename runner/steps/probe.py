@@ -19,11 +19,19 @@ import urllib.request
 from dataclasses import dataclass
 from typing import ClassVar
 
-from runner.cluster.objects import PodView, pod_view
-from runner.engine.targets import target_pods
 from runner.errors import StepError
-from runner.scenario.model import ProbeStep, Scenario, StepBase, StepKind
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.kernel.step import (
+    Evidence,
+    PlannedChange,
+    RunState,
+    StepContext,
+    StepOutcome,
+    StepStatus,
+    remaining,
+)
+from runner.scenario.model import ProbeStep, Scenario, StepKind
+from runner.steps.common import live_target_pods
+from runner.workload.views import PodView, pod_view
 
 POD = "{pod}"
 SIM_PORTS = "chaos.dev/sim-ports"
@@ -88,21 +96,20 @@ def request(step: ProbeStep, url: str) -> Sample:
 class ProbeImpl:
     kind: ClassVar[StepKind] = StepKind.PROBE
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+    def plan(self, step: ProbeStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         return []
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, ProbeStep)
+    def run(self, step: ProbeStep, ctx: StepContext) -> StepOutcome:
         if not step.url:
             raise StepError("probe: no url")
         samples: list[Sample] = []
-        end = ctx.clock.monotonic() + min(step.duration.seconds, ctx.remaining())
+        end = ctx.clock.monotonic() + min(step.duration.seconds, remaining(ctx))
         turn = 0
         while ctx.clock.monotonic() < end:
             started = ctx.clock.monotonic()
             url = step.url
             if POD in url:
-                ready = [pod_view(p) for p in target_pods(ctx.cluster, ctx.scenario.target)]
+                ready = [pod_view(p) for p in live_target_pods(ctx)]
                 ready = [v for v in ready if v.ready]
                 if not ready:
                     samples.append(Sample(False, 0, 0.0, url, "no Ready target pod"))

@@ -1,38 +1,26 @@
 """The `toggle` step: arm or disarm the shim on one node by writing its hostPath toggle file.
 
 How: a helper pod pinned to the node (`runner/steps/helperpod.py`) writes the file atomically
-(`printf ... > f.tmp && mv f.tmp f`), so it works while the workload crash-loops; `method: exec`
-writes it from inside a running target pod instead, where the adapter supports exec. Before arming
-it journals `DisarmNode` (defined here, registered as an undo kind) and a DeleteObject for the
-helper pod. The armed file carries `expires=<unix>` (the dead-man switch); a background renewer
-re-writes it every `fault_expiry/3` until stopped: its stop function is in `state.background`, which
-the engine (and the cleanup step) call before any rollback, so a renewal never re-arms a disarmed
-node. It records placements before the fault, `armed_nodes`, `disarmed_at` and timeline points.
+(temporary file, then rename), so it works while the workload crash-loops; the content reaches the
+pod as an environment value, never through shell quoting. `method: exec` writes it from inside a
+running target pod instead, where the adapter supports exec. Before arming it journals `DisarmNode`
+(defined here, listed in the step table's undo kinds) and a DeleteObject for the helper pod. The
+armed file carries `expires=<unix>` (the dead-man switch); a renewer on the run's clock re-writes
+it every `fault_expiry/3`. It is kept in `state.renewers`, which the engine stops before any
+rollback, so a renewal never re-arms a disarmed node. It records placements before the fault,
+`armed_nodes`, `disarmed_at` and timeline points.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from runner.cluster.objects import pod_view
 from runner.cluster.protocol import Cluster, ObjectRef
-from runner.engine.clock import SystemClock
-from runner.engine.targets import target_pods
 from runner.errors import ChaosError, NotFound, StepError
-from runner.scenario.model import (
-    AUTO_NODE,
-    TARGET_NODE,
-    Scenario,
-    StepBase,
-    StepKind,
-    ToggleMethod,
-    ToggleStep,
-)
-from runner.steps.base import (
-    Clock,
+from runner.kernel.clock import Clock
+from runner.kernel.step import (
     Evidence,
     JsonValue,
     PlannedChange,
@@ -40,63 +28,49 @@ from runner.steps.base import (
     StepContext,
     StepOutcome,
     StepStatus,
+    deadline_within,
 )
+from runner.kernel.undo import DeleteObject
+from runner.scenario.model import AUTO_NODE, TARGET_NODE, Scenario, StepKind, ToggleMethod, ToggleStep
+from runner.shimwire import TOGGLE_FILE_NAME, render_toggle
 from runner.steps.common import (
-    TOGGLE_FILE,
     default_toggle_dir,
     emit,
+    live_target_pods,
     node_ref,
     pod_summaries,
-    record,
     safe_name,
 )
 from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
-from runner.steps.undo import DeleteObject, register_undo
+from runner.workload.targets import ready_pods_by_node
+from runner.workload.views import pod_view
 
 MOUNT = "/host-fault"
 HELPER_TIMEOUT_S = 120.0
-
-# Renewers running in this process, by (run id, node). DisarmNode stops the node's renewer before it
-# writes `0`, so a rollback that runs before the engine stopped background work still cannot be
-# overwritten by a late renewal (belt and braces; the engine calls state.stop_background() first).
-_RENEWERS: dict[tuple[str, str], Renewer] = {}
-_RENEWERS_LOCK = threading.Lock()
+CONTENT_ENV = "CHAOS_TOGGLE_CONTENT"  # the file's content, handed to the helper pod as a value
 
 
-def stop_renewer(run_id: str, node: str) -> None:
-    with _RENEWERS_LOCK:
-        renewer = _RENEWERS.pop((run_id, node), None)
-    if renewer is not None:
-        renewer.stop()
-
-
-def toggle_content(armed: bool, xid: int | None = None, expires: int | None = None) -> str:
-    """The toggle file: first character 1/0, then `key=value` lines (DESIGN.md §5)."""
-    lines = ["1" if armed else "0"]
-    if armed and xid is not None:
-        lines.append(f"xid={xid}")
-    if armed and expires is not None:
-        lines.append(f"expires={expires}")
-    return "\n".join(lines) + "\n"
-
-
-def write_command(content: str, directory: str = MOUNT) -> str:
-    """A shell command writing `content` to the toggle file atomically (same directory rename)."""
-    escaped = content.replace("\\", "\\\\").replace("%", "%%").replace("\n", "\\n").replace("'", "")
-    f = f"{directory}/{TOGGLE_FILE}"
-    return f"printf '{escaped}' > {f}.tmp && mv {f}.tmp {f} && cat {f}"
+def write_command(directory: str = MOUNT) -> str:
+    """A shell command writing `$CHAOS_TOGGLE_CONTENT` to the toggle file atomically (a rename
+    within one directory), then printing the file. The content is never part of the command."""
+    f = f"{directory}/{TOGGLE_FILE_NAME}"
+    return f'printf "%s" "${CONTENT_ENV}" > {f}.tmp && mv {f}.tmp {f} && cat {f}'
 
 
 def _suffix(node: str) -> str:
     return hashlib.sha256(node.encode()).hexdigest()[:6]
 
 
-def write_toggle(cluster: Cluster, clock: Clock, *, node: str, namespace: str, run_id: str,
-                 toggle_dir: str, content: str, image: str, role: str, deadline: float) -> str:
+def helper_name(role: str, run_id: str, node: str) -> str:
+    return safe_name("chaos", role, run_id, _suffix(node))
+
+
+def write_node_toggle(cluster: Cluster, clock: Clock, *, node: str, namespace: str, run_id: str,
+                      toggle_dir: str, content: str, image: str, role: str, deadline: float) -> str:
     """Run a helper pod that writes `content` into the node's toggle file; returns its log."""
-    name = safe_name("chaos", role, run_id, _suffix(node))
-    manifest = helper_manifest(name, namespace, node, run_id, role, write_command(content),
-                               image=image, mounts=(HostMount(toggle_dir, MOUNT),))
+    manifest = helper_manifest(helper_name(role, run_id, node), namespace, node, run_id, role,
+                               write_command(), image=image, mounts=(HostMount(toggle_dir, MOUNT),),
+                               env={CONTENT_ENV: content})
     return run_helper(cluster, clock, manifest, deadline=deadline).log
 
 
@@ -107,11 +81,7 @@ def _follow_auto_target(step: ToggleStep, ctx: StepContext) -> None:
     node with the most Ready target pods. An explicitly named node is never changed."""
     if ctx.scenario.target.node != AUTO_NODE or step.node not in (TARGET_NODE, ""):
         return
-    views = [pod_view(p) for p in target_pods(ctx.cluster, ctx.scenario.target)]
-    ready: dict[str, int] = {}
-    for view in views:
-        if view.node and view.ready and not view.deleting:
-            ready[view.node] = ready.get(view.node, 0) + 1
+    ready = ready_pods_by_node(live_target_pods(ctx))
     if not ready or ready.get(ctx.state.target_node, 0) > 0:
         return
     chosen = max(sorted(ready), key=lambda n: ready[n])
@@ -120,7 +90,6 @@ def _follow_auto_target(step: ToggleStep, ctx: StepContext) -> None:
     ctx.state.target_node = chosen
 
 
-@register_undo
 @dataclass(frozen=True)
 class DisarmNode:
     """Write `0` into a node's toggle file through a helper pod.
@@ -139,71 +108,31 @@ class DisarmNode:
     image: str = DEFAULT_HELPER_IMAGE
 
     def describe(self) -> str:
-        return f"disarm the fault on node {self.node} ({self.toggle_dir}/{TOGGLE_FILE})"
+        return f"disarm the fault on node {self.node} ({self.toggle_dir}/{TOGGLE_FILE_NAME})"
 
     def to_json(self) -> dict[str, JsonValue]:
         return {"kind": self.kind, "node": self.node, "namespace": self.namespace,
                 "toggle_dir": self.toggle_dir, "run_id": self.run_id, "image": self.image}
 
-    def _name(self) -> str:
-        return safe_name("chaos", "disarm", self.run_id, _suffix(self.node))
-
-    def apply(self, cluster: Cluster) -> None:
-        stop_renewer(self.run_id, self.node)
+    def apply(self, cluster: Cluster, clock: Clock) -> None:
         try:
             cluster.get(node_ref(self.node))
         except NotFound:
             return  # the node is gone, and its file with it
-        clock = SystemClock()
-        log = write_toggle(cluster, clock, node=self.node, namespace=self.namespace,
-                           run_id=self.run_id, toggle_dir=self.toggle_dir,
-                           content=toggle_content(False), image=self.image, role="disarm",
-                           deadline=clock.monotonic() + HELPER_TIMEOUT_S)
+        log = write_node_toggle(cluster, clock, node=self.node, namespace=self.namespace,
+                                run_id=self.run_id, toggle_dir=self.toggle_dir,
+                                content=render_toggle(False), image=self.image, role="disarm",
+                                deadline=clock.monotonic() + HELPER_TIMEOUT_S)
         if not log.lstrip().startswith("0"):
             raise ChaosError(f"disarming node {self.node}: the file reads {log.strip()[:40]!r}")
 
     def verify(self, cluster: Cluster) -> list[str]:
+        name = helper_name("disarm", self.run_id, self.node)
         try:
-            cluster.get(ObjectRef("v1", "Pod", self.namespace, self._name()))
+            cluster.get(ObjectRef("v1", "Pod", self.namespace, name))
         except NotFound:
             return []
-        return [f"helper pod {self.namespace}/{self._name()} still exists"]
-
-
-class Renewer:
-    """Re-writes an armed toggle file's expiry every `interval` seconds until stopped."""
-
-    def __init__(self, write: Any, interval: float) -> None:
-        self._write = write
-        self._interval = interval
-        self._stop = threading.Event()
-        self._lock = threading.Lock()  # held while writing, so stop() waits out a write in flight
-        self.renewals = 0
-        self.errors: list[str] = []
-        self._thread = threading.Thread(target=self._loop, name="chaos-toggle-renewer", daemon=True)
-
-    def start(self) -> Renewer:
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                try:
-                    self._write()
-                    self.renewals += 1
-                except ChaosError as exc:  # a missed renewal is survivable: the expiry is 3x away
-                    self.errors.append(str(exc))
-
-    def stop(self) -> None:
-        """Idempotent; returns once no renewal is in flight or can start."""
-        self._stop.set()
-        with self._lock:
-            pass
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=HELPER_TIMEOUT_S)
+        return [f"helper pod {self.namespace}/{name} still exists"]
 
 
 class ToggleImpl:
@@ -212,59 +141,58 @@ class ToggleImpl:
     def __init__(self, image: str = DEFAULT_HELPER_IMAGE) -> None:
         self.image = image
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
-        assert isinstance(step, ToggleStep)
+    def plan(self, step: ToggleStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         node = state.resolve_node(step.node)
         xid = step.xid if step.xid is not None else scenario.fault.xid
-        content = toggle_content(step.enabled, xid, 0 if step.enabled else None).replace(
-            "expires=0", "expires=<now + fault_expiry, renewed>")
+        content = (render_toggle(True, xid, 0).replace("expires=0", "expires=<now + fault_expiry, renewed>")
+                   if step.enabled else render_toggle(False))
         how = "helper pod" if step.method is ToggleMethod.HELPER_POD else "exec in a target pod"
         return [PlannedChange(f"node {node}", f"write toggle file ({how})",
-                              {"path": f"{default_toggle_dir(scenario)}/{TOGGLE_FILE}",
+                              {"path": f"{default_toggle_dir(scenario)}/{TOGGLE_FILE_NAME}",
                                "content": content})]
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, ToggleStep)
+    def run(self, step: ToggleStep, ctx: StepContext) -> StepOutcome:
         if step.enabled:
             _follow_auto_target(step, ctx)
         node = ctx.state.resolve_node(step.node)
         if not node:
             raise StepError("toggle: no node (the target node was not resolved)")
+        return self._arm(step, ctx, node) if step.enabled else self._disarm(step, ctx, node)
+
+    def _write(self, step: ToggleStep, ctx: StepContext, node: str, content: str, role: str) -> str:
+        if step.method is ToggleMethod.EXEC:
+            return self._exec_write(ctx, node, content)
+        namespace = ctx.scenario.target.namespace
+        ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace, helper_name(role, ctx.run_id, node))))
+        return write_node_toggle(ctx.cluster, ctx.clock, node=node, namespace=namespace,
+                                 run_id=ctx.run_id, toggle_dir=default_toggle_dir(ctx.scenario),
+                                 content=content, image=self.image, role=role,
+                                 deadline=deadline_within(ctx, HELPER_TIMEOUT_S))
+
+    def _disarm(self, step: ToggleStep, ctx: StepContext, node: str) -> StepOutcome:
+        ctx.state.stop_renewer(node)
+        log = self._write(step, ctx, node, render_toggle(False), "disarm")
+        ctx.state.disarmed_at = ctx.clock.time()
+        ctx.timeline("fault-disarmed", node=node)
+        emit(ctx, node_ref(node), "ChaosFaultDisarmed", "CUDA fault injection disarmed")
+        return StepOutcome(StepStatus.PASSED, f"disarmed node {node}",
+                           (Evidence("note", f"toggle file on {node}: {log.strip()[:80]}"),),
+                           (f"disarmed {node}",))
+
+    def _arm(self, step: ToggleStep, ctx: StepContext, node: str) -> StepOutcome:
         scenario = ctx.scenario
         namespace = scenario.target.namespace
         toggle_dir = default_toggle_dir(scenario)
         xid = step.xid if step.xid is not None else scenario.fault.xid
         expiry = scenario.settings.fault_expiry.seconds
-        evidence: list[Evidence] = []
-
-        def write(content: str, role: str, clock: Clock) -> str:
-            if step.method is ToggleMethod.EXEC:
-                return self._exec_write(ctx, node, content)
-            name = safe_name("chaos", role, ctx.run_id, _suffix(node))
-            record(ctx, DeleteObject(ObjectRef("v1", "Pod", namespace, name)))
-            return write_toggle(ctx.cluster, clock, node=node, namespace=namespace, run_id=ctx.run_id,
-                                toggle_dir=toggle_dir, content=content, image=self.image, role=role,
-                                deadline=clock.monotonic() + min(ctx.remaining(), HELPER_TIMEOUT_S))
-
-        if not step.enabled:
-            stop = ctx.state.background.pop(f"renew:{node}", None)
-            if stop is not None:
-                stop()
-            log = write(toggle_content(False), "disarm", ctx.clock)
-            ctx.state.disarmed_at = ctx.clock.time()
-            ctx.timeline("fault-disarmed", node=node)
-            emit(ctx, node_ref(node), "ChaosFaultDisarmed", "CUDA fault injection disarmed")
-            return StepOutcome(StepStatus.PASSED, f"disarmed node {node}",
-                               (Evidence("note", f"toggle file on {node}: {log.strip()[:80]}"),),
-                               (f"disarmed {node}",))
-
-        pods = target_pods(ctx.cluster, scenario.target)
+        pods = live_target_pods(ctx)
         placements = {pod_view(p).name: pod_view(p).node for p in pods}
         ctx.state.placements_before.update(placements)
-        evidence.append(Evidence("placement", f"{len(pods)} target pod(s) before arming",
-                                 {"pods": pod_summaries(pods), "placements": placements}))
-        record(ctx, DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
-        log = write(toggle_content(True, xid, int(ctx.clock.time() + expiry)), "toggle", ctx.clock)
+        evidence = [Evidence("placement", f"{len(pods)} target pod(s) before arming",
+                             {"pods": pod_summaries(pods), "placements": placements})]
+        ctx.record_undo(DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
+        log = self._write(step, ctx, node, render_toggle(True, xid, int(ctx.clock.time() + expiry)),
+                          "toggle")
         ctx.state.armed_nodes[node] = ctx.clock.time()
         ctx.timeline("fault-armed", f"XID {xid}", node=node)
         emit(ctx, node_ref(node), "ChaosFaultArmed", f"CUDA fault injection armed (XID {xid})",
@@ -273,35 +201,36 @@ class ToggleImpl:
         evidence.append(Evidence("note", f"toggle file on {node}: {log.strip()[:80]}",
                                  {"node": node, "file": log}))
         if step.method is ToggleMethod.HELPER_POD and expiry > 0:
-            clock = SystemClock()  # renewals run on their own thread, in real time
-
-            def renew() -> None:
-                write_toggle(ctx.cluster, clock, node=node, namespace=namespace, run_id=ctx.run_id,
-                             toggle_dir=toggle_dir,
-                             content=toggle_content(True, xid, int(ctx.clock.time() + expiry)),
-                             image=self.image, role="renew",
-                             deadline=clock.monotonic() + min(expiry / 3, HELPER_TIMEOUT_S))
-
-            renew_pod = safe_name("chaos", "renew", ctx.run_id, _suffix(node))
-            record(ctx, DeleteObject(ObjectRef("v1", "Pod", namespace, renew_pod)))  # journal once
-            old = ctx.state.background.pop(f"renew:{node}", None)
-            if old is not None:
-                old()
-            stop_renewer(ctx.run_id, node)
-            renewer = Renewer(renew, expiry / 3).start()
-            with _RENEWERS_LOCK:
-                _RENEWERS[(ctx.run_id, node)] = renewer
-            ctx.state.background[f"renew:{node}"] = renewer.stop
+            self._start_renewer(ctx, node, xid, expiry)
         return StepOutcome(StepStatus.PASSED, f"armed node {node} (XID {xid})", tuple(evidence),
                            (f"armed {node}",))
+
+    def _start_renewer(self, ctx: StepContext, node: str, xid: int, expiry: float) -> None:
+        """Re-write the expiry every `expiry/3` on the run's clock until the engine stops it."""
+        namespace = ctx.scenario.target.namespace
+        ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace,
+                                               helper_name("renew", ctx.run_id, node))))  # once
+        cluster, clock, run_id = ctx.cluster, ctx.clock, ctx.run_id
+        toggle_dir = default_toggle_dir(ctx.scenario)
+
+        def renew() -> None:
+            write_node_toggle(cluster, clock, node=node, namespace=namespace, run_id=run_id,
+                              toggle_dir=toggle_dir,
+                              content=render_toggle(True, xid, int(clock.time() + expiry)),
+                              image=self.image, role="renew",
+                              deadline=clock.monotonic() + min(expiry / 3, HELPER_TIMEOUT_S))
+
+        ctx.state.stop_renewer(node)
+        ctx.state.renewers[node] = clock.every(expiry / 3, renew)
 
     def _exec_write(self, ctx: StepContext, node: str, content: str) -> str:
         exec_in_pod = getattr(ctx.cluster, "exec_in_pod", None)
         if exec_in_pod is None:
             raise StepError("toggle method exec: this cluster adapter cannot exec into pods; "
                             "use method helper-pod")
-        for pod in target_pods(ctx.cluster, ctx.scenario.target):
+        for pod in live_target_pods(ctx):
             view = pod_view(pod)
             if view.node == node and view.ready:
-                return str(exec_in_pod(view.namespace, view.name, ["sh", "-c", write_command(content)]))
+                return str(exec_in_pod(view.namespace, view.name,
+                                       ["env", f"{CONTENT_ENV}={content}", "sh", "-c", write_command()]))
         raise StepError(f"toggle method exec: no Ready target pod on node {node} to exec into")

@@ -2,8 +2,8 @@
 
 Each `for:` value is one entry in `CONDITIONS` (no if/elif): what to watch and when it holds.
 Progress shows the target pods by node and phase. A log-line match that is an `[XID n SIM]` line is
-injection evidence (`state.injections_seen`, `first_injection_at`). It changes nothing; running past
-the deadline raises DeadlineExceeded (the engine makes that an error and rolls back).
+injection evidence (`state.injections_seen`). It changes nothing; running past the deadline raises
+DeadlineExceeded (the engine makes that an error and rolls back).
 """
 
 from __future__ import annotations
@@ -11,18 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from runner.cluster.objects import matches_where, node_view, pod_view
 from runner.cluster.protocol import KubeObject
-from runner.cluster.workloads import desired_replicas
-from runner.engine.targets import target_selector, workload_ref
-from runner.engine.wait import wait_for
 from runner.errors import ClusterError, NotFound
-from runner.scenario.model import Scenario, StepBase, StepKind, WaitFor, WaitStep, WorkloadKind
-from runner.steps.base import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.common import by_node, deadline, pod_summaries, xid_lines
-from runner.steps.watching import watch_until
+from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
+from runner.kernel.watch import Watched, wait_for
+from runner.scenario.model import Scenario, StepKind, WaitFor, WaitStep, WorkloadKind
+from runner.shimwire import XID_LINE, xid_lines
+from runner.steps.common import by_node, live_target_pods, pod_summaries
+from runner.workload.kinds import desired_replicas, workload_ref
+from runner.workload.views import matches_where, node_view, pod_view
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,9 @@ def _wait_rollout(step: WaitStep, ctx: StepContext) -> Found:
     target = ctx.scenario.target
     ref = workload_ref(target)
     kind = target.workload.kind
-    result = wait_for(ctx.cluster, ref.api_version, ref.kind, ref.namespace, "",
+    result = wait_for(ctx.cluster, Watched.named(ref.api_version, ref.kind, ref.namespace, ref.name),
                       lambda objs: bool(objs) and rollout_complete(objs[0], kind),
-                      deadline=deadline(ctx), clock=ctx.clock, field_selector=f"metadata.name={ref.name}",
+                      deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate,
                       what=f"the rollout of {ref}")
     return Found(result.message)
 
@@ -74,7 +73,6 @@ def _wait_rollout(step: WaitStep, ctx: StepContext) -> Found:
 def _wait_pods_ready(step: WaitStep, ctx: StepContext) -> Found:
     _wait_rollout(step, ctx)  # a template just changed: old Ready pods must not count
     target = ctx.scenario.target
-    selector = target_selector(ctx.cluster, target)
     want = desired_replicas(target.workload.kind, ctx.cluster.get(workload_ref(target)),
                             target.workload.services)
 
@@ -83,8 +81,8 @@ def _wait_pods_ready(step: WaitStep, ctx: StepContext) -> Found:
         n = sum(1 for v in live if v.ready)
         return f"{n}/{want} pods Ready" if n >= want and n == len(live) else ""
 
-    result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, selector, ready,
-                      deadline=deadline(ctx), clock=ctx.clock,
+    result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector), ready,
+                      deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate,
                       on_progress=_progress(ctx, f"waiting for {want} Ready pod(s)"),
                       what=f"{want} Ready pod(s) of {workload_ref(target)}")
     return Found(result.message, (Evidence("placement", result.message,
@@ -93,10 +91,10 @@ def _wait_pods_ready(step: WaitStep, ctx: StepContext) -> Found:
 
 def _wait_node_condition(step: WaitStep, ctx: StepContext) -> Found:
     node = ctx.state.resolve_node(step.node)
-    result = wait_for(ctx.cluster, "v1", "Node", None, "",
+    result = wait_for(ctx.cluster, Watched.named("v1", "Node", None, node),
                       lambda nodes: bool(nodes)
                       and node_view(nodes[0]).conditions.get(step.condition) == step.status,
-                      deadline=deadline(ctx), clock=ctx.clock, field_selector=f"metadata.name={node}",
+                      deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate,
                       what=f"node {node} condition {step.condition}={step.status}")
     view = node_view(result.objects[0])
     return Found(f"node {node} has {step.condition}={step.status}",
@@ -107,7 +105,6 @@ def _wait_node_condition(step: WaitStep, ctx: StepContext) -> Found:
 
 def _wait_restarts(step: WaitStep, ctx: StepContext) -> Found:
     target = ctx.scenario.target
-    selector = target_selector(ctx.cluster, target)
 
     def restarted(pods: list[KubeObject]) -> str:
         for v in sorted((pod_view(p) for p in pods), key=lambda v: -v.restarts):
@@ -115,8 +112,8 @@ def _wait_restarts(step: WaitStep, ctx: StepContext) -> Found:
                 return f"pod {v.name} on {v.node} restarted {v.restarts} time(s)"
         return ""
 
-    result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, selector, restarted,
-                      deadline=deadline(ctx), clock=ctx.clock,
+    result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector), restarted,
+                      deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate,
                       on_progress=_progress(ctx, f"waiting for a restart (>= {step.min_restarts})"),
                       what=f"a target pod with {step.min_restarts}+ restart(s)")
     crashed_pod = next(p for p in result.objects if pod_view(p).restarts >= step.min_restarts)
@@ -133,7 +130,7 @@ def _wait_restarts(step: WaitStep, ctx: StepContext) -> Found:
 def _crash_reason(ctx: StepContext, pod: KubeObject) -> str:
     """The `[XID n SIM]` line that explains a restart: from the termination message, else from
     the previous container's log ('' when neither shows one)."""
-    found = find_in_status(pod, XID_PATTERN)
+    found = find_in_status(pod, XID_LINE)
     if found:
         return found[1]
     view = pod_view(pod)
@@ -147,7 +144,7 @@ def _crash_reason(ctx: StepContext, pod: KubeObject) -> str:
 def find_log_line(ctx: StepContext, pattern: re.Pattern[str]) -> tuple[str, str, bool] | None:
     """The first line matching `pattern` in a target pod's current or previous log:
     (pod, line, previous) or None."""
-    for pod in target_pods_now(ctx):
+    for pod in live_target_pods(ctx):
         view = pod_view(pod)
         for previous in (False, True):
             if previous and not view.restarts:
@@ -162,9 +159,6 @@ def find_log_line(ctx: StepContext, pattern: re.Pattern[str]) -> tuple[str, str,
                 end = text.find("\n", match.end())
                 return view.name, text[start: end if end >= 0 else len(text)], previous
     return None
-
-
-XID_PATTERN = re.compile(r"\[XID \d+ SIM\][^\n]*")
 
 
 def find_in_status(pod: KubeObject, pattern: re.Pattern[str]) -> tuple[str, str, bool] | None:
@@ -184,18 +178,11 @@ def find_in_status(pod: KubeObject, pattern: re.Pattern[str]) -> tuple[str, str,
     return None
 
 
-def target_pods_now(ctx: StepContext) -> list[KubeObject]:
-    from runner.engine.targets import target_pods
-
-    return target_pods(ctx.cluster, ctx.scenario.target)
-
-
 def note_injection(ctx: StepContext, line: str, pod: str = "", node: str = "", count: int = 1) -> None:
     """Count `[XID n SIM]` lines as injection evidence (first one stamps the time)."""
     if not xid_lines(line):
         return
-    if ctx.state.first_injection_at is None:
-        ctx.state.first_injection_at = ctx.clock.time()
+    if ctx.state.injections_seen == 0:
         ctx.timeline("first-injection", line.strip()[:200], node=node, pod=pod)
     ctx.state.injections_seen += count
 
@@ -203,12 +190,11 @@ def note_injection(ctx: StepContext, line: str, pod: str = "", node: str = "", c
 def _wait_log_line(step: WaitStep, ctx: StepContext) -> Found:
     pattern = re.compile(step.pattern)
     target = ctx.scenario.target
-    found = watch_until(ctx.cluster, ctx.clock, lambda: find_log_line(ctx, pattern),
-                        deadline=deadline(ctx), namespace=target.namespace,
-                        selector=target_selector(ctx.cluster, target),
-                        what=f"a log line matching {step.pattern!r}",
-                        on_event=lambda pod: find_in_status(pod, pattern))
-    pod, line, previous = found
+    result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector),
+                      lambda _pods: find_log_line(ctx, pattern), deadline=ctx.deadline,
+                      clock=ctx.clock, gate=ctx.gate, what=f"a log line matching {step.pattern!r}",
+                      on_event=lambda pod: find_in_status(pod, pattern))
+    pod, line, previous = cast("tuple[str, str, bool]", result.value)
     note_injection(ctx, line, pod=pod)
     which = "previous" if previous else "current"
     return Found(f"pod {pod} logged: {line.strip()[:200]}",
@@ -229,8 +215,8 @@ def _wait_pods(step: WaitStep, ctx: StepContext) -> Found:
         n = sum(1 for p in pods if matches_where(p, where))
         return f"{n} pod(s) match {where}" if n >= step.count else ""
 
-    result = wait_for(ctx.cluster, "v1", "Pod", target.namespace, target_selector(ctx.cluster, target),
-                      enough, deadline=deadline(ctx), clock=ctx.clock,
+    result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector), enough,
+                      deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate,
                       on_progress=_progress(ctx, f"waiting for {step.count} pod(s) matching"),
                       what=f"{step.count} pod(s) matching {where}")
     return Found(result.message, (Evidence("placement", result.message,
@@ -244,8 +230,8 @@ def _wait_nodes(step: WaitStep, ctx: StepContext) -> Found:
         n = sum(1 for o in nodes if matches_where(o, where))
         return f"{n} node(s) match {where}" if n >= step.count else ""
 
-    result = wait_for(ctx.cluster, "v1", "Node", None, "", enough, deadline=deadline(ctx),
-                      clock=ctx.clock, what=f"{step.count} node(s) matching {where}")
+    result = wait_for(ctx.cluster, Watched("v1", "Node"), enough, deadline=ctx.deadline,
+                      clock=ctx.clock, gate=ctx.gate, what=f"{step.count} node(s) matching {where}")
     return Found(result.message)
 
 
@@ -263,10 +249,9 @@ CONDITIONS: Mapping[WaitFor, Callable[[WaitStep, StepContext], Found]] = {
 class WaitImpl:
     kind: ClassVar[StepKind] = StepKind.WAIT
 
-    def plan(self, step: StepBase, scenario: Scenario, state: RunState) -> list[PlannedChange]:
+    def plan(self, step: WaitStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         return []  # waiting changes nothing
 
-    def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
-        assert isinstance(step, WaitStep)
+    def run(self, step: WaitStep, ctx: StepContext) -> StepOutcome:
         found = CONDITIONS[step.for_](step, ctx)
         return StepOutcome(StepStatus.PASSED, found.message, found.evidence)

@@ -62,6 +62,7 @@ the same process (other processes' changes are seen by list/get).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import fcntl
@@ -409,7 +410,7 @@ class FakeCluster:
             name = container or _first_container(self._require(ObjectRef("v1", "Pod", namespace, pod)))
             self._logs[(namespace, pod, name, previous)] = text
 
-    def objects(self, kind: str | None = None, namespace: str | None = None) -> list[KubeObject]:
+    def objects(self, kind: str | None = None, namespace: str | None = None) -> builtins.list[KubeObject]:
         with self._txn(write=False):
             return [copy.deepcopy(o) for k, o in sorted(self._objects.items())
                     if (kind is None or k[1] == kind) and (namespace is None or k[2] == namespace)]
@@ -426,7 +427,7 @@ class FakeCluster:
                 out["/".join(key)] = clean
             return out
 
-    def writes(self) -> list[tuple[str, str]]:
+    def writes(self) -> builtins.list[tuple[str, str]]:
         return [c for c in self.calls if c[0] in WRITE_OPS]
 
     # --- internals ------------------------------------------------------------------------------
@@ -512,8 +513,9 @@ class FakeCluster:
                 and FieldSelector.parse(field_selector).matches(obj))
 
     def _pending(self, after: int, api_version: str, kind: str, namespace: str | None,
-                 label_selector: str, field_selector: str) -> tuple[list[WatchEvent], int]:
-        events, last = [], after
+                 label_selector: str, field_selector: str) -> tuple[builtins.list[WatchEvent], int]:
+        events: builtins.list[WatchEvent] = []
+        last = after
         if self._history and self._history[0][0] > after + 1 and after < self._rv:
             raise Gone(f"too old resource version: {after}", 410, "Expired")
         for rv, etype, obj in self._history:
@@ -525,7 +527,7 @@ class FakeCluster:
                 events.append(WatchEvent(etype, copy.deepcopy(obj)))
         return events, max(last, after)
 
-    def _stream(self, initial: list[WatchEvent], start: int, api_version: str, kind: str,
+    def _stream(self, initial: builtins.list[WatchEvent], start: int, api_version: str, kind: str,
                 namespace: str | None, label_selector: str, field_selector: str,
                 timeout_seconds: float) -> Iterator[WatchEvent]:
         yield from initial

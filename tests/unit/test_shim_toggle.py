@@ -1,4 +1,4 @@
-"""Toggle files, environment and build command as `runner.shim` writes them."""
+"""Toggle files, environment and build command as `runner.shim` (over `runner.shimwire`) writes them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner import shim
+from runner import shim, shimwire
 from runner import xid as xidcat
 
 
@@ -19,7 +19,7 @@ from runner import xid as xidcat
     expires=st.none() | st.integers(min_value=0, max_value=2**40),
     probability=st.none() | st.sampled_from([0.0, 0.25, 0.5, 1.0]),
     after=st.none() | st.integers(min_value=0, max_value=10**6),
-    apis=st.lists(st.sampled_from(shim.API_NAMES), unique=True, max_size=3),
+    apis=st.lists(st.sampled_from(shimwire.SHIM_API_CLASSES), unique=True, max_size=3),
 )
 def test_render_then_parse_round_trips(armed: bool, number: int | None, expires: int | None,
                                        probability: float | None, after: int | None, apis: list[str]) -> None:

@@ -16,10 +16,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from runner.engine.executor import RunOptions, run_with_signals
+from runner.engine.executor import run_with_signals
 from runner.engine.recover import recover
+from runner.kernel.undo import CORE_UNDO_KINDS, UndoKinds
+from runner.settings import RunOptions
 from tests.fakes.cluster import FileBackedFakeCluster
 from tests.unit.engine.stepkit import Kit, make_scenario
+
+KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
 
 
 def say(line: str) -> None:
@@ -35,13 +39,13 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cluster = FileBackedFakeCluster(args.state)
     if args.command == "recover":
-        result = recover(cluster, run_dir=args.run_dir)
-        for line in result.lines():
+        recovered = recover(cluster, KINDS, run_dir=args.run_dir)
+        for line in recovered.lines():
             say(line)
-        return result.exit_code
+        return recovered.exit_code
     kit = Kit(announce=say, modes={args.block: "block"} if args.block else {})
     result = run_with_signals(make_scenario(), cluster, RunOptions(run_dir=args.run_dir),
-                              registry=kit.registry(),
+                              steps=kit.registry(),
                               echo=lambda line: print(line, file=sys.stderr, flush=True))
     say(f"verdict {result.verdict.value} {result.reason}")
     return result.exit_code

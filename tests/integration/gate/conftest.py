@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gate_support import GATE_SCRIPT, REPO, GateRun
-from sim_support import Sim
+
+from tests.integration.gate.gate_support import GATE_SCRIPT, REPO, GateRun
+from tests.integration.gate.sim_support import Sim
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def sim_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sim(tmp_path: Path, sim_build_dir: Path) -> Iterator[Sim]:
     """A seeded embedded cluster for one test (see sim_support.py)."""
-    from sim_support import seeded_sim
+    from tests.integration.gate.sim_support import seeded_sim
 
     with seeded_sim(tmp_path / "sim", sim_build_dir) as started:
         yield started

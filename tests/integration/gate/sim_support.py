@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate_support import REPO
+from tests.integration.gate.gate_support import REPO
 
 NEEDED = ("runner.engine.executor", "runner.steps.registry", "runner.cluster.kube", "runner.sim.seed",
           "runner.sim.nodeside")

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from gate_support import GATE_SCRIPT, REPO, GateRun
-from sim_support import FAILING_SIM, MISSING, PASSING_SIM, SKIP_REASON
+
+from tests.integration.gate.gate_support import GATE_SCRIPT, REPO, GateRun
+from tests.integration.gate.sim_support import FAILING_SIM, MISSING, PASSING_SIM, SKIP_REASON
 
 BUNDLED = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml"))
 

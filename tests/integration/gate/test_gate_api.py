@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from gate_support import REPO
-from sim_support import (
+
+import runner
+from runner import api
+from tests.integration.gate.gate_support import REPO
+from tests.integration.gate.sim_support import (
     FAILING,
     MISSING,
     NAMESPACE,
@@ -25,9 +28,6 @@ from sim_support import (
     WORKLOAD,
     Sim,
 )
-
-import runner
-from runner import api
 
 needs_cluster = pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 
@@ -117,9 +117,9 @@ def test_injector_left_behind_is_recovered_from_its_journal(sim: Sim, tmp_path: 
     fault = api.FaultInjector(sim.cluster, NAMESPACE, WORKLOAD, run_dir=tmp_path / "run")
     fault.install()
     fault.arm()
-    assert fault._session is not None
-    fault._session.state.stop_background()  # what dying does to the renewer thread
-    fault._session = None  # abandoned: no uninstall
+    assert fault._run is not None
+    fault._run.state.stop_background()  # what dying does to the renewer thread
+    fault._run = None  # abandoned: no uninstall
     assert sim.injected()
     result = api.recover(run_dir=tmp_path / "run", cluster=sim.cluster)
     assert result.exit_code == 0, result.lines()

@@ -17,8 +17,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from gate_support import REPO, plugin_args
-from sim_support import FAILING, MISSING, PASSING, PASSING_SIM, SKIP_REASON, Sim, wait_until
+
+from tests.integration.gate.gate_support import REPO, plugin_args
+from tests.integration.gate.sim_support import (
+    FAILING,
+    MISSING,
+    PASSING,
+    PASSING_SIM,
+    SKIP_REASON,
+    Sim,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON), pytest.mark.slow]
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gate_support import REPO
+
+from tests.integration.gate.gate_support import REPO
 
 
 def _hook() -> dict[str, object]:

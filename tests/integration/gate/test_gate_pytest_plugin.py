@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from gate_support import REPO, plugin_args
+
+from tests.integration.gate.gate_support import REPO, plugin_args
 
 GOOD = REPO / "scenarios" / "xid79.yaml"
 

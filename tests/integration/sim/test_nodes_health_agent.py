@@ -74,10 +74,10 @@ def test_node_is_reset_once_its_fault_is_cleared(gpu_sim: SimCluster) -> None:
     toggle.parent.mkdir(parents=True, exist_ok=True)
     write_toggle(toggle, True, xid=79)
     gpu_sim.store.create(PODS, xid_pod("p79", "gpu-node-1", 79))
-    wait_for("the node cordoned", lambda: gpu_sim.store.get(NODES, None, "gpu-node-1")["spec"].get(
+    wait_for("the node cordoned", lambda: (gpu_sim.store.get(NODES, None, "gpu-node-1") or {})["spec"].get(
         "unschedulable") or None, timeout=20)
     # while the fault is armed the node stays out (node-scoped: until the GPU is reset)
-    assert node_condition(gpu_sim, "gpu-node-1")["status"] == "True"
+    assert (node_condition(gpu_sim, "gpu-node-1") or {}).get("status") == "True"
     write_toggle(toggle, False)
     cleared = wait_for("the reset", lambda: (
         lambda c: c if c and c["status"] == "False" else None)(node_condition(gpu_sim, "gpu-node-1")),

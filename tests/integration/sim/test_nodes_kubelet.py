@@ -136,7 +136,8 @@ def test_deletion_ends_the_whole_process_group(gpu_sim: SimCluster) -> None:
     uid = gpu_sim.store.create(PODS, pod)["metadata"]["uid"]
     phase_is(gpu_sim, "stubborn", "Running")
     child_file = gpu_sim.root / "pods" / f"default_stubborn_{uid}" / "volumes" / "d" / "child"
-    child = int(wait_for("the child's pid", lambda: child_file.is_file() and child_file.read_text().strip()))
+    pid = wait_for("the child's pid", lambda: child_file.is_file() and child_file.read_text().strip())
+    child = int(str(pid))
     os.kill(child, 0)  # alive while the pod runs
     groups = procs.alive()
     assert groups

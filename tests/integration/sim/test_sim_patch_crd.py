@@ -61,10 +61,10 @@ def test_merge_and_strategic_patch_on_deployment(apps: client.AppsV1Api) -> None
         "volumes": [{"name": "fault", "hostPath": {"path": "/host-fault"}}],
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
     }}}}, "application/strategic-merge-patch+json")
-    containers = {c.name: c for c in sp.spec.template.spec.containers}
-    assert set(containers) == {"worker", "sidecar"}
-    assert containers["worker"].image == "vllm:1"  # merged by name, not replaced
-    assert [e.name for e in containers["worker"].env] == ["A", "CUDA_XID_TYPE"]
+    merged = {c.name: c for c in sp.spec.template.spec.containers}
+    assert set(merged) == {"worker", "sidecar"}
+    assert merged["worker"].image == "vllm:1"  # merged by name, not replaced
+    assert [e.name for e in merged["worker"].env] == ["A", "CUDA_XID_TYPE"]
     assert sp.spec.template.spec.volumes[0].host_path.path == "/host-fault"
 
     undo = patch_deploy(apps, {"spec": {"template": {"spec": {

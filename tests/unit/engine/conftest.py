@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from runner.engine.executor import RunOptions, run_scenario
+from runner.engine.executor import run_scenario
 from runner.engine.result import RunResult
 from runner.scenario.model import Scenario
+from runner.settings import RunOptions
 from tests.fakes.clock import FakeClock
 from tests.fakes.cluster import FakeCluster
 from tests.unit.engine.stepkit import Kit, seed
@@ -38,7 +39,7 @@ def run(cluster: FakeCluster, clock: FakeClock, kit: Kit, tmp_path: Path) -> Cal
     def go(scenario: Scenario, **kwargs: Any) -> RunResult:
         options = kwargs.pop("options", None) or RunOptions(run_dir=tmp_path / "run",
                                                             yes=kwargs.pop("yes", False))
-        kwargs.setdefault("registry", kit.registry())
+        kwargs.setdefault("steps", kit.registry())
         return run_scenario(scenario, kwargs.pop("cluster", cluster), options, clock=clock, **kwargs)
 
     return go

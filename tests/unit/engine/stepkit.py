@@ -16,10 +16,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runner.cluster.protocol import ObjectRef
-from runner.engine.journal import run_labels
-from runner.engine.targets import pod_is_ready, target_selector, workload_ref
-from runner.engine.wait import wait_for
 from runner.errors import StepError
+from runner.jsonpointer import get as resolve_pointer
+from runner.kernel.labels import run_labels
+from runner.kernel.step import PlannedChange, RunState, StepContext, StepOutcome, StepStatus, StepTable
+from runner.kernel.undo import (
+    CORE_UNDO_KINDS,
+    MISSING,
+    DeleteObject,
+    RestoreJson,
+    SetUnschedulable,
+    UndoKinds,
+)
+from runner.kernel.watch import Watched, wait_for
 from runner.scenario.model import (
     AssertStep,
     CleanupStep,
@@ -40,8 +49,8 @@ from runner.scenario.model import (
     WorkloadKind,
     WorkloadRef,
 )
-from runner.steps.base import PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.steps.undo import MISSING, DeleteObject, RestoreJson, SetUnschedulable, resolve_pointer
+from runner.workload.kinds import workload_ref
+from runner.workload.views import pod_is_ready
 from tests.fakes.cluster import FakeCluster
 
 NS = "ns"
@@ -74,14 +83,13 @@ class Kit:
         if mode == "raise":
             raise RuntimeError("a bug in the step")
         if mode == "block":  # a wait that never holds: ends by deadline or signal
-            wait_for(ctx.cluster, "v1", "Pod", NS, "never=true", lambda objs: bool(objs),
-                     deadline=ctx.clock.monotonic() + ctx.remaining(), clock=ctx.clock,
-                     what="nothing")
+            wait_for(ctx.cluster, Watched.pods(NS, "never=true"), lambda objs: bool(objs),
+                     deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate, what="nothing")
         return None
 
-    def registry(self) -> dict[StepKind, Any]:
-        return {impl.kind: impl for impl in (
-            _Patch(self), _Wait(self), _Cordon(self), _Toggle(self), _Assert(self), _Cleanup(self))}
+    def registry(self) -> StepTable:
+        return StepTable((_Patch(self), _Wait(self), _Cordon(self), _Toggle(self), _Assert(self),
+                          _Cleanup(self)), UndoKinds(CORE_UNDO_KINDS))
 
 
 class _Base:
@@ -127,10 +135,9 @@ class _Wait(_Base):
     kind = StepKind.WAIT
 
     def change(self, step: StepBase, ctx: StepContext) -> list[str]:
-        sel = target_selector(ctx.cluster, ctx.scenario.target)
-        wait_for(ctx.cluster, "v1", "Pod", NS, sel,
+        wait_for(ctx.cluster, Watched.pods(NS, ctx.state.selector),
                  lambda pods: bool(pods) and all(pod_is_ready(p) for p in pods),
-                 deadline=ctx.clock.monotonic() + ctx.remaining(), clock=ctx.clock, what="pods")
+                 deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate, what="pods")
         return []
 
 
@@ -146,7 +153,6 @@ class _Cordon(_Base):
                        .get("spec", {}).get("unschedulable", False))
         ctx.record_undo(SetUnschedulable(node, current))
         ctx.cluster.merge_patch(ObjectRef("v1", "Node", None, node), {"spec": {"unschedulable": True}})
-        ctx.state.cordoned_by_us.add(node)
         return [f"cordoned {node}"]
 
 
@@ -180,7 +186,7 @@ class _Cleanup(_Base):
     def run(self, step: StepBase, ctx: StepContext) -> StepOutcome:
         self.kit.ran.append(step.name)
         self.kit.mark(step, "started")
-        left = ctx.undo_recorded()
+        left = ctx.undo_recorded().left
         if left:
             return StepOutcome(StepStatus.FAILED, "; ".join(left))
         return self.kit.after_change(step, ctx) or StepOutcome(StepStatus.PASSED, "clean")

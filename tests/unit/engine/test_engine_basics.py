@@ -9,9 +9,12 @@ from runner.engine.events import RunListener
 from runner.engine.executor import plan_scenario
 from runner.engine.journal import read_journal
 from runner.engine.result import RunResult, StepResult, Verdict
-from runner.steps.base import StepStatus
+from runner.kernel.step import StepStatus
+from runner.kernel.undo import CORE_UNDO_KINDS, UndoKinds
 from tests.fakes.cluster import FakeCluster
 from tests.unit.engine.stepkit import Kit, make_scenario
+
+KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
 
 
 def test_passing_run_leaves_cluster_as_it_was(run: Callable[..., RunResult], cluster: FakeCluster,
@@ -22,7 +25,7 @@ def test_passing_run_leaves_cluster_as_it_was(run: Callable[..., RunResult], clu
     assert result.exit_code == 0
     assert [s.status for s in result.steps] == [StepStatus.PASSED] * 6
     assert cluster.dump() == before
-    journal = read_journal(tmp_path / "run" / "journal.jsonl")
+    journal = read_journal(tmp_path / "run" / "journal.jsonl", KINDS)
     types = [e["type"] for e in journal.entries]
     assert types[0] == "run-start"
     assert types[-1] == "run-end"
@@ -35,7 +38,7 @@ def test_passing_run_leaves_cluster_as_it_was(run: Callable[..., RunResult], clu
 
 def test_plan_touches_nothing(cluster: FakeCluster, kit: Kit) -> None:
     calls = len(cluster.calls)
-    plan = plan_scenario(make_scenario(), registry=kit.registry())
+    plan = plan_scenario(make_scenario(), steps=kit.registry())
     assert [len(p.changes) for p in plan] == [1, 0, 1, 1, 0, 0]
     assert plan[0].changes[0].action == "json-patch"
     assert len(cluster.calls) == calls

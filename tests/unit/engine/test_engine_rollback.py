@@ -6,29 +6,34 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from runner.cluster.protocol import ObjectRef
 from runner.engine.events import RunListener
-from runner.engine.executor import RunOptions, run_with_signals
+from runner.engine.executor import run_with_signals
 from runner.engine.journal import mirror_name, read_journal
 from runner.engine.recover import recover
 from runner.engine.result import RunResult, UndoOutcome, Verdict
 from runner.errors import Unavailable
+from runner.kernel.step import StepStatus
+from runner.kernel.undo import CORE_UNDO_KINDS, UndoKinds
 from runner.scenario.model import (
+    CordonStep,
     Duration,
     RollbackPolicy,
     StepKind,
-    WaitStep,
 )
-from runner.steps.base import StepStatus
+from runner.settings import RunOptions
 from tests.fakes.clock import FakeClock
 from tests.fakes.cluster import FakeCluster
 from tests.unit.engine.stepkit import NS, Kit, default_steps, make_scenario
 
 DEP = ObjectRef("apps/v1", "Deployment", NS, "w")
 STEP_NAMES = [s.name for s in default_steps()]
+
+KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
 
 
 def mirrors(cluster: FakeCluster) -> list[str]:
@@ -69,7 +74,7 @@ def test_step_deadline_is_enforced_and_rolled_back(run: Callable[..., RunResult]
                                                    cluster: FakeCluster, clock: FakeClock) -> None:
     before = cluster.dump()
     steps = default_steps()
-    steps[2] = WaitStep(StepKind.CORDON, "3-cordon", timeout=Duration.of(5))  # type: ignore[arg-type]
+    steps[2] = CordonStep(StepKind.CORDON, "3-cordon", timeout=Duration.of(5))
     kit.modes["3-cordon"] = "block"
     t0 = clock.monotonic()
     result = run(make_scenario(steps))
@@ -102,7 +107,7 @@ def test_policy_never_keeps_the_broken_state(run: Callable[..., RunResult], kit:
     assert len(result.rollback.leftovers) == 3
     assert cluster.dump() != before
     assert mirrors(cluster) == [mirror_name(result.run_id)]  # dirty: the cluster copy stays
-    recovered = recover(cluster, run_dir=tmp_path / "run")
+    recovered = recover(cluster, KINDS, run_dir=tmp_path / "run")
     assert recovered.exit_code == 0
     assert cluster.dump() == before
 
@@ -189,13 +194,13 @@ def test_undo_that_fails_is_rollback_incomplete_then_recover(
     assert result.exit_code == 5
     assert "chaos recover" in result.reason
     assert mirrors(cluster) == [mirror_name(result.run_id)]
-    assert len(read_journal(tmp_path / "run" / "journal.jsonl").pending()) == 1
-    first = recover(cluster, run_dir=tmp_path / "run")
+    assert len(read_journal(tmp_path / "run" / "journal.jsonl", KINDS).pending()) == 1
+    first = recover(cluster, KINDS, run_dir=tmp_path / "run")
     assert first.exit_code == 0
     assert first.changed
     assert cluster.dump() == before
     writes = len(cluster.writes())
-    second = recover(cluster, run_dir=tmp_path / "run")
+    second = recover(cluster, KINDS, run_dir=tmp_path / "run")
     assert not second.changed
     assert "nothing changed" in second.lines()[0]
     assert len(cluster.writes()) == writes
@@ -225,7 +230,7 @@ def test_second_ctrl_c_during_rollback_does_not_abort_it(
 
     echoed: list[str] = []
     result = run_with_signals(make_scenario(), cluster, RunOptions(run_dir=tmp_path / "run"),
-                              registry=kit.registry(), clock=clock, listener=SignalSender(),
+                              steps=kit.registry(), clock=clock, listener=SignalSender(),
                               echo=echoed.append)
     assert result.verdict is Verdict.INTERRUPTED, result.reason
     assert result.exit_code == 4
@@ -241,7 +246,7 @@ def test_second_ctrl_c_during_rollback_does_not_abort_it(
 
 def test_unjournaled_labelled_leftover_is_rollback_incomplete(
         run: Callable[..., RunResult], kit: Kit, cluster: FakeCluster) -> None:
-    from runner.engine.journal import run_labels
+    from runner.kernel.labels import run_labels
 
     class Sneaky(RunListener):
         def run_started(self, scenario: object, run_id: str, run_dir: str, c: str) -> None:
@@ -258,7 +263,7 @@ def test_engine_error_still_rolls_back(run: Callable[..., RunResult], kit: Kit,
                                        cluster: FakeCluster) -> None:
     before = cluster.dump()
     registry = kit.registry()
-    cordon = registry[StepKind.CORDON]
+    cordon = cast(Any, registry[StepKind.CORDON])
 
     class Broken:
         kind = StepKind.CORDON
@@ -269,8 +274,7 @@ def test_engine_error_still_rolls_back(run: Callable[..., RunResult], kit: Kit,
         def run(self, step: object, ctx: object) -> None:
             cordon.change(step, ctx)  # makes its change, then returns garbage
 
-    registry[StepKind.CORDON] = Broken()
-    result = run(make_scenario(), registry=registry)
+    result = run(make_scenario(), steps=registry.replacing(cast(Any, Broken())))
     assert result.verdict is Verdict.FAILED
     assert "internal error" in result.reason
     assert result.rollback.complete

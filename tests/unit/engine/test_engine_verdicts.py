@@ -11,16 +11,20 @@ from pathlib import Path
 import pytest
 
 from runner.cluster.protocol import ObjectRef
-from runner.engine.executor import RunOptions, dry_run, run_with_signals
+from runner.engine.executor import dry_run, run_with_signals
 from runner.engine.journal import mirror_name, parse_journal, read_journal
 from runner.engine.recover import recover
 from runner.engine.result import RunResult, Verdict
-from runner.engine.targets import pick_target_node, target_pods
 from runner.errors import ChaosError, PreflightError, Unavailable
+from runner.kernel.undo import CORE_UNDO_KINDS, UndoKinds
 from runner.scenario.model import Guardrails, PatchStep, PinMode, StepKind
+from runner.settings import RunOptions
+from runner.workload.targets import pick_target_node, target_pods
 from tests.fakes.clock import FakeClock
 from tests.fakes.cluster import FakeCluster
 from tests.unit.engine.stepkit import NS, Kit, default_steps, make_scenario, seed
+
+KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
 
 
 def test_passed_exit_0(run: Callable[..., RunResult]) -> None:
@@ -74,7 +78,7 @@ def test_interrupted_exit_4(cluster: FakeCluster, clock: FakeClock, kit: Kit,
     kit.modes["3-cordon"] = "block"
     clock.call_later(1, lambda: os.kill(os.getpid(), signal.SIGTERM))
     result = run_with_signals(make_scenario(), cluster, RunOptions(run_dir=tmp_path / "run"),
-                              registry=kit.registry(), clock=clock)
+                              steps=kit.registry(), clock=clock)
     assert (result.verdict, result.exit_code) == (Verdict.INTERRUPTED, 4)
     assert "SIGTERM" in result.reason
     assert cluster.dump() == before
@@ -122,7 +126,7 @@ def test_unhealthy_workload_is_a_precondition_that_does_not_hold(tmp_path: Path,
     clock = FakeClock()
     cluster = seed(FakeCluster(clock=clock), ready=False)
     result = run_with_signals(make_scenario(), cluster, RunOptions(run_dir=tmp_path / "r"),
-                              registry=kit.registry(), clock=clock)
+                              steps=kit.registry(), clock=clock)
     assert result.exit_code == 3
     assert "not healthy" in result.reason
     assert kit.ran == []
@@ -153,17 +157,17 @@ def test_unpinned_fault_on_the_only_node_with_replicas_needs_yes(run: Callable[.
 def test_target_node_auto_picks_ready_node_running_target_pod() -> None:
     cluster = seed(FakeCluster())
     scenario = make_scenario()
-    assert pick_target_node(cluster, scenario.target, target_pods(cluster, scenario.target)) == "n1"
+    assert pick_target_node(cluster, scenario.target, target_pods(cluster, scenario.target, "app=w")) == "n1"
     cluster.set_node_ready("n1", False)
-    assert pick_target_node(cluster, scenario.target, target_pods(cluster, scenario.target)) == "n2"
+    assert pick_target_node(cluster, scenario.target, target_pods(cluster, scenario.target, "app=w")) == "n2"
     cluster.merge_patch(ObjectRef("v1", "Node", None, "n2"), {"spec": {"unschedulable": True}})
     with pytest.raises(PreflightError):
-        pick_target_node(cluster, scenario.target, target_pods(cluster, scenario.target))
+        pick_target_node(cluster, scenario.target, target_pods(cluster, scenario.target, "app=w"))
 
 
 def test_dry_run_is_preflight_plus_plan_and_changes_nothing(kit: Kit, tmp_path: Path) -> None:
     cluster = seed(FakeCluster())
-    found = dry_run(make_scenario(), cluster, RunOptions(), registry=kit.registry())
+    found = dry_run(make_scenario(), cluster, RunOptions(), kit.registry())
     assert found.exit_code == 0
     assert found.preflight is not None
     assert found.preflight.target_node == "n1"
@@ -185,24 +189,24 @@ def test_truncated_last_journal_line_is_ignored_with_a_warning(run: Callable[...
     # a process killed while writing its 3rd undo entry: that line is torn, nothing after it
     torn = lines[undo_lines[2]][:25]
     path.write_text("".join(lines[:undo_lines[2]]) + torn)
-    contents = read_journal(path)
+    contents = read_journal(path, KINDS)
     assert len(contents.warnings) == 1
     assert "truncated" in contents.warnings[0]
     assert len(contents.pending()) == 2
     # the torn entry's change (the toggle pod) was never made, as write-ahead promises; here it
     # was, so delete it by hand as the dead process would not have created it
     cluster.delete(ObjectRef("v1", "Pod", NS, f"chaos-toggle-{result.run_id}"))
-    recovered = recover(cluster, run_dir=tmp_path / "run")
+    recovered = recover(cluster, KINDS, run_dir=tmp_path / "run")
     assert recovered.exit_code == 0, recovered.lines()
     assert recovered.runs[0].warnings
     assert cluster.dump() == before
-    assert read_journal(path).pending() == []
+    assert read_journal(path, KINDS).pending() == []
 
 
 def test_corrupt_line_in_the_middle_is_an_error() -> None:
     good = json.dumps({"seq": 1, "type": "run-start", "run_id": "r"})
     with pytest.raises(ChaosError):
-        parse_journal(f"{good}\n{{broken\n{good}\n")
+        parse_journal(f"{good}\n{{broken\n{good}\n", KINDS)
 
 
 def test_recover_from_cluster_copy_and_all(kit: Kit, tmp_path: Path) -> None:
@@ -217,18 +221,18 @@ def test_recover_from_cluster_copy_and_all(kit: Kit, tmp_path: Path) -> None:
     for ns in (NS, "ns2"):
         r = run_with_signals(make_scenario(rollback=RollbackPolicy.NEVER, namespace=ns,
                                            steps=default_steps()[:1] + default_steps()[4:5]),
-                             cluster, RunOptions(run_dir=tmp_path / ns), registry=kit.registry(),
+                             cluster, RunOptions(run_dir=tmp_path / ns), steps=kit.registry(),
                              clock=clock)
         ids.append(r.run_id)
     assert cluster.dump() != before
-    one = recover(cluster, run_id=ids[0])
+    one = recover(cluster, KINDS, run_id=ids[0])
     assert [r.run_id for r in one.runs] == [ids[0]]
     assert one.changed
     assert [o["metadata"]["name"] for o in cluster.objects("ConfigMap")] == [mirror_name(ids[1])]
-    everything = recover(cluster, all_runs=True)
+    everything = recover(cluster, KINDS, all_runs=True)
     assert [r.run_id for r in everything.runs] == [ids[1]]
     assert cluster.dump() == before
-    again = recover(cluster, all_runs=True)
+    again = recover(cluster, KINDS, all_runs=True)
     assert again.runs == ()
     assert not again.changed
     assert "nothing to recover" in again.lines()[0]

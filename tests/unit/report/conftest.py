@@ -11,8 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # report_samples lives next to the tests
 
-import report_samples
-
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult
 from runner.report import write_reports
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import report_samples
-
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult
 from runner.report import write_reports
 

@@ -8,12 +8,11 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import report_samples
-from conftest import console_messages, run_chromium
-
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult, StepStatus
 from runner.report import html
 from runner.report.html import MARKERS, STATUS_COLOUR
+from tests.unit.report.conftest import console_messages, run_chromium
 
 
 class _Collector(HTMLParser):

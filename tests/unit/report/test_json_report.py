@@ -82,7 +82,7 @@ def test_load_result_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_load_result_accepts_the_file_itself(tmp_path: Path) -> None:
-    import report_samples
+    import tests.unit.report.report_samples as report_samples
 
     result = report_samples.passed()
     write_reports(result, tmp_path)

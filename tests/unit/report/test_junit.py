@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import junitparser
-import report_samples
 
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult, StepStatus
 from runner.report import junit, write_reports
 

@@ -6,8 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-import report_samples
-
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult
 from runner.report import markdown
 from runner.report.markdown import STATUS_EMOJI, VERDICT_EMOJI

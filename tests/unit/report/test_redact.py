@@ -8,8 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import report_samples
 
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import Evidence, TimelineEvent, UndoOutcome
 from runner.report import terminal, write_reports
 from runner.report.live import LiveView

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
-import report_samples
-
+import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult
 from runner.report import terminal
 from runner.report.live import LiveView
 
-PODS = [
+PODS: list[dict[str, Any]] = [
     {"name": "vllm-worker-a", "node": "gpu-node-1", "phase": "Running", "ready": False, "restarts": 2},
     {"name": "vllm-worker-b", "node": "gpu-node-1", "phase": "Running", "ready": False, "restarts": 1},
     {"name": "vllm-worker-c", "node": "gpu-node-2", "phase": "Pending", "ready": False, "restarts": 0},

@@ -5,6 +5,7 @@ change (the object it describes must still be unchanged when it is recorded)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -16,6 +17,10 @@ import pytest
 
 from runner.cluster.protocol import KubeObject, ObjectRef
 from runner.errors import NotFound
+from runner.jsonpointer import get as resolve_pointer
+from runner.kernel.signals import InterruptGate
+from runner.kernel.step import JsonValue, RunState, UndoReport
+from runner.kernel.undo import MISSING, DeleteObject, RestoreJson, SetUnschedulable, UndoAction
 from runner.scenario.model import (
     Duration,
     Fault,
@@ -29,9 +34,7 @@ from runner.scenario.model import (
     WorkloadKind,
     WorkloadRef,
 )
-from runner.steps.base import JsonValue, RunState, UndoAction
 from runner.steps.toggle import DisarmNode
-from runner.steps.undo import MISSING, DeleteObject, RestoreJson, SetUnschedulable, resolve_pointer
 from tests.fakes.clock import FakeClock
 from tests.fakes.cluster import FakeCluster
 
@@ -65,6 +68,7 @@ class NodeDisks:
         node, name = spec["nodeName"], obj["metadata"]["name"]
         container = spec["containers"][0]
         command = container["command"][2]
+        env = {**os.environ, **{e["name"]: e["value"] for e in container.get("env") or []}}
         volumes = {v["name"]: v["hostPath"]["path"] for v in spec.get("volumes", [])}
         for mount in container.get("volumeMounts", []):
             host = self.path(node, volumes[mount["name"]])
@@ -75,7 +79,8 @@ class NodeDisks:
             proc = subprocess.run(["sh", "-c", "echo node broken >&2; exit 1"], capture_output=True,
                                   text=True, check=False)
         else:
-            proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
+            proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False,
+                                  env=env)
         self.cluster.set_log(NS, name, proc.stdout + proc.stderr)
         self.cluster.set_pod_phase(NS, name, "Succeeded" if proc.returncode == 0 else "Failed",
                                    ready=False)
@@ -116,8 +121,9 @@ class Ctx:
     clock: FakeClock
     disks: NodeDisks
     run_id: str = RUN_ID
-    state: RunState = field(default_factory=lambda: RunState(target_node="n1"))
+    state: RunState = field(default_factory=lambda: RunState(target_node="n1", selector="app=w"))
     budget: float = 600.0
+    gate: InterruptGate = field(default_factory=InterruptGate)
     journal: list[UndoAction] = field(default_factory=list)
     undone: set[int] = field(default_factory=set)
     progress_calls: list[tuple[str, dict[str, JsonValue]]] = field(default_factory=list)
@@ -125,7 +131,7 @@ class Ctx:
     record_writes: list[int] = field(default_factory=list)  # writes made before each record
 
     def __post_init__(self) -> None:
-        self._deadline = self.clock.monotonic() + self.budget
+        self.deadline = self.clock.monotonic() + self.budget
 
     def record_undo(self, action: UndoAction) -> None:
         problem = unchanged_problem(action, self.cluster, self.disks)
@@ -134,21 +140,22 @@ class Ctx:
         self.journal.append(action)
         self.record_writes.append(len(self.cluster.writes()))
 
-    def remaining(self) -> float:
-        return max(0.0, self._deadline - self.clock.monotonic())
-
     def progress(self, message: str, **data: JsonValue) -> None:
         self.progress_calls.append((message, data))
 
     def timeline(self, kind: str, message: str = "", *, node: str = "", pod: str = "") -> None:
         self.timeline_points.append((kind, message, node, pod))
 
-    def undo_recorded(self) -> list[str]:
+    def undo_recorded(self) -> UndoReport:
+        self.state.stop_background()
+        undone = []
         for i in reversed(range(len(self.journal))):
             if i not in self.undone:
-                self.journal[i].apply(self.cluster)
+                self.journal[i].apply(self.cluster, self.clock)
                 self.undone.add(i)
-        return [msg for action in self.journal for msg in action.verify(self.cluster)]
+                undone.append(self.journal[i].describe())
+        return UndoReport(tuple(undone),
+                          tuple(msg for action in self.journal for msg in action.verify(self.cluster)))
 
     def kinds(self) -> list[str]:
         return [a.kind for a in self.journal]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.engine.executor import RunOptions, run_scenario
+from runner.engine.executor import run_scenario
 from runner.engine.result import Verdict
+from runner.kernel.step import StepTable
 from runner.scenario.model import (
     AssertStep,
     CleanupStep,
@@ -20,6 +21,7 @@ from runner.scenario.model import (
     WaitFor,
     WaitStep,
 )
+from runner.settings import RunOptions
 from runner.steps.patch import PatchImpl
 from runner.steps.registry import REGISTRY
 from tests.fakes.cluster import FakeCluster
@@ -29,10 +31,8 @@ from .conftest import NS, NodeDisks, StandInShim, make_scenario
 XID = "[XID 79 SIM] cudaMalloc -> cudaErrorNoDevice (100)\n"
 
 
-def registry() -> dict:
-    table = dict(REGISTRY)
-    table[StepKind.PATCH] = PatchImpl(StandInShim())  # runner/shim.py stand-in
-    return table
+def registry() -> StepTable:
+    return REGISTRY.replacing(PatchImpl(StandInShim()))  # a stand-in for runner/shim.py
 
 
 def shim_on_nodes(cluster: FakeCluster, disks: NodeDisks) -> None:
@@ -63,7 +63,7 @@ def test_a_full_scenario_passes_and_leaves_the_cluster_as_it_was(cluster: FakeCl
     shim_on_nodes(cluster, disks)
     original = cluster.dump()
     result = run_scenario(make_scenario(steps(), expiry=0), cluster, RunOptions(run_dir=tmp_path / "run"),
-                          clock=clock, registry=registry())
+                          clock=clock, steps=registry())
     assert result.verdict is Verdict.PASSED, result.reason
     assert [s.status.value for s in result.steps] == ["passed"] * 6
     assert result.fault.injections_seen >= 1
@@ -78,9 +78,24 @@ def test_a_failed_assertion_rolls_everything_back(cluster: FakeCluster, disks: N
     shim_on_nodes(cluster, disks)
     original = cluster.dump()
     result = run_scenario(make_scenario(steps(expect_cordoned=False), expiry=0), cluster,
-                          RunOptions(run_dir=tmp_path / "run"), clock=clock, registry=registry())
+                          RunOptions(run_dir=tmp_path / "run"), clock=clock, steps=registry())
     assert result.verdict is Verdict.FAILED
     assert "5-assert" in result.reason
     assert result.rollback.complete
     assert cluster.dump() == original
     assert disks.read(result.fault.node, "/var/lib/cuda-fault/cuda_fault_enabled") == "0\n"
+
+
+def test_no_renewal_rearms_a_node_after_the_run_rolled_it_back(cluster: FakeCluster, disks: NodeDisks,
+                                                               clock, tmp_path: Path) -> None:
+    """The engine stops the dead-man renewer before it undoes anything: however much time passes
+    after the run, the node stays disarmed (the renewer runs on the run's clock)."""
+    shim_on_nodes(cluster, disks)
+    result = run_scenario(make_scenario(steps(), expiry=30), cluster, RunOptions(run_dir=tmp_path / "run"),
+                          clock=clock, steps=registry())
+    assert result.verdict is Verdict.PASSED, result.reason
+    node = result.fault.node
+    ran = len(disks.ran)
+    clock.advance(600)
+    assert len(disks.ran) == ran
+    assert disks.read(node, "/var/lib/cuda-fault/cuda_fault_enabled") == "0\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runner.cluster.objects import field_value, matches_where, node_view, pod_view
-from runner.cluster.workloads import desired_replicas, templates
 from runner.errors import StepError
 from runner.scenario.model import WorkloadKind
+from runner.workload.kinds import desired_replicas, templates
+from runner.workload.views import field_value, matches_where, node_view, pod_view
 
 POD = {
     "metadata": {"name": "w-0", "namespace": "ns", "labels": {"app": "w", "chaos.dev/run-id": "r1"},

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from runner.cluster.protocol import ObjectRef
 from runner.errors import Conflict
+from runner.kernel.step import RunState, StepStatus
+from runner.kernel.undo import DeleteObject, RestoreJson
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, ShimSource, StepKind, WorkloadKind
-from runner.steps.base import RunState, StepStatus
 from runner.steps.patch import PLACEHOLDER, PatchImpl
-from runner.steps.undo import DeleteObject, RestoreJson
 from tests.fakes.cluster import FakeCluster
 
 from .conftest import NS, RUN_ID, StandInShim, make_scenario
@@ -90,11 +90,11 @@ def test_undo_restores_the_original_exactly_and_is_idempotent(make_ctx, cluster:
     ctx = make_ctx()
     PatchImpl(StandInShim()).run(step(), ctx)
     assert cluster.dump() != original
-    assert ctx.undo_recorded() == []
+    assert ctx.undo_recorded().left == ()
     assert cluster.dump() == original
     writes = len(cluster.writes())
     for action in ctx.journal:  # replaying changes nothing
-        action.apply(cluster)
+        action.apply(cluster, ctx.clock)
         assert action.verify(cluster) == []
     assert len(cluster.writes()) == writes + 1  # only the (already gone) ConfigMap delete call
 
@@ -118,20 +118,21 @@ def test_a_concurrent_writer_is_detected_by_the_test_op(make_ctx, cluster: FakeC
     """Someone adds a volume between our read and our patch: the `test` op fails, we re-read."""
     impl = PatchImpl(StandInShim())
     ctx = make_ctx()
-    real_get = cluster.get
-    state = {"n": 0}
+    real_patch = cluster.json_patch
+    patches: list[object] = []
 
-    def racing_get(ref):  # type: ignore[no-untyped-def]
-        obj = real_get(ref)
-        if ref.kind == "Deployment" and state["n"] == 1:
+    def racing_patch(ref, ops, **kw):
+        patches.append(ops)
+        if ref.kind == "Deployment" and len(patches) == 1:  # they write just before our patch lands
             cluster.update(ref, lambda o: o["spec"]["template"]["spec"].setdefault("volumes", []).append(
                 {"name": "theirs", "emptyDir": {}}))
-        state["n"] += 1
-        return obj
+        return real_patch(ref, ops, **kw)
 
-    cluster.get = racing_get  # type: ignore[method-assign]
+    cluster.json_patch = racing_patch  # type: ignore[method-assign,assignment]
     impl.run(step(source=ShimSource.HOST_PATH, host_path="/x"), ctx)
-    cluster.get = real_get  # type: ignore[method-assign]
+    cluster.json_patch = real_patch  # type: ignore[method-assign]
+    assert len(patches) == 2  # the first failed its `test` op (Conflict); the second was rebuilt
+    assert [a.kind for a in ctx.journal] == ["restore-json"]  # the original is journaled once
     names = [v["name"] for v in cluster.get(DEPLOY)["spec"]["template"]["spec"]["volumes"]]
     assert names == ["theirs", "chaos-toggle", "chaos-shim"]
 
@@ -144,7 +145,7 @@ def test_immediate_mode_arms_from_start_and_options_reach_the_env(make_ctx, clus
     env = env_of(spec["containers"][0])
     assert env["CUDA_FAULT_INJECTION_ENABLED"] == "1"
     assert env["CUDA_XID_TYPE"] == "48"
-    assert env["CUDA_FAULT_PROBABILITY"] == "0.5"
+    assert env["CUDA_FAULT_PROBABILITY"] == "0.500000"  # six decimals: the shim parses no exponent
     assert env["CUDA_FAULT_AFTER_CALLS"] == "3"
     assert env["CUDA_FAULT_LOG_LIMIT"] == "2"
     assert "affinity" not in spec

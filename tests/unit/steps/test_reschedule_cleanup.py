@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runner.cluster.protocol import ObjectRef
+from runner.kernel.step import StepStatus
 from runner.scenario.model import (
     AssertRescheduleStep,
     CleanupStep,
@@ -14,7 +15,6 @@ from runner.scenario.model import (
     ToggleStep,
 )
 from runner.steps.assert_reschedule import AssertRescheduleImpl
-from runner.steps.base import StepStatus
 from runner.steps.cleanup import CleanupImpl
 from runner.steps.cordon import CordonImpl
 from runner.steps.patch import PatchImpl
@@ -104,10 +104,10 @@ def test_cleanup_puts_everything_back(make_ctx, cluster: FakeCluster, disks: Nod
     ToggleImpl().run(steps[2], ctx)
     # remediation cordons the faulty node on its own: not ours, so cleanup leaves it
     cluster.merge_patch(ObjectRef("v1", "Node", None, "n1"), {"spec": {"unschedulable": True}})
-    assert disks.read("n1", "/var/lib/cuda-fault/cuda_fault_enabled").startswith("1")
+    assert (disks.read("n1", "/var/lib/cuda-fault/cuda_fault_enabled") or "").startswith("1")
     outcome = CleanupImpl().run(steps[3], ctx)
     assert outcome.status is StepStatus.PASSED, outcome.message
-    assert ctx.state.background == {}
+    assert ctx.state.renewers == {}
     assert disks.read("n1", "/var/lib/cuda-fault/cuda_fault_enabled") == "0\n"
     after = cluster.dump()
     assert after.pop("v1/Node//n1")["spec"] == {"unschedulable": True}

@@ -11,6 +11,8 @@ import pytest
 
 from runner.cluster.protocol import ObjectRef
 from runner.errors import DeadlineExceeded, StepError
+from runner.kernel.step import RunState, StepStatus
+from runner.kernel.undo import SetUnschedulable
 from runner.scenario.model import (
     AssertStep,
     CordonStep,
@@ -26,14 +28,12 @@ from runner.scenario.model import (
     UncordonStep,
 )
 from runner.steps.assertion import AssertImpl
-from runner.steps.base import RunState, StepStatus
 from runner.steps.cordon import CordonImpl, UncordonImpl
 from runner.steps.delete_pods import DeletePodsImpl
 from runner.steps.node_xid import NodeXidImpl
 from runner.steps.pause import PauseImpl
 from runner.steps.probe import ProbeImpl, p95, pod_url
 from runner.steps.registry import REGISTRY
-from runner.steps.undo import SetUnschedulable
 from tests.fakes.cluster import FakeCluster
 
 from .conftest import NS, NodeDisks, make_scenario
@@ -52,14 +52,12 @@ def test_cordon_then_uncordon_journal_previous_values(make_ctx, cluster: FakeClu
     assert out.status is StepStatus.PASSED
     assert cluster.get(N1)["spec"]["unschedulable"] is True
     assert ctx.journal == [SetUnschedulable("n1", False)]
-    assert ctx.state.cordoned_by_us == {"n1"}
     out = CordonImpl().run(CordonStep(StepKind.CORDON, "c2"), ctx)
     assert out.message == "node n1 already cordoned"
     assert len(ctx.journal) == 1
     UncordonImpl().run(UncordonStep(StepKind.UNCORDON, "u"), ctx)
     assert "unschedulable" not in cluster.get(N1)["spec"]
     assert ctx.journal[1] == SetUnschedulable("n1", True)
-    assert ctx.state.cordoned_by_us == set()
     assert ctx.points() == ["node-cordoned", "node-uncordoned"]
     assert [e.reason for e in cluster.events] == ["ChaosCordon", "ChaosUncordon"]
     plan = CordonImpl().plan(CordonStep(StepKind.CORDON, "c"), make_scenario(), RunState(target_node="n1"))
@@ -135,7 +133,7 @@ def test_probe_each_pod_through_the_sim_port_map(make_ctx, cluster: FakeCluster,
 
 
 def test_pod_url_and_p95() -> None:
-    from runner.cluster.objects import pod_view
+    from runner.workload.views import pod_view
 
     pod = pod_view({"metadata": {"name": "a"}, "status": {"podIP": "10.0.0.5", "phase": "Running"}})
     assert pod_url("http://{pod}:8000/x", pod) == "http://10.0.0.5:8000/x"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from runner.cluster.protocol import ObjectRef
 from runner.errors import StepError
+from runner.kernel.step import StepStatus
+from runner.kernel.undo import DeleteObject
 from runner.scenario.model import StepKind, ToggleMethod, ToggleStep
-from runner.steps.base import StepStatus
-from runner.steps.toggle import DisarmNode, Renewer, ToggleImpl, toggle_content, write_command
-from runner.steps.undo import DeleteObject
+from runner.shimwire import render_toggle
+from runner.steps.registry import UNDO_KINDS
+from runner.steps.toggle import DisarmNode, ToggleImpl, write_command
 from tests.fakes.cluster import FakeCluster
 
 from .conftest import NS, RUN_ID, NodeDisks, make_scenario
@@ -24,11 +23,26 @@ def arm(**kw: object) -> ToggleStep:
     return ToggleStep(StepKind.TOGGLE, "3-toggle", **kw)  # type: ignore[arg-type]
 
 
-def test_content_and_command_are_atomic_writes(tmp_path) -> None:
-    assert toggle_content(True, 79, 1234) == "1\nxid=79\nexpires=1234\n"
-    assert toggle_content(False, 79, 1234) == "0\n"
-    cmd = write_command("1\nxid=79\n", str(tmp_path))
+def test_content_and_command_are_atomic_writes() -> None:
+    assert render_toggle(True, 79, 1234) == "1\nxid=79\nexpires=1234\n"
+    assert render_toggle(False) == "0\n"
+    cmd = write_command()
     assert ".tmp && mv " in cmd
+    assert "xid" not in cmd  # the content travels as a value, never inside the shell command
+
+
+def test_the_helper_writes_any_content_byte_for_byte(make_ctx, cluster: FakeCluster,
+                                                     disks: NodeDisks, clock) -> None:
+    """The file reaches the node exactly as rendered: quotes, percent signs and backslashes
+    included (the old printf quoting dropped every `'`)."""
+    from runner.steps.toggle import write_node_toggle
+
+    content = "1\nxid=79\nnote=it's 100% \\n fine\n"
+    log = write_node_toggle(cluster, clock, node="n1", namespace=NS, run_id=RUN_ID,
+                            toggle_dir="/var/lib/cuda-fault", content=content, image="busybox",
+                            role="toggle", deadline=clock.monotonic() + 60)
+    assert disks.read("n1", FILE) == content
+    assert log == content
 
 
 def test_arm_writes_the_file_on_the_node_and_journals_disarm_first(make_ctx, cluster: FakeCluster,
@@ -47,52 +61,54 @@ def test_arm_writes_the_file_on_the_node_and_journals_disarm_first(make_ctx, clu
     assert [e.reason for e in cluster.events] == ["ChaosFaultArmed"]
     # the recorded undo disarms, and doing it twice is harmless
     for _ in range(2):
-        ctx.journal[0].apply(cluster)
+        ctx.journal[0].apply(cluster, clock)
         assert disks.read("n1", FILE) == "0\n"
         assert ctx.journal[0].verify(cluster) == []
 
 
-def test_disarm_step_stops_the_renewer_and_writes_zero(make_ctx, disks: NodeDisks, clock) -> None:
-    ctx = make_ctx(make_scenario(expiry=0.3))
+def test_renewals_run_on_the_run_clock_and_disarm_stops_them(make_ctx, disks: NodeDisks,
+                                                             clock) -> None:
+    """The dead-man renewer runs on the injected clock: fake time passing renews the expiry, with
+    no thread and no real sleep; disarming stops it for good."""
+    ctx = make_ctx(make_scenario(expiry=30))  # renew every 10 s
     ToggleImpl().run(arm(), ctx)
-    assert "renew:n1" in ctx.state.background
-    renewals_seen = threading.Event()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not renewals_seen.is_set():  # a renewal really happens
-        renewals_seen.wait(0.05)
-        if sum(1 for node, name in disks.ran if "renew" in name) >= 1:
-            renewals_seen.set()
-    assert renewals_seen.is_set()
+    assert set(ctx.state.renewers) == {"n1"}
+    armed_at = int(clock.time())
+    clock.advance(10)
+    renewals = [name for _, name in disks.ran if "renew" in name]
+    assert len(renewals) == 1
+    assert disks.read("n1", FILE) == f"1\nxid=79\nexpires={armed_at + 10 + 30}\n"
+    clock.advance(20)
+    assert len([name for _, name in disks.ran if "renew" in name]) == 3
+    assert ctx.state.renewers["n1"].runs == 3
     ToggleImpl().run(arm(enabled=False), ctx)
-    assert ctx.state.background == {}
+    assert ctx.state.renewers == {}
     ran = len(disks.ran)
     assert disks.read("n1", FILE) == "0\n"
     assert ctx.state.disarmed_at == clock.time()
     assert "fault-disarmed" in ctx.points()
-    # stopped for good: the renewer thread is gone, so nothing re-arms the node afterwards
-    assert not [t for t in threading.enumerate() if t.name == "chaos-toggle-renewer"]
+    clock.advance(300)  # stopped for good: nothing re-arms the node afterwards
     assert len(disks.ran) == ran
     assert disks.read("n1", FILE) == "0\n"
+    assert clock.slept == []
 
 
-def test_renewer_counts_errors_and_stop_is_idempotent() -> None:
-    from runner.errors import ChaosError
-
-    calls = []
-    done = threading.Event()
-
-    def write() -> None:
-        calls.append(1)
-        if len(calls) >= 2:
-            done.set()
-        raise ChaosError("node unreachable")
-
-    r = Renewer(write, 0.01).start()
-    assert done.wait(10)
-    r.stop()
-    r.stop()
-    assert r.errors
-    assert r.renewals == 0
+def test_a_failed_renewal_is_counted_and_the_next_one_still_runs(make_ctx, disks: NodeDisks,
+                                                                  clock) -> None:
+    ctx = make_ctx(make_scenario(expiry=30))
+    ToggleImpl().run(arm(), ctx)
+    disks.fail_nodes.add("n1")
+    clock.advance(10)
+    renewer = ctx.state.renewers["n1"]
+    assert renewer.runs == 0
+    assert renewer.errors
+    assert "failed on node n1" in renewer.errors[0]
+    disks.fail_nodes.clear()
+    clock.advance(10)
+    assert renewer.runs == 1
+    ctx.state.stop_background()
+    ctx.state.stop_background()  # idempotent
+    assert ctx.state.renewers == {}
 
 
 def test_a_failed_helper_pod_is_a_step_error_and_is_deleted(make_ctx, cluster: FakeCluster,
@@ -120,32 +136,18 @@ def test_exec_method_without_exec_support_is_a_clear_error(make_ctx) -> None:
         ToggleImpl().run(arm(method=ToggleMethod.EXEC), ctx)
 
 
-def test_disarm_undo_on_a_missing_node_is_done(cluster: FakeCluster) -> None:
+def test_disarm_undo_on_a_missing_node_is_done(cluster: FakeCluster, clock) -> None:
     action = DisarmNode("gone", NS, "/var/lib/cuda-fault", RUN_ID)
-    action.apply(cluster)
+    action.apply(cluster, clock)
     assert action.verify(cluster) == []
-    from runner.steps.undo import undo_from_json
-
-    assert undo_from_json(action.to_json()) == action
+    assert UNDO_KINDS.decode(action.to_json()) == action
 
 
 def test_plan_shows_the_file_content() -> None:
-    from runner.steps.base import RunState
+    from runner.kernel.step import RunState
 
     changes = ToggleImpl().plan(arm(xid=48), make_scenario(), RunState(target_node="n1"))
     assert changes[0].target == "node n1"
     content = "1\nxid=48\nexpires=<now + fault_expiry, renewed>\n"
     assert changes[0].detail == {"path": FILE, "content": content}
     assert DeleteObject(ObjectRef("v1", "Pod", NS, "x")).kind == "delete-object"
-
-
-def test_the_disarm_undo_stops_a_running_renewer_first(make_ctx, disks: NodeDisks) -> None:
-    """Even if nobody stopped background work, rolling back cannot be undone by a late renewal."""
-    ctx = make_ctx(make_scenario(expiry=0.3))
-    ToggleImpl().run(arm(), ctx)
-    assert [t for t in threading.enumerate() if t.name == "chaos-toggle-renewer"]
-    disarm = ctx.journal[0]
-    disarm.apply(ctx.cluster)
-    assert not [t for t in threading.enumerate() if t.name == "chaos-toggle-renewer"]
-    assert disks.read("n1", FILE) == "0\n"
-    ctx.state.stop_background()  # still safe to call afterwards

@@ -1,36 +1,84 @@
-"""Undo actions: the recorded ways back from every change a step makes.
+"""Undo actions: the recorded ways back from every change a step makes, and the table of their kinds.
 
-Each class is serialisable to one journal entry and idempotent, so `chaos recover` can replay a dead
-run's journal in a fresh process, twice, safely. Add a new kind by writing a class and listing it in
-UNDO_TYPES; the journal and recover code need no change.
+Each action is serialisable to one journal entry and idempotent, so `chaos recover` can replay a
+dead run's journal in a fresh process, twice, safely. The actions every step kind may use live
+here; a step kind with an action of its own (the toggle step's DisarmNode) defines it beside the
+step and lists it in the step table's `UndoKinds`, which the journal decodes with. There is no
+module-level registry: the table is a value handed to whoever reads journals.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from runner import jsonpointer
 from runner.cluster.protocol import Cluster, ObjectRef
 from runner.errors import ChaosError, Conflict, NotFound
-from runner.steps.base import JsonValue, UndoAction
+from runner.jsonpointer import MISSING
 
-MISSING = "__chaos_missing__"  # marks "the path did not exist before": undo removes it
+if TYPE_CHECKING:
+    from runner.kernel.clock import Clock
+
+JsonValue = Any
+
+__all__ = ["MISSING", "DeleteObject", "RestoreJson", "SetUnschedulable", "UndoAction", "UndoKinds"]
 
 
-def resolve_pointer(obj: Any, pointer: str) -> Any:
-    """The value at an RFC 6901 pointer, or MISSING."""
-    current = obj
-    for raw in pointer.split("/")[1:] if pointer else []:
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, dict) and token in current:
-            current = current[token]
-        elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
-            current = current[int(token)]
-        else:
-            return MISSING
-    return current
+class UndoAction(Protocol):
+    """A recorded way back. Serialisable (the journal stores it), idempotent (replaying an
+    already-undone action changes nothing), and self-contained (`chaos recover` replays it in a new
+    process from the journal alone)."""
+
+    kind: ClassVar[str]
+
+    def describe(self) -> str:
+        """One line for humans: 'restore Deployment inference/vllm-worker /spec/template'."""
+        ...
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The journal form; includes `"kind": self.kind`."""
+        ...
+
+    def apply(self, cluster: Cluster, clock: Clock) -> None:
+        """Undo. Must succeed when already undone (NotFound on delete counts as done)."""
+        ...
+
+    def verify(self, cluster: Cluster) -> list[str]:
+        """What is still not undone (empty when the change is fully reverted)."""
+        ...
+
+
+class UndoKinds:
+    """The undo action classes a journal may hold, by their `kind`: how journals are decoded."""
+
+    def __init__(self, classes: Iterable[type[Any]]) -> None:
+        self._classes: dict[str, type[Any]] = {}
+        for cls in classes:
+            kind = str(cls.kind)
+            if kind in self._classes:
+                raise ValueError(f"two undo action classes of kind {kind!r}")
+            self._classes[kind] = cls
+
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(sorted(self._classes))
+
+    def decode(self, data: Mapping[str, JsonValue]) -> UndoAction:
+        """Rebuild an undo action from its journal form; ValueError for an unknown kind or shape."""
+        kind = data.get("kind")
+        cls = self._classes.get(str(kind))
+        if cls is None:
+            raise ValueError(f"unknown undo action kind {kind!r} in journal")
+        fields = {k: v for k, v in data.items() if k != "kind"}
+        try:
+            if "ref" in fields:
+                fields["ref"] = ObjectRef.from_json(fields["ref"])
+            action: UndoAction = cls(**fields)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"undo action {kind!r} in journal is malformed: {exc}") from None
+        return action
 
 
 @dataclass(frozen=True)
@@ -49,13 +97,13 @@ class RestoreJson:
         return {"kind": self.kind, "ref": self.ref.to_json(), "pointer": self.pointer,
                 "original": self.original}
 
-    def apply(self, cluster: Cluster) -> None:
+    def apply(self, cluster: Cluster, clock: Clock) -> None:
         for _ in range(5):  # re-read and retry on conflicts with other writers
             try:
-                current = resolve_pointer(cluster.get(self.ref), self.pointer)
+                current = jsonpointer.get(cluster.get(self.ref), self.pointer)
             except NotFound:
                 return  # the object is gone: nothing of ours can remain in it
-            if _same(current, self.original):
+            if same(current, self.original):
                 return
             if self.original == MISSING:
                 ops = [{"op": "remove", "path": self.pointer}]
@@ -73,10 +121,10 @@ class RestoreJson:
 
     def verify(self, cluster: Cluster) -> list[str]:
         try:
-            current = resolve_pointer(cluster.get(self.ref), self.pointer)
+            current = jsonpointer.get(cluster.get(self.ref), self.pointer)
         except NotFound:
             return []
-        if _same(current, self.original):
+        if same(current, self.original):
             return []
         return [f"{self.ref} {self.pointer} differs from the original"]
 
@@ -94,7 +142,7 @@ class DeleteObject:
     def to_json(self) -> dict[str, JsonValue]:
         return {"kind": self.kind, "ref": self.ref.to_json()}
 
-    def apply(self, cluster: Cluster) -> None:
+    def apply(self, cluster: Cluster, clock: Clock) -> None:
         try:
             cluster.delete(self.ref, grace_period_seconds=0)
         except NotFound:
@@ -127,7 +175,7 @@ class SetUnschedulable:
     def _ref(self) -> ObjectRef:
         return ObjectRef("v1", "Node", None, self.node)
 
-    def apply(self, cluster: Cluster) -> None:
+    def apply(self, cluster: Cluster, clock: Clock) -> None:
         try:
             cluster.merge_patch(self._ref(), {"spec": {"unschedulable": self.value or None}})
         except NotFound:
@@ -142,27 +190,9 @@ class SetUnschedulable:
         return [] if actual == self.value else [f"node {self.node} unschedulable={actual}, was {self.value}"]
 
 
-def _same(a: JsonValue, b: JsonValue) -> bool:
+def same(a: JsonValue, b: JsonValue) -> bool:
+    """Equal as JSON (key order ignored)."""
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-UNDO_TYPES: dict[str, Any] = {cls.kind: cls for cls in (RestoreJson, DeleteObject, SetUnschedulable)}
-
-
-def register_undo(cls: Any) -> Any:
-    """Class decorator for undo kinds defined elsewhere (e.g. disarming a node's toggle file)."""
-    UNDO_TYPES[cls.kind] = cls
-    return cls
-
-
-def undo_from_json(data: Mapping[str, JsonValue]) -> UndoAction:
-    """Rebuild an undo action from its journal form; ValueError for an unknown kind."""
-    kind = data.get("kind")
-    cls = UNDO_TYPES.get(str(kind))
-    if cls is None:
-        raise ValueError(f"unknown undo action kind {kind!r} in journal")
-    fields = {k: v for k, v in data.items() if k != "kind"}
-    if "ref" in fields:
-        fields["ref"] = ObjectRef.from_json(fields["ref"])
-    action: UndoAction = cls(**fields)
-    return action
+CORE_UNDO_KINDS: tuple[type[Any], ...] = (RestoreJson, DeleteObject, SetUnschedulable)

@@ -8,7 +8,8 @@ and raised at the next safe point (`checkpoint()`: between steps, after a journa
 turn of a wait — watches are cut into chunks of a couple of seconds for this). During rollback a
 signal is only remembered and reported (rollback must finish); a second Ctrl-C never aborts it.
 This module installs nothing by itself: `install()` does, and `restore()` puts the previous
-handlers back.
+handlers back. There is no global gate: the engine hands its gate to every step context, clock and
+wait, so two runs in one process (tests, the Python API) never share one by accident.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ class InterruptGate:
         self.checkpoint()
 
     @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """A rollback: signals during the block are only noted (`received`), never raised."""
+        before = self.rolling_back
+        self.rolling_back = True
+        try:
+            yield
+        finally:
+            self.rolling_back = before
+
+    @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
         """A blocking wait that a signal may cut short (nothing half-done inside)."""
         self.checkpoint()
@@ -83,38 +94,22 @@ class InterruptGate:
 
     def install(self) -> bool:
         """Install handlers for SIGINT and SIGTERM; False (nothing installed) off the main thread."""
-        global _active
         if threading.current_thread() is not threading.main_thread():
             return False
         for sig in SIGNALS:
             self._previous[sig] = signal.signal(sig, self.handle)
-        _active = self
         return True
 
     def restore(self) -> None:
-        global _active
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous.clear()
-        if _active is self:
-            _active = None
 
-
-_active: InterruptGate | None = None  # the installed gate, for waits deep inside steps
-
-
-def checkpoint() -> None:
-    """A safe point: raise a signal that arrived meanwhile (no-op without an installed gate)."""
-    if _active is not None:
-        _active.checkpoint()
-
-
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """Mark a blocking wait a signal may cut short (no-op without an installed gate)."""
-    gate = _active
-    if gate is None:
-        yield
-        return
-    with gate.interruptible():
-        yield
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[bool]:
+        """`install()` for the block, `restore()` after it; yields whether handlers went in."""
+        done = self.install()
+        try:
+            yield done
+        finally:
+            self.restore()

@@ -1,11 +1,11 @@
-"""Where each workload kind keeps its pod templates: one table entry per kind.
+"""Workload kinds: their apiVersions, where their pod templates are, how many pods they want, and
+the selector of their pods. One table entry per kind.
 
 Why it exists: the patch step changes "the pod template" and cleanup restores it, whether the
 workload is a Deployment, a StatefulSet or a DynamoGraphDeployment (one template per service, with a
-single `mainContainer`). Each kind is described once as JSON pointers, so supporting a new kind is a
-new `WorkloadShape` in `SHAPES`, not new code. Pure functions over workload dicts plus read-only
-helpers; nothing here writes to a cluster. The pod-selection rules themselves live in
-`runner/engine/targets.py` (shared with preflight) and are reused, not repeated.
+single `mainContainer`); preflight and the waits ask how many replicas it wants and which pods are
+its. Each kind is described once as JSON pointers, so supporting a new kind is a new
+`WorkloadShape` in `SHAPES`, not new code. Pure functions over workload dicts; no cluster access.
 """
 
 from __future__ import annotations
@@ -14,30 +14,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.cluster.protocol import Cluster, KubeObject
-from runner.errors import StepError
+from runner import jsonpointer
+from runner.cluster.protocol import ObjectRef
+from runner.errors import PreflightError, StepError
+from runner.jsonpointer import escape
 from runner.scenario.model import Target, WorkloadKind
 
 UNIT = "{unit}"  # placeholder in a pointer pattern for a per-service (per-unit) kind
-
-
-def escape(token: str) -> str:
-    """One RFC 6901 reference token."""
-    return token.replace("~", "~0").replace("/", "~1")
+# Labels the Dynamo operator puts on the pods of a DynamoGraphDeployment and its services.
+DYNAMO_GRAPH_LABEL = "nvidia.com/dynamo-graph-deployment-name"
+DYNAMO_COMPONENT_LABEL = "nvidia.com/dynamo-component"
 
 
 def pointer_get(obj: Any, pointer: str) -> Any:
     """The value at `pointer`, or None when any part is missing."""
-    current = obj
-    for raw in pointer.split("/")[1:] if pointer else []:
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, Mapping) and token in current:
-            current = current[token]
-        elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
-            current = current[int(token)]
-        else:
-            return None
-    return current
+    return jsonpointer.get(obj, pointer, None)
 
 
 @dataclass(frozen=True)
@@ -69,8 +60,7 @@ SHAPES: Mapping[WorkloadKind, WorkloadShape] = {
         "/spec/services/{unit}/extraPodMetadata/labels", "/spec/services/{unit}/extraPodSpec",
         "/spec/services/{unit}/extraPodSpec/mainContainer", "/spec/services/{unit}/replicas",
         single_container=True, selector="",
-        unit_labels=(("nvidia.com/dynamo-graph-deployment-name", "{name}"),
-                     ("nvidia.com/dynamo-component", "{unit}"))),
+        unit_labels=((DYNAMO_GRAPH_LABEL, "{name}"), (DYNAMO_COMPONENT_LABEL, "{unit}"))),
 }
 
 
@@ -139,7 +129,9 @@ def templates(kind: WorkloadKind, obj: Mapping[str, Any], services: Sequence[str
 
 
 def desired_replicas(kind: WorkloadKind, obj: Mapping[str, Any], services: Sequence[str] = ()) -> int:
-    """How many pods the targeted templates want in all (a missing count means 1, as the API does)."""
+    """How many pods the targeted templates want in all: the sum of their replica counts (a missing
+    count means 1, as the API server defaults it). For a DynamoGraphDeployment, the targeted
+    services' replicas (all services when none are named), never the pods that happen to exist."""
     total = 0
     for loc in templates(kind, obj, services):
         value = pointer_get(obj, loc.replicas)
@@ -147,15 +139,36 @@ def desired_replicas(kind: WorkloadKind, obj: Mapping[str, Any], services: Seque
     return total
 
 
-def target_workload(cluster: Cluster, target: Target) -> KubeObject:
-    """Read the targeted workload (NotFound propagates)."""
-    from runner.engine.targets import workload_ref
+def workload_ref(target: Target) -> ObjectRef:
+    """The workload object a scenario targets."""
+    kind = target.workload.kind
+    return ObjectRef(SHAPES[kind].api_version, kind.value, target.namespace, target.workload.name)
 
-    return cluster.get(workload_ref(target))
 
-
-def target_pods(cluster: Cluster, target: Target) -> list[KubeObject]:
-    """The workload's pods that are not terminating (the shared rule in runner/engine/targets.py)."""
-    from runner.engine import targets
-
-    return targets.target_pods(cluster, target)
+def selector_of(workload: Mapping[str, Any], target: Target) -> str:
+    """The label selector (string form) that picks the targeted pods of `workload`."""
+    kind = target.workload.kind
+    shape = SHAPES[kind]
+    if not shape.selector:  # selected by the operator's labels, per unit
+        name = target.workload.name
+        terms = [f"{label}={value.replace('{name}', name)}" for label, value in shape.unit_labels
+                 if UNIT not in value]
+        unit_label = next((label for label, value in shape.unit_labels if UNIT in value), "")
+        if target.workload.services and unit_label:
+            terms.append(f"{unit_label} in ({','.join(target.workload.services)})")
+        return ",".join(terms)
+    sel = workload.get("spec", {}).get("selector") or {}
+    terms = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In":
+            terms.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            terms.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            terms.append(key)
+        elif op == "DoesNotExist":
+            terms.append(f"!{key}")
+    if not terms:
+        raise PreflightError(f"{workload_ref(target)} has no pod selector")
+    return ",".join(terms)

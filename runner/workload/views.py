@@ -1,8 +1,11 @@
-"""Small typed, frozen views over the JSON dicts the API server returns (pods and nodes).
+"""Small typed, frozen views over the pods and nodes the API server returns, and what "ready" means.
 
 Why it exists: steps read the same few facts about pods and nodes (node, phase, readiness, restart
 counts, last exit code, conditions, GPUs) and must not each dig through nested dicts their own way.
-Pure functions only: no I/O, no cluster access, nothing here changes an object.
+Readiness is defined here and only here: a pod is ready when Running, Ready and not terminating
+(`PodView.ready`, `pod_is_ready`); a node is ready when its Ready condition is True
+(`NodeView.ready`, `node_is_ready`) and accepts new pods when it is also not cordoned
+(`node_accepts_pods`). Pure functions only: no I/O, no cluster access.
 """
 
 from __future__ import annotations
@@ -77,6 +80,26 @@ def condition(obj: Mapping[str, Any], kind: str) -> str:
     return ""
 
 
+def pod_is_ready(pod: Mapping[str, Any]) -> bool:
+    """Running, Ready and not terminating."""
+    return pod_view(pod).ready
+
+
+def node_is_ready(node: Mapping[str, Any]) -> bool:
+    """The node's Ready condition is True (it may still be cordoned)."""
+    return condition(node, "Ready") == "True"
+
+
+def node_accepts_pods(node: Mapping[str, Any]) -> bool:
+    """Ready and schedulable (not cordoned): new pods can land there."""
+    return node_is_ready(node) and not (node.get("spec") or {}).get("unschedulable")
+
+
+def node_of(pod: Mapping[str, Any]) -> str:
+    """The node a pod is bound to ('' while unscheduled)."""
+    return str((pod.get("spec") or {}).get("nodeName") or "")
+
+
 def _container(status: Mapping[str, Any]) -> ContainerView:
     state = status.get("state") or {}
     current = next(iter(state), "")
@@ -101,7 +124,7 @@ def pod_view(obj: Mapping[str, Any]) -> PodView:
     deleting = bool(meta.get("deletionTimestamp"))
     return PodView(
         name=str(meta.get("name", "")), namespace=str(meta.get("namespace") or ""),
-        node=str((obj.get("spec") or {}).get("nodeName") or ""), phase=phase,
+        node=node_of(obj), phase=phase,
         ready=phase == "Running" and condition(obj, "Ready") == "True" and not deleting,
         restarts=sum(c.restarts for c in containers), containers=containers,
         labels=_frozen(meta.get("labels")), annotations=_frozen(meta.get("annotations")),
@@ -129,7 +152,7 @@ def node_view(obj: Mapping[str, Any]) -> NodeView:
         count = 0
     return NodeView(
         name=str(meta.get("name", "")), unschedulable=bool((obj.get("spec") or {}).get("unschedulable")),
-        ready=conditions.get("Ready") == "True", conditions=MappingProxyType(conditions),
+        ready=node_is_ready(obj), conditions=MappingProxyType(conditions),
         labels=_frozen(meta.get("labels")), annotations=_frozen(meta.get("annotations")), gpus=count)
 
 

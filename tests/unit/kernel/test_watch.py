@@ -1,13 +1,14 @@
-"""wait_for: list then watch, success/failure conditions, deadlines on the injected clock, Gone."""
+"""kernel.watch.wait_for: list then watch, success/failure conditions, deadlines on the injected
+clock, Gone."""
 
 from __future__ import annotations
 
 import pytest
 
 from runner.cluster.protocol import KubeObject
-from runner.engine.targets import pod_is_ready
-from runner.engine.wait import wait_for
 from runner.errors import DeadlineExceeded, Gone
+from runner.kernel.watch import Watched, wait_for
+from runner.workload.views import pod_is_ready
 from tests.fakes.clock import FakeClock
 from tests.fakes.cluster import FakeCluster
 
@@ -29,7 +30,7 @@ def test_success_comes_from_a_watched_change() -> None:
     clock.call_later(30, lambda: cluster.set_pod_phase("ns", "a", "Running"))
     progress: list[int] = []
     t0 = clock.monotonic()
-    result = wait_for(cluster, "v1", "Pod", "ns", "app=w", all_ready,
+    result = wait_for(cluster, Watched.pods("ns", "app=w"), all_ready,
                       deadline=t0 + 300, clock=clock, on_progress=lambda objs: progress.append(len(objs)))
     assert result.ok
     assert result.message == "2 pods Ready"
@@ -46,8 +47,8 @@ def test_success_comes_from_a_watched_change() -> None:
 def test_failure_condition_wins() -> None:
     cluster, clock = setup()
     clock.call_later(5, lambda: cluster.set_pod_phase("ns", "b", "Failed"))
-    result = wait_for(cluster, "v1", "Pod", "ns", "app=w", all_ready,
-                      lambda pods: any(p["status"]["phase"] == "Failed" for p in pods) and "b failed",
+    result = wait_for(cluster, Watched.pods("ns", "app=w"), all_ready,
+                      failure=lambda pods: any(p["status"]["phase"] == "Failed" for p in pods) and "b failed",
                       deadline=clock.monotonic() + 300, clock=clock)
     assert not result.ok
     assert result.message == "b failed"
@@ -57,7 +58,7 @@ def test_deadline_on_the_injected_clock() -> None:
     cluster, clock = setup()
     t0 = clock.monotonic()
     with pytest.raises(DeadlineExceeded):
-        wait_for(cluster, "v1", "Pod", "ns", "app=w", all_ready, deadline=t0 + 200, clock=clock)
+        wait_for(cluster, Watched.pods("ns", "app=w"), all_ready, deadline=t0 + 200, clock=clock)
     assert clock.monotonic() - t0 == pytest.approx(200)
 
 
@@ -65,7 +66,7 @@ def test_gone_relists_and_goes_on() -> None:
     cluster, clock = setup()
     cluster.fail_next("watch", Gone("too old", 410))
     clock.call_later(10, lambda: cluster.set_pod_phase("ns", "a", "Running"))
-    result = wait_for(cluster, "v1", "Pod", "ns", "app=w", all_ready,
+    result = wait_for(cluster, Watched.pods("ns", "app=w"), all_ready,
                       deadline=clock.monotonic() + 60, clock=clock)
     assert result.ok
     assert [c[0] for c in cluster.calls].count("list") == 2
@@ -76,7 +77,7 @@ def test_deleted_objects_leave_the_set() -> None:
     from runner.cluster.protocol import ObjectRef
 
     clock.call_later(3, lambda: cluster.delete(ObjectRef("v1", "Pod", "ns", "a")))
-    result = wait_for(cluster, "v1", "Pod", "ns", "app=w", all_ready,
+    result = wait_for(cluster, Watched.pods("ns", "app=w"), all_ready,
                       deadline=clock.monotonic() + 60, clock=clock)
     assert result.ok
     assert [p["metadata"]["name"] for p in result.objects] == ["b"]

@@ -1,0 +1,23 @@
+"""The labels on everything a run creates, and the selectors that find them again.
+
+Why it exists: the journal mirror, the shim ConfigMap, helper pods and rollback's leftover check
+must agree on one spelling, or a leftover goes unnoticed.
+"""
+
+from __future__ import annotations
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "chaos"
+RUN_ID_LABEL = "chaos.dev/run-id"
+ROLE_LABEL = "chaos.dev/role"  # what a helper pod is for: toggle, renew, disarm, kmsg
+
+
+def run_labels(run_id: str) -> dict[str, str]:
+    """The labels on everything a run creates."""
+    return {MANAGED_BY: MANAGED_BY_VALUE, RUN_ID_LABEL: run_id}
+
+
+def run_selector(run_id: str | None = None) -> str:
+    """Everything chaos made (or, with `run_id`, everything one run made)."""
+    selector = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
+    return f"{selector},{RUN_ID_LABEL}={run_id}" if run_id else selector

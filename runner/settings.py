@@ -1,0 +1,144 @@
+"""One frozen settings tree per run, built once by the entry point: defaults < scenario < CHAOS_*
+environment < command-line flags.
+
+Why it exists: a value such as the scenario's timeout or where reports go can come from four
+places, and the rule for which wins must live in one function, not in every command. The CLI, the
+Python API and the pytest plugin call `resolve()`; the engine receives the result (`RunOptions` and
+a scenario whose `settings` are the effective ones) and never reads `os.environ` itself: the
+environment is passed in as a mapping.
+
+The CHAOS_* variables, the whole list (README "Settings"):
+
+| variable            | sets                     | example   |
+|---------------------|--------------------------|-----------|
+| CHAOS_CLUSTER       | the cluster: sim or kube | `kube`    |
+| CHAOS_CONTEXT       | the kubeconfig context   | `staging` |
+| CHAOS_REPORTS_DIR   | where run directories go | `out/`    |
+| CHAOS_TIMEOUT       | settings.timeout         | `20m`     |
+| CHAOS_ROLLBACK      | settings.rollback        | `always`  |
+| CHAOS_FAULT_EXPIRY  | settings.fault-expiry    | `3m`      |
+
+Any other CHAOS_* variable is ignored (and `chaos run` says so once), so a typo cannot silently
+look like a setting that took effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from runner.errors import ScenarioError
+from runner.scenario.model import ClusterChoice, Duration, RollbackPolicy, Scenario, Settings
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run needs beyond the scenario, resolved once (the engine's input)."""
+
+    scenario_path: str = ""
+    run_dir: Path | None = None  # exact run directory (--report-dir); None: under reports_root
+    reports_root: Path = Path("reports")
+    yes: bool = False  # allow taking the last healthy replica
+    allow_privileged: bool = False  # allow privileged steps (node-xid writes the node's kernel log)
+    tool_version: str = ""
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line said (None: not given)."""
+
+    cluster: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+    report_dir: Path | None = None
+    yes: bool = False
+    allow_privileged: bool = False
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The effective settings of one run, and where the cluster choice came from."""
+
+    settings: Settings
+    options: RunOptions
+    cluster: ClusterChoice
+    cluster_reason: str
+    context: str | None = None
+    kubeconfig: str | None = None
+    ignored_env: tuple[str, ...] = ()  # CHAOS_* variables that are not settings
+
+    def apply(self, scenario: Scenario) -> Scenario:
+        """`scenario` with the effective settings (what the engine runs)."""
+        return dataclasses.replace(scenario, settings=self.settings)
+
+
+def _duration(name: str, text: str) -> Duration:
+    try:
+        return Duration.parse(text)
+    except ValueError as exc:
+        raise ScenarioError(f"{name}={text!r}: {exc}", code="ENV001", field=name) from None
+
+
+def _choice(name: str, text: str, enum: type[ClusterChoice] | type[RollbackPolicy]) -> str:
+    allowed = [e.value for e in enum]
+    if text not in allowed:
+        raise ScenarioError(f"{name}={text!r} must be one of {', '.join(allowed)}", code="ENV001",
+                            field=name)
+    return text
+
+
+# CHAOS_* variable -> how it changes the scenario-level settings.
+_SETTINGS_ENV: Mapping[str, Callable[[Settings, str, str], Settings]] = MappingProxyType({
+    "CHAOS_TIMEOUT": lambda s, n, v: dataclasses.replace(s, timeout=_duration(n, v)),
+    "CHAOS_ROLLBACK": lambda s, n, v: dataclasses.replace(
+        s, rollback=RollbackPolicy(_choice(n, v, RollbackPolicy))),
+    "CHAOS_FAULT_EXPIRY": lambda s, n, v: dataclasses.replace(s, fault_expiry=_duration(n, v)),
+})
+RUN_ENV = ("CHAOS_CLUSTER", "CHAOS_CONTEXT", "CHAOS_REPORTS_DIR")
+ENV_VARS: tuple[str, ...] = (*RUN_ENV, *_SETTINGS_ENV)
+
+
+def _cluster(scenario: Scenario, env: Mapping[str, str], flags: Flags,
+             context: str | None, home: Path) -> tuple[ClusterChoice, str]:
+    """Which cluster a run uses and why (the first line of a run says both)."""
+    if flags.cluster:
+        return ClusterChoice(_cluster_flag(flags.cluster)), "--cluster"
+    if env.get("CHAOS_CLUSTER"):
+        value = _choice("CHAOS_CLUSTER", env["CHAOS_CLUSTER"], ClusterChoice)
+        return ClusterChoice(value), "CHAOS_CLUSTER"
+    if scenario.settings.cluster is not None:
+        return scenario.settings.cluster, "the scenario's settings.cluster"
+    if context or flags.kubeconfig:
+        return ClusterChoice.KUBE, "--context/--kubeconfig"
+    if (home / ".kube" / "config").exists():
+        return ClusterChoice.KUBE, ("the current kubeconfig context (use --cluster sim for the "
+                                    "embedded cluster)")
+    return ClusterChoice.SIM, "no kubeconfig found (use --cluster kube to target a real cluster)"
+
+
+def _cluster_flag(value: str) -> str:
+    if value not in [c.value for c in ClusterChoice]:
+        raise ScenarioError(f"--cluster must be sim or kube, not {value!r}", code="CLI001")
+    return value
+
+
+def resolve(scenario: Scenario, *, env: Mapping[str, str], flags: Flags, home: Path,
+            tool_version: str = "") -> RunSettings:
+    """Layer defaults < scenario < CHAOS_* env < flags into one frozen tree. A bad value in the
+    environment is a ScenarioError naming the variable (exit 2); nothing has been touched yet."""
+    settings = scenario.settings
+    for name, change in _SETTINGS_ENV.items():
+        if env.get(name):
+            settings = change(settings, name, env[name])
+    context = flags.context or env.get("CHAOS_CONTEXT") or None
+    cluster, reason = _cluster(scenario, env, flags, context, home)
+    reports_root = Path(env["CHAOS_REPORTS_DIR"]) if env.get("CHAOS_REPORTS_DIR") else Path("reports")
+    options = RunOptions(scenario_path=scenario.path, run_dir=flags.report_dir,
+                         reports_root=reports_root, yes=flags.yes,
+                         allow_privileged=flags.allow_privileged, tool_version=tool_version)
+    ignored = tuple(sorted(k for k in env if k.startswith("CHAOS_") and k not in ENV_VARS
+                           and not k.startswith("CHAOS_E2E_")))
+    return RunSettings(settings, options, cluster, reason, context, flags.kubeconfig, ignored)
