@@ -154,7 +154,7 @@ def run(scenario_or_path: Scenario | str | Path, cluster: Cluster | ClusterName 
     resolved = resolve(scenario, env={}, flags=Flags(
         cluster=cluster if cluster in ("sim", "kube") else None, context=context,
         kubeconfig=kubeconfig, report_dir=Path(report_dir) if report_dir is not None else None,
-        yes=yes, allow_privileged=allow_privileged), home=Path.home(), tool_version=__version__)
+        yes=yes, allow_privileged=allow_privileged), tool_version=__version__)
     writer: Callable[[RunResult, Path], object] | None = None
     if write_reports:
         from runner.report import write_reports as write_all

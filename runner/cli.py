@@ -20,12 +20,28 @@ import typer
 from runner import __version__
 from runner.shimwire import DEFAULT_TOGGLE_FILE, DEFAULT_XID
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     name="chaos",
     help="GPU chaos engineering for Kubernetes: simulate XID failures and prove recovery.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
+    rich_markup_mode="markdown",  # docstring lines join into paragraphs, as they read in the source
 )
+
+
+class ClusterFlag(str, Enum):
+    """--cluster: where a run goes (a Choice, so shells complete it)."""
+
+    SIM = "sim"
+    KUBE = "kube"
+
+
+class RunOutput(str, Enum):
+    TEXT = "text"
+    JSON = "json"
 
 
 def _version(value: bool) -> None:
@@ -90,24 +106,43 @@ def _finishing_signals() -> None:
         signal.signal(sig, note)
 
 
+def _kubectl_reason(context: str | None, kubeconfig: str | None) -> str:
+    """Why a kubectl-like command (recover) talks to this cluster, in kubectl's own terms."""
+    where = ("--kubeconfig" if kubeconfig else
+             f"KUBECONFIG={os.environ['KUBECONFIG']}" if os.environ.get("KUBECONFIG") else "~/.kube/config")
+    which = "--context" if context else "its current context"
+    return f"from {where}, {which}, as kubectl would (--context/--kubeconfig choose another)"
+
+
+def _say_cluster(connected: Any, why: str, *, to_stderr: bool = False) -> None:
+    """The first line of every command that touches a cluster: which one, and why that one."""
+    typer.echo(f"cluster: {connected.description}; {why}", err=to_stderr)
+
+
 @app.command("run")
 def run_command(
-    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.")],
-    cluster: str | None = typer.Option(None, "--cluster", help="sim (embedded) or kube."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
-                                          help="kubeconfig file."),
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.", metavar="SCENARIO")],
+    cluster: ClusterFlag | None = typer.Option(  # noqa: B008 (Typer declares options this way)
+        None, "--cluster", help="sim (the embedded cluster, the default) or kube (a real one)."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context (names a real cluster)."),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="kubeconfig file (names a real cluster; KUBECONFIG alone does not)."),
     report_dir: Annotated[Path | None, typer.Option(
-        "--report-dir", help="Run directory (default reports/<time>-<name>/).")] = None,
+        "--report-dir", help="Run directory (default reports/<run id>/).", metavar="DIR")] = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
     yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
     allow_privileged: bool = typer.Option(
         False, "--allow-privileged", help="Allow privileged steps (node-xid writes the kernel log)."),
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+    output: RunOutput = typer.Option(RunOutput.TEXT, "-o", "--output", help="text or json."),  # noqa: B008
 ) -> None:
     """Run a scenario: preflight, steps, rollback, verdict.
 
-    Exit 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 interrupted, 5 rollback incomplete.
+    The embedded cluster unless a real one is named: --cluster kube (the current context),
+    --context, --kubeconfig, the scenario's settings.cluster, or CHAOS_CONTEXT. An ambient
+    KUBECONFIG or ~/.kube/config alone never sends a run to a real cluster.
+
+    Exit 0 passed, 1 failed, 2 invalid input, 3 inconclusive (nothing proven, nothing left
+    changed), 4 interrupted, 5 something the run changed is still changed (run chaos recover).
     Settings: defaults < the scenario < CHAOS_* environment (CHAOS_CLUSTER, CHAOS_CONTEXT,
     CHAOS_REPORTS_DIR, CHAOS_TIMEOUT, CHAOS_ROLLBACK, CHAOS_FAULT_EXPIRY) < these flags.
     """
@@ -122,22 +157,21 @@ def run_command(
 
     try:
         scenario = _load_scenario(scenario_path)
-        resolved = resolve(scenario, env=os.environ, home=Path.home(), tool_version=version,
-                           flags=Flags(cluster=cluster, context=context, kubeconfig=kubeconfig,
-                                       report_dir=report_dir, yes=yes,
+        resolved = resolve(scenario, env=os.environ, tool_version=version,
+                           flags=Flags(cluster=cluster.value if cluster else None, context=context,
+                                       kubeconfig=kubeconfig, report_dir=report_dir, yes=yes,
                                        allow_privileged=allow_privileged))
         scenario = resolved.apply(scenario)
         options = resolved.options
-        choice = resolved.cluster.value
-        if output != "json":
-            typer.echo(f"cluster: {'embedded (sim)' if choice == 'sim' else 'kube'}, from "
-                       f"{resolved.cluster_reason}")
+        as_json = output is RunOutput.JSON
+        from runner.api import open_cluster
+
+        with open_cluster(resolved.cluster.value, resolved.context, resolved.kubeconfig,
+                          scenario) as connected:
+            _say_cluster(connected, resolved.cluster_reason, to_stderr=as_json)
             for name in resolved.ignored_env:
                 typer.echo(f"note: {name} is not a chaos setting; ignored (see chaos run --help)",
                            err=True)
-        from runner.api import open_cluster
-
-        with open_cluster(choice, resolved.context, resolved.kubeconfig, scenario) as connected:
             if dry_run:
                 found = do_dry_run(scenario, connected, options, REGISTRY)
                 if found.refused:
@@ -154,11 +188,11 @@ def run_command(
                 return files
 
             result = run_with_signals(scenario, connected, options, steps=REGISTRY,
-                                      listener=_listener(output), report_writer=write)
+                                      listener=_listener(output.value), report_writer=write)
             _finishing_signals()  # the embedded cluster's shutdown and the render still follow
     except ChaosError as exc:
         raise _engine_fail(exc) from None
-    if output == "json":
+    if output is RunOutput.JSON:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         render(result, [str(f) for f in files])
@@ -167,8 +201,8 @@ def run_command(
 
 @app.command("plan")
 def plan_command(
-    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.")],
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.", metavar="SCENARIO")],
+    output: RunOutput = typer.Option(RunOutput.TEXT, "-o", "--output", help="text or json."),  # noqa: B008
 ) -> None:
     """Show every change a run would make, in order, touching nothing."""
     from runner.engine.executor import plan_scenario
@@ -179,7 +213,7 @@ def plan_command(
         items = plan_scenario(_load_scenario(scenario_path), REGISTRY)
     except ChaosError as exc:
         raise _engine_fail(exc) from None
-    if output == "json":
+    if output is RunOutput.JSON:
         typer.echo(json.dumps([{"step": i.step.name, "kind": i.step.kind.value,
                                  "changes": [{"target": c.target, "action": c.action,
                                               "detail": c.detail} for c in i.changes]}
@@ -191,15 +225,20 @@ def plan_command(
 @app.command("recover")
 def recover_command(
     run_dir: Annotated[Path | None, typer.Argument(
-        help="Run directory holding journal.jsonl.")] = None,
-    run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy."),
+        help="Run directory holding journal.jsonl.", metavar="RUN_DIR")] = None,
+    run_id: str | None = typer.Option(None, "--run", help="Recover this run from its cluster copy.",
+                                      metavar="ID"),
     all_runs: bool = typer.Option(False, "--all", help="Recover every run found in the cluster."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
-                                          help="kubeconfig file."),
+    context: str | None = typer.Option(None, "--context",
+                                       help="kubeconfig context (default: the current one)."),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="kubeconfig file (default: KUBECONFIG, else ~/.kube/config)."),
 ) -> None:
-    """Undo what a dead or interrupted run left changed (safe to run twice)."""
+    """Undo what a dead or interrupted run left changed (safe to run twice).
+
+    Works on a real cluster only, found as kubectl finds it: --context/--kubeconfig, else
+    KUBECONFIG and its current context; the first line says which."""
     from runner.cluster.connect import connect_kube
     from runner.engine.recover import recover
     from runner.errors import ChaosError
@@ -210,6 +249,7 @@ def recover_command(
         raise typer.Exit(2)
     try:
         connected = connect_kube(context, kubeconfig)
+        _say_cluster(connected, _kubectl_reason(context, kubeconfig))
         result = recover(connected, REGISTRY.undo_kinds, run_dir=run_dir, run_id=run_id,
                          all_runs=all_runs, namespace=namespace)
     except ChaosError as exc:
@@ -244,7 +284,7 @@ def _color() -> bool:
 def validate(
     paths: list[Path] = typer.Argument(  # noqa: B008  (Typer declares arguments this way)
         None, help="Scenario files or directories (searched recursively, skipping manifests/). "
-        "Default: scenarios/."),
+        "Default: scenarios/.", metavar="PATH"),
     output: ValidateFormat = typer.Option(ValidateFormat.TEXT, "-o", "--output",  # noqa: B008
                                           help="text, json, github (workflow annotations), junit or "
                                           "markdown (a summary table)."),
@@ -385,6 +425,29 @@ sim_app = typer.Typer(name="sim", help="The embedded cluster: a Kubernetes API s
 app.add_typer(sim_app)
 
 
+def _not_a_file(path: Path, flag: str) -> str:
+    """Why `path` cannot be read as a file ('' when it can): a FIFO would block the read."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"{flag} {path}: {exc.strerror or exc}"
+    return "" if stat.S_ISREG(mode) else f"{flag} {path} is not a regular file"
+
+
+def _not_writable(path: Path, flag: str) -> str:
+    """Why a file cannot be written at `path` ('' when it can), before anything is started."""
+    parent = path.parent
+    if not parent.is_dir():
+        return f"{flag} {path}: {parent} is not a directory"
+    if path.exists() and not path.is_file():
+        return f"{flag} {path} exists and is not a file"
+    if not os.access(parent, os.W_OK):
+        return f"{flag} {path}: {parent} is not writable"
+    return ""
+
+
 @sim_app.command("up")
 def sim_up(
     nodes: int = typer.Option(3, "--nodes", min=0, help="GPU nodes to create (gpu-node-1..N)."),
@@ -419,6 +482,11 @@ def sim_up(
     default_config = (Path.home() / ".kube" / "config").resolve()
     if path == default_config:
         typer.echo(f"error: refusing to overwrite {default_config}; pick another --kubeconfig", err=True)
+        raise typer.Exit(2)
+    problem = (_not_writable(path, "--kubeconfig") or (_not_a_file(Path(rules), "--rules") if rules else "")
+               or (_not_a_file(Path(from_scenario), "--from") if from_scenario else ""))
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
     try:
         from runner.sim.cluster import SimCluster

@@ -29,10 +29,19 @@ class Position:
     column: int
 
     def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file  # the file as a whole (cannot be read at all)
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class ScenarioError(ChaosError):
+class InputError(ChaosError):
+    """Something the user gave cannot be used (a flag, a kubeconfig or context, a run directory,
+    a journal, a report file); nothing was changed. The message names it and says what to do."""
+
+    exit_code = 2
+
+
+class ScenarioError(InputError):
     """The scenario (or another input file) is unusable; nothing was changed."""
 
     exit_code = 2
@@ -75,6 +84,11 @@ class Interrupted(ChaosError):
 
 
 # --- cluster access -------------------------------------------------------------------------
+
+
+class KubeconfigError(InputError):
+    """The kubeconfig or context named cannot be used (missing, unreadable, malformed, no such
+    context); nothing was contacted."""
 
 
 class ClusterError(ChaosError):

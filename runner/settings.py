@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from runner.errors import ScenarioError
+from runner.errors import InputError, ScenarioError
 from runner.scenario.model import ClusterChoice, Duration, RollbackPolicy, Scenario, Settings
 
 
@@ -101,31 +101,40 @@ RUN_ENV = ("CHAOS_CLUSTER", "CHAOS_CONTEXT", "CHAOS_REPORTS_DIR")
 ENV_VARS: tuple[str, ...] = (*RUN_ENV, *_SETTINGS_ENV)
 
 
-def _cluster(scenario: Scenario, env: Mapping[str, str], flags: Flags,
-             context: str | None, home: Path) -> tuple[ClusterChoice, str]:
-    """Which cluster a run uses and why (the first line of a run says both)."""
+NOT_NAMED = ("no real cluster was named (--cluster kube, --context, --kubeconfig, the scenario's "
+             "settings.cluster or CHAOS_CONTEXT would name one)")
+
+
+def _cluster(scenario: Scenario, env: Mapping[str, str], flags: Flags) -> tuple[ClusterChoice, str]:
+    """Which cluster a run uses and why (the first line of a run says both). A real cluster is
+    used only when something names it: an ambient KUBECONFIG or ~/.kube/config never does."""
     if flags.cluster:
-        return ClusterChoice(_cluster_flag(flags.cluster)), "--cluster"
+        choice = ClusterChoice(_cluster_flag(flags.cluster))
+        if choice is ClusterChoice.SIM and (flags.context or flags.kubeconfig):
+            raise InputError("--context and --kubeconfig name a real cluster, but --cluster sim asks "
+                             "for the embedded one; drop one of them")
+        return choice, "named by --cluster"
+    if flags.context:
+        return ClusterChoice.KUBE, "named by --context"
+    if flags.kubeconfig:
+        return ClusterChoice.KUBE, "named by --kubeconfig"
     if env.get("CHAOS_CLUSTER"):
         value = _choice("CHAOS_CLUSTER", env["CHAOS_CLUSTER"], ClusterChoice)
-        return ClusterChoice(value), "CHAOS_CLUSTER"
+        return ClusterChoice(value), "named by CHAOS_CLUSTER"
+    if env.get("CHAOS_CONTEXT"):
+        return ClusterChoice.KUBE, "named by CHAOS_CONTEXT"
     if scenario.settings.cluster is not None:
-        return scenario.settings.cluster, "the scenario's settings.cluster"
-    if context or flags.kubeconfig:
-        return ClusterChoice.KUBE, "--context/--kubeconfig"
-    if (home / ".kube" / "config").exists():
-        return ClusterChoice.KUBE, ("the current kubeconfig context (use --cluster sim for the "
-                                    "embedded cluster)")
-    return ClusterChoice.SIM, "no kubeconfig found (use --cluster kube to target a real cluster)"
+        return scenario.settings.cluster, "named by the scenario's settings.cluster"
+    return ClusterChoice.SIM, NOT_NAMED
 
 
 def _cluster_flag(value: str) -> str:
     if value not in [c.value for c in ClusterChoice]:
-        raise ScenarioError(f"--cluster must be sim or kube, not {value!r}", code="CLI001")
+        raise InputError(f"--cluster must be sim or kube, not {value!r}")
     return value
 
 
-def resolve(scenario: Scenario, *, env: Mapping[str, str], flags: Flags, home: Path,
+def resolve(scenario: Scenario, *, env: Mapping[str, str], flags: Flags,
             tool_version: str = "") -> RunSettings:
     """Layer defaults < scenario < CHAOS_* env < flags into one frozen tree. A bad value in the
     environment is a ScenarioError naming the variable (exit 2); nothing has been touched yet."""
@@ -133,8 +142,8 @@ def resolve(scenario: Scenario, *, env: Mapping[str, str], flags: Flags, home: P
     for name, change in _SETTINGS_ENV.items():
         if env.get(name):
             settings = change(settings, name, env[name])
-    context = flags.context or env.get("CHAOS_CONTEXT") or None
-    cluster, reason = _cluster(scenario, env, flags, context, home)
+    cluster, reason = _cluster(scenario, env, flags)
+    context = (flags.context or env.get("CHAOS_CONTEXT") or None) if cluster is ClusterChoice.KUBE else None
     reports_root = Path(env["CHAOS_REPORTS_DIR"]) if env.get("CHAOS_REPORTS_DIR") else Path("reports")
     options = RunOptions(scenario_path=scenario.path, run_dir=flags.report_dir,
                          reports_root=reports_root, yes=flags.yes,

@@ -14,6 +14,7 @@ Must not: import Typer, Rich or the kubernetes client (the CLI renders); write
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import shlex
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from runner import xid as xidcat
 from runner.errors import ChaosError
+from runner.scenario.model import Duration
 from runner.shimwire import (
     DEFAULT_TOGGLE_FILE,
     LIBRARY_NAME,
@@ -221,11 +223,12 @@ def read_toggle(path: Path | str) -> ToggleState | None:
 
 
 def parse_duration(text: str) -> int:
-    """`90`, `30s`, `10m`, `2h` -> seconds."""
-    m = re.fullmatch(r"\s*(\d+)\s*([smh]?)\s*", text)
-    if not m:
-        raise ShimInputError(f"duration {text!r} is not like 30s, 10m or 2h")
-    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+    """`30s`, `10m`, `1h30m` -> whole seconds, in the one duration grammar of scenarios and flags
+    (`runner.scenario.model.Duration`); ShimInputError otherwise."""
+    try:
+        return math.ceil(Duration.parse(text).seconds)
+    except ValueError as exc:
+        raise ShimInputError(str(exc)) from None
 
 
 # --- running a local command under the shim ----------------------------------------------------

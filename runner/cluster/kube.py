@@ -27,6 +27,7 @@ import json
 import os
 import random
 import socket
+import stat
 import threading
 import time
 import urllib.parse
@@ -45,6 +46,7 @@ from runner.errors import (
     Forbidden,
     Gone,
     Invalid,
+    KubeconfigError,
     NotFound,
     Unavailable,
 )
@@ -407,30 +409,64 @@ def _configuration() -> Any:
     return configuration
 
 
+def kubeconfig_path(kubeconfig: str | None) -> str:
+    """The kubeconfig kubectl would read: --kubeconfig, else $KUBECONFIG, else ~/.kube/config."""
+    return kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+def _check_file(path: str) -> None:
+    """A kubeconfig must be a readable regular file: a FIFO or device would block the client's
+    read forever, a directory or garbage would end in a traceback deep inside it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise KubeconfigError(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise KubeconfigError(f"kubeconfig {path} is {what}; pass a kubeconfig file with --kubeconfig")
+    if not os.access(path, os.R_OK):
+        raise KubeconfigError(f"cannot read kubeconfig {path}: permission denied")
+
+
+def _contexts(path: str) -> list[str]:
+    try:
+        contexts, _ = k8s_config.list_kube_config_contexts(config_file=path)
+    except Exception:  # noqa: BLE001 - only used to enrich a message
+        return []
+    return sorted(str(c.get("name")) for c in contexts or [] if isinstance(c, dict))
+
+
 def _from_kubeconfig(context: str | None, kubeconfig: str | None) -> tuple[Any, str]:
-    """An ApiClient configured as kubectl would be, and a description naming the context."""
-    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    first = path.split(os.pathsep)[0] if path else ""
-    if not kubeconfig and not any(os.path.exists(p) for p in path.split(os.pathsep) if p):
+    """An ApiClient configured as kubectl would be, and a description naming the context.
+    Every problem with the kubeconfig or the context is a KubeconfigError (invalid input, exit 2)."""
+    path = kubeconfig_path(kubeconfig)
+    paths = [p for p in path.split(os.pathsep) if p]
+    if not kubeconfig and not any(os.path.exists(p) for p in paths):
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             configuration = _configuration()
             try:
-                k8s_config.load_incluster_config(
-                    client_configuration=configuration)
+                k8s_config.load_incluster_config(client_configuration=configuration)
             except ConfigException as exc:
-                raise ClusterError(f"in-cluster configuration failed: {exc}") from exc
+                raise KubeconfigError(f"in-cluster configuration failed: {exc}") from exc
             return (k8s_client.ApiClient(configuration),
                     f"in-cluster service account ({_safe_url(configuration.host)})")
-        raise ClusterError(f"no kubeconfig at {first or '~/.kube/config'} and not running in a "
-                           "cluster; pass --kubeconfig or set KUBECONFIG")
+        raise KubeconfigError(f"no kubeconfig at {paths[0] if paths else '~/.kube/config'} and not "
+                              "running in a cluster; pass --kubeconfig or set KUBECONFIG")
+    for one in paths if not kubeconfig else [kubeconfig]:
+        if kubeconfig or os.path.exists(one):
+            _check_file(one)
     try:
         configuration = _configuration()
-        k8s_config.load_kube_config(
-            config_file=path, context=context, client_configuration=configuration)
+        k8s_config.load_kube_config(config_file=path, context=context,
+                                    client_configuration=configuration)
         api = k8s_client.ApiClient(configuration)
-        _, active = k8s_config.list_kube_config_contexts(
-            config_file=path)
-    except (ConfigException, OSError, ValueError) as exc:
-        raise ClusterError(f"cannot load kubeconfig {path}: {exc}") from exc
+        _, active = k8s_config.list_kube_config_contexts(config_file=path)
+    except Exception as exc:  # noqa: BLE001 - the client raises anything from YAML errors to KeyError
+        known = _contexts(path)
+        if context and known and context not in known:
+            raise KubeconfigError(f"context {context!r} is not in kubeconfig {path} (it has: "
+                                  f"{', '.join(known)}); pass one of those with --context") from None
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise KubeconfigError(f"cannot load kubeconfig {path}: {detail}") from None
     name = context or (active or {}).get("name", "?")
     return api, f"context {name} ({_safe_url(api.configuration.host)})"

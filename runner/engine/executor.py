@@ -50,7 +50,14 @@ from runner.engine.result import (
     Verdict,
 )
 from runner.engine.rollback import leftovers, undo_pending
-from runner.errors import ChaosError, ClusterError, DeadlineExceeded, Interrupted, PreflightError
+from runner.errors import (
+    ChaosError,
+    ClusterError,
+    DeadlineExceeded,
+    InputError,
+    Interrupted,
+    PreflightError,
+)
 from runner.kernel.clock import Clock, SystemClock
 from runner.kernel.signals import InterruptGate
 from runner.kernel.step import (
@@ -76,9 +83,10 @@ def new_run_id(clock: Clock) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock.time())) + "-" + secrets.token_hex(3)
 
 
-def default_run_dir(root: Path, scenario_name: str, clock: Clock) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.time()))
-    return root / f"{stamp}-{scenario_name}"
+def default_run_dir(root: Path, run_id: str) -> Path:
+    """`<root>/<run id>`: the name the journal, the cluster copy and the labels use too, unique
+    even for two scenarios of one name started in the same second."""
+    return root / run_id
 
 
 def arms_fault(scenario: Scenario) -> int | None:
@@ -177,8 +185,7 @@ class Executor:
         self._echo = echo
         self._rollback_signals: list[str] = []  # noted by the signal handler, told after each undo
         self.run_id = run_id or new_run_id(self.clock)
-        self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root,
-                                                               scenario.metadata.name, self.clock)
+        self.run_dir = self.options.run_dir or default_run_dir(self.options.reports_root, self.run_id)
         self.state = RunState(allow_privileged=self.options.allow_privileged)
         self.timeline: list[TimelineEvent] = []
         self.results: list[StepResult] = []
@@ -345,13 +352,20 @@ class Executor:
 
     def _prepare_run_dir(self) -> None:
         path = self.run_dir / JOURNAL_FILE
-        if path.exists():
-            old = read_journal(path, self.steps.undo_kinds)
-            if old.pending():
-                raise PreflightError(f"{self.run_dir} holds the journal of run {old.run_id}, which "
-                                     f"left changes not undone; run: chaos recover {self.run_dir}")
-            path.rename(self.run_dir / f"journal.{old.run_id or 'old'}.jsonl")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if path.exists():
+                old = read_journal(path, self.steps.undo_kinds)
+                if old.pending():
+                    raise PreflightError(f"{self.run_dir} holds the journal of run {old.run_id}, which "
+                                         f"left changes not undone; run: chaos recover {self.run_dir}")
+                path.rename(self.run_dir / f"journal.{old.run_id or 'old'}.jsonl")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.run_dir / f".chaos-write-test-{self.run_id}"
+            probe.write_text("")  # a read-only directory must fail here, not at the first change
+            probe.unlink()
+        except OSError as exc:
+            raise InputError(f"cannot use {self.run_dir} as the run directory: "
+                             f"{exc.strerror or exc}; pick another with --report-dir") from None
 
     def _preflight(self) -> PreflightReport:
         report = preflight(self.cluster, self.scenario, yes=self.options.yes)
@@ -503,6 +517,10 @@ class Executor:
         if policy is RollbackPolicy.NEVER:
             return RollbackResult(policy.value, False,
                                   leftovers=tuple(p.action.describe() for p in reversed(pending)))
+        if not contents.recorded():
+            # write-ahead: a run that journaled nothing changed nothing, so there is nothing to
+            # verify either (and an unreachable cluster must not turn "nothing changed" into 5)
+            return RollbackResult(policy.value, False, verified=True)
         to_undo: list[PendingUndo] = pending
         if policy is RollbackPolicy.ALWAYS:
             to_undo = contents.recorded()
@@ -514,6 +532,7 @@ class Executor:
         self.mark("rollback-start", f"{len(to_undo)} change(s) to undo ({verdict.value})")
         outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.clock, journal, to_undo,
                                                    self._undo_done)
+        self._mark_undone(to_undo, outcomes)
         left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
         left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
         result = RollbackResult(policy.value, True, tuple(outcomes), not left, tuple(left))
@@ -521,6 +540,18 @@ class Executor:
         self._rollback_notices()
         self.listener.rollback_finished(result)
         return result
+
+    def _mark_undone(self, undone: list[PendingUndo], outcomes: list[UndoOutcome]) -> None:
+        """Timeline points for undos that are news (a node disarmed by rollback)."""
+        applied = sorted(undone, key=lambda p: p.seq, reverse=True)  # undo_pending's order
+        for item, outcome in zip(applied, outcomes, strict=False):
+            kind = str(getattr(item.action, "marks", "") or "")
+            if not (kind and outcome.ok):
+                continue
+            node = str(getattr(item.action, "node", "") or "")
+            self.mark(kind, "by rollback", node=node)
+            if kind == "fault-disarmed" and self.state.armed_nodes and self.state.disarmed_at is None:
+                self.state.disarmed_at = self.clock.time()
 
     def _fault_summary(self) -> FaultSummary:
         fault = self.scenario.fault

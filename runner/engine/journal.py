@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
-from runner.errors import ChaosError, ClusterError, NotFound, StepError
+from runner.errors import ClusterError, InputError, NotFound, StepError
 from runner.kernel.clock import Clock
 from runner.kernel.labels import run_labels
 from runner.kernel.step import JsonValue
@@ -61,6 +62,7 @@ class JournalContents:
     kinds: UndoKinds
     entries: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    source: str = "journal"
 
     @property
     def run_id(self) -> str:
@@ -83,13 +85,24 @@ class JournalContents:
         return ends[-1] if ends else None
 
     def recorded(self) -> list[PendingUndo]:
-        """Every recorded undo, in journal order."""
-        return [PendingUndo(int(e["seq"]), str(e.get("step", "")), self.kinds.decode(e["action"]),
-                            e["action"]) for e in self.entries if e.get("type") == "undo"]
+        """Every recorded undo, in journal order; InputError when an entry cannot be decoded."""
+        out = []
+        for e in self.entries:
+            if e.get("type") != "undo":
+                continue
+            action = e.get("action")
+            try:
+                if not isinstance(action, dict):
+                    raise ValueError("its action is not an object")
+                out.append(PendingUndo(int(e["seq"]), str(e.get("step", "")),
+                                       self.kinds.decode(action), action))
+            except ValueError as exc:
+                raise InputError(f"{self.source}: entry {e.get('seq')} cannot be undone: {exc}") from None
+        return out
 
     def undone_seqs(self) -> set[int]:
-        return {int(e["undo_seq"]) for e in self.entries
-                if e.get("type") == "undone" and e.get("ok", True)}
+        return {e["undo_seq"] for e in self.entries
+                if e.get("type") == "undone" and e.get("ok", True) and isinstance(e.get("undo_seq"), int)}
 
     def pending(self) -> list[PendingUndo]:
         """Recorded undos not yet undone, in journal order (undo them in reverse)."""
@@ -100,7 +113,7 @@ class JournalContents:
 def parse_journal(text: str, kinds: UndoKinds, source: str = "journal") -> JournalContents:
     """Parse journal text. A truncated or corrupt LAST line is ignored with a warning (a process
     killed mid-write); a corrupt line elsewhere is an error (the file was damaged)."""
-    contents = JournalContents(kinds)
+    contents = JournalContents(kinds, source=source)
     lines = text.split("\n")
     complete_last = text.endswith("\n")
     body = [ln for ln in lines if ln.strip()]
@@ -108,25 +121,41 @@ def parse_journal(text: str, kinds: UndoKinds, source: str = "journal") -> Journ
         is_last = i == len(body) - 1
         try:
             entry = json.loads(line)
-            if not isinstance(entry, dict) or "seq" not in entry or "type" not in entry:
-                raise ValueError("not a journal entry")
+            _check_entry(entry)
         except ValueError as exc:
             if is_last:
                 contents.warnings.append(f"{source}: ignored a truncated last line ({exc}); the "
                                          "process that wrote it was probably killed mid-write")
                 break
-            raise ChaosError(f"{source}: line {i + 1} is corrupt: {exc}") from None
+            raise InputError(f"{source}: line {i + 1} is corrupt: {exc}; a journal is written "
+                             "by chaos alone, so this file was damaged or is not a journal") from None
         if is_last and not complete_last:
             contents.warnings.append(f"{source}: the last line has no newline (killed mid-write?)")
         contents.entries.append(entry)
     return contents
 
 
+def _check_entry(entry: Any) -> None:
+    """ValueError unless `entry` has the shape every journal entry has."""
+    if not isinstance(entry, dict) or "seq" not in entry or "type" not in entry:
+        raise ValueError("not a journal entry")
+    if not isinstance(entry["seq"], int) or isinstance(entry["seq"], bool):
+        raise ValueError(f"seq {entry['seq']!r} is not a whole number")
+    if not isinstance(entry["type"], str):
+        raise ValueError(f"type {entry['type']!r} is not text")
+
+
 def read_journal(path: Path, kinds: UndoKinds) -> JournalContents:
+    """The journal at `path`; InputError (exit 2) naming the file when it cannot be read as one."""
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"journal {path} is not a regular file")
+        text = path.read_bytes()[: 64 * 1024 * 1024].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"journal {path} is not text (byte {exc.start}): not a chaos journal") from None
     except OSError as exc:
-        raise ChaosError(f"cannot read journal {path}: {exc}") from exc
+        raise InputError(f"cannot read journal {path}: {exc.strerror or exc}") from None
     return parse_journal(text, kinds, str(path))
 
 

@@ -26,7 +26,7 @@ from runner.engine.journal import (
 )
 from runner.engine.result import UndoOutcome
 from runner.engine.rollback import leftovers, undo_pending
-from runner.errors import ChaosError, NotFound
+from runner.errors import InputError, NotFound
 from runner.kernel.clock import Clock, SystemClock
 from runner.kernel.labels import run_selector
 from runner.kernel.undo import UndoKinds
@@ -106,19 +106,28 @@ def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
     if run_dir is not None:
         path = run_dir if run_dir.is_file() else run_dir / JOURNAL_FILE
         if not path.exists():
-            raise ChaosError(f"no journal at {path}")
+            raise InputError(f"no journal at {path}: RUN_DIR is the run directory a run printed "
+                             "(it holds journal.jsonl)")
         contents = read_journal(path, kinds)
+        contents.recorded()  # every entry decodes, or InputError now, before the cluster is touched
+        if not contents.entries:
+            raise InputError(f"journal {path} is empty: no run wrote to it, so there is nothing "
+                             "to recover from it")
         if run_id and contents.run_id != run_id:
-            raise ChaosError(f"{path} is the journal of run {contents.run_id}, not {run_id}")
+            raise InputError(f"{path} is the journal of run {contents.run_id}, not {run_id}")
         ns = namespace or contents.namespace
         mirror = _existing_mirror(cluster, contents.run_id, ns)
         journal = Journal.resume(contents, path, clock, mirror)
         return RecoverResult((_recover_one(cluster, clock, contents, journal, ns, f"journal {path}"),))
     if not (run_id or all_runs):
-        raise ChaosError("say which run to recover: a RUN_DIR, --run ID, or --all")
+        raise InputError("say which run to recover: a RUN_DIR, --run ID, or --all")
     runs = []
-    for rid, ns, text in cluster_journals(cluster, run_id=None if all_runs else run_id,
-                                          namespace=namespace):
+    found = cluster_journals(cluster, run_id=None if all_runs else run_id, namespace=namespace)
+    if run_id and not all_runs and not found:
+        where = f"namespace {namespace}" if namespace else "any namespace"
+        raise InputError(f"no journal of run {run_id} in {where} of this cluster (its copy is the "
+                         f"ConfigMap {MIRROR_PREFIX}{run_id}); a run that ended clean deletes it")
+    for rid, ns, text in found:
         contents = parse_journal(text, kinds, f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}")
         mirror = Mirror(cluster, rid, ns)
         mirror.exists = True
@@ -146,7 +155,7 @@ def _recover_one(cluster: Cluster, clock: Clock, contents: JournalContents, jour
     try:
         pending = contents.pending()
     except (KeyError, TypeError, ValueError) as exc:  # a journal from another version, or edited
-        raise ChaosError(f"cannot read the journal of run {run_id} ({source}): {exc}") from exc
+        raise InputError(f"cannot read the journal of run {run_id} ({source}): {exc}") from exc
     outcomes = undo_pending(cluster, clock, journal, pending)
     left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
     left += leftovers(cluster, contents.recorded(), run_id, namespace)

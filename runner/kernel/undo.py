@@ -30,7 +30,9 @@ __all__ = ["MISSING", "DeleteObject", "RestoreJson", "SetUnschedulable", "UndoAc
 class UndoAction(Protocol):
     """A recorded way back. Serialisable (the journal stores it), idempotent (replaying an
     already-undone action changes nothing), and self-contained (`chaos recover` replays it in a new
-    process from the journal alone)."""
+    process from the journal alone). An action whose undoing is itself news may name a timeline
+    kind in a class attribute `marks` (DisarmNode: "fault-disarmed"); the engine adds that point
+    when rollback applies it."""
 
     kind: ClassVar[str]
 

@@ -5,21 +5,23 @@ never explode in time or memory, and every later complaint must point at a line 
 This module reads bytes (size-capped), decodes strict UTF-8, and builds plain values directly from
 the parser's event stream (never `yaml.load`): only the standard YAML types exist, any other tag
 is refused, duplicate keys are errors, and aliases are charged their full expanded size, so an
-alias bomb is refused after a handful of events. It knows nothing about scenarios.
+alias bomb is refused after a handful of events. Plain scalars resolve by the YAML 1.2 core schema,
+as the published JSON Schema and editors (yaml-language-server) read them: `yes`, `on`, `no` and
+`off` are text, not booleans; `010` is ten; `1:30` is text. It knows nothing about scenarios.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
 
 from runner.errors import Position, ScenarioError
 
@@ -39,8 +41,34 @@ _SCALAR_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "time
 _COLLECTION_TAGS = {_YAML + "map", _YAML + "seq"}
 _TAB_INDENT = re.compile(r"^( *)\t", re.MULTILINE)
 
-_resolver = Resolver()
-_constructor = SafeConstructor()
+
+def _float(text: str) -> float:
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(text)
+
+
+def _int(text: str) -> int:
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text)
+
+
+# The YAML 1.2 core schema's tag resolution (yaml.org/spec/1.2.2, 10.3.2), in order: what a plain
+# scalar means, and how to build it. Anything else is a string.
+_CORE: tuple[tuple[str, re.Pattern[str], Callable[[str], Any]], ...] = (
+    ("null", re.compile(r"(?:~|null|Null|NULL|)\Z"), lambda _text: None),
+    ("bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), lambda text: text.lower() == "true"),
+    ("int", re.compile(r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z"), _int),
+    ("float", re.compile(r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"), _float),
+)
+_CORE_BY_TAG = {_YAML + name: (pattern, build) for name, pattern, build in _CORE}
 
 
 @dataclass(frozen=True)
@@ -68,10 +96,14 @@ def read_text(path: str | Path, display: str | None = None) -> str:
     """The file's text, refusing what is too large, binary or not UTF-8 (ScenarioError)."""
     name = display or str(path)
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise ScenarioError("is a directory, not a scenario file", Position(name, 0, 0), "CH001")
+        if not stat.S_ISREG(mode):  # a FIFO or a device would block the read, or never end
+            raise ScenarioError("is not a regular file (a FIFO, socket or device); a scenario is a "
+                                "file", Position(name, 0, 0), "CH001")
         with open(path, "rb") as handle:
             raw = handle.read(MAX_BYTES + 1)  # never read a 20 MB file whole
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, not a scenario file", Position(name, 0, 0), "CH001") from None
     except OSError as exc:
         raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", Position(name, 0, 0),
                             "CH001") from None
@@ -233,23 +265,21 @@ class _Builder:
     def scalar_value(self, event: yaml.ScalarEvent) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = _resolver.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+            if not event.implicit[0]:  # quoted: always text
+                return event.value
+            for _name, pattern, build in _CORE:
+                if pattern.match(event.value):
+                    return build(event.value)
+            return event.value
         self.check_tag(tag, _SCALAR_TAGS, event.start_mark)
-        if tag in (_YAML + "str", _YAML + "timestamp", _YAML + "value"):
-            return event.value  # timestamps stay text: nothing in a scenario is a date
-        node = ScalarNode(tag, event.value)  # marks unused: errors are placed by the event
-        try:
-            if tag == _YAML + "null":
-                return None
-            if tag == _YAML + "bool":
-                return _constructor.construct_yaml_bool(node)
-            if tag == _YAML + "int":
-                return _constructor.construct_yaml_int(node)
-            return _constructor.construct_yaml_float(node)
-        except (ValueError, KeyError, yaml.YAMLError):
+        if tag not in _CORE_BY_TAG:
+            return event.value  # !!str; timestamps stay text: nothing in a scenario is a date
+        pattern, build = _CORE_BY_TAG[tag]
+        if not pattern.match(event.value):
             kind = tag.rsplit(":", 1)[-1]
-            raise self.fail("CH004", f"{event.value!r} cannot be read as {kind}",
-                            event.start_mark) from None
+            raise self.fail("CH004", f"{event.value!r} cannot be read as {kind} (YAML 1.2 core "
+                            "schema)", event.start_mark)
+        return build(event.value)
 
     def check_tag(self, tag: str | None, allowed: set[str], mark: Any) -> None:
         if tag is None or tag == "!" or tag in allowed:

@@ -20,8 +20,11 @@ from runner.shimwire import DEFAULT_LOG_LIMIT
 # Durations
 # ---------------------------------------------------------------------------------------------
 
+# The one duration grammar: scenarios, CLI flags and shim helpers all parse with Duration.parse,
+# and the JSON Schema's pattern is this one without the group names (a test keeps them equal).
+# ASCII digits only: JSON Schema patterns are ECMA-262, where \d means [0-9].
 DURATION_RE = re.compile(
-    r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?!s))?(?:(?P<s>\d+(?:\.\d+)?)s)?(?:(?P<ms>\d+)ms)?$"
+    r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m(?!s))?(?:(?P<s>[0-9]+(?:\.[0-9]+)?)s)?(?:(?P<ms>[0-9]+)ms)?$"
 )
 
 

@@ -62,7 +62,7 @@ class ScenarioInvalid(ScenarioError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        position = Position(first.file, first.line, first.column) if first.line else None
+        position = Position(first.file, first.line, first.column)  # line 0: the whole file
         super().__init__(first.message + more, position, first.code, first.field)
         self.problems = tuple(problems)
 
@@ -248,6 +248,10 @@ def _translate(error: ValidationError, doc: loader.Document) -> Iterator[Problem
         hint = None
         if "string" in wanted and isinstance(value, bool | int | float):
             hint = f"quote it to make it text: \"{value if not isinstance(value, bool) else str(value)}\""
+        elif "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+            meant = "true" if _YAML11_BOOLS[value.lower()] else "false"
+            hint = (f"YAML 1.2, which the schema and editors read, has no {value!r} boolean: "
+                    f"write {meant}")
         yield at("CH012", f"expected {names}, got {_kind_of(value)}", hint=hint)
     elif kind == "enum" and path and path[-1] == "xid":
         yield at("CH020", unknown_xid_message(value) if isinstance(value, int) else
@@ -271,6 +275,10 @@ def _translate(error: ValidationError, doc: loader.Document) -> Iterator[Problem
                  "with a letter or digit")
     else:
         yield at("CH013", _range_message(kind, rule, value))
+
+
+# YAML 1.1 booleans: text under YAML 1.2's core schema; what each one meant, for the hint
+_YAML11_BOOLS = {"yes": True, "y": True, "on": True, "no": False, "n": False, "off": False}
 
 
 def _range_message(kind: str, rule: Any, value: Any) -> str:

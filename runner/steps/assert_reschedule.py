@@ -27,7 +27,7 @@ from runner.kernel.step import (
 from runner.kernel.watch import Watched, wait_for
 from runner.scenario.model import AssertRescheduleStep, Scenario, StepKind
 from runner.shimwire import xid_lines
-from runner.steps.common import by_node, node_ref, pod_summaries
+from runner.steps.common import by_node, mark_crashes, node_ref, pod_summaries
 from runner.steps.wait import note_injection
 from runner.workload.kinds import desired_replicas, workload_ref
 from runner.workload.views import node_view, pod_view
@@ -70,6 +70,7 @@ class AssertRescheduleImpl:
             return seen.cordoned is not None
 
         def observe(pods: list[KubeObject]) -> None:
+            mark_crashes(ctx, pods)
             for p in pods:
                 v = pod_view(p)
                 seen.restarts[v.name] = max(seen.restarts.get(v.name, 0), v.restarts)
@@ -77,8 +78,6 @@ class AssertRescheduleImpl:
                     seen.logs_read.add(v.name)
                     if seen.first_crash is None:
                         seen.first_crash = ctx.clock.time()
-                        code = v.containers[0].last_exit_code if v.containers else None
-                        ctx.timeline("pod-crash", f"exit code {code}", node=node, pod=v.name)
                     self._read_xid_lines(ctx, v.namespace, v.name, node, seen)
                 if (v.ready and v.node and v.node != node and v.name not in seen.ready_marked
                         and v.name not in ctx.state.placements_before):

@@ -32,6 +32,27 @@ def live_target_pods(ctx: StepContext) -> list[KubeObject]:
     return target_pods(ctx.cluster, ctx.scenario.target, ctx.state.selector)
 
 
+def mark_crashes(ctx: StepContext, pods: Iterable[KubeObject]) -> list[PodView]:
+    """A `pod-crash` timeline point for every crash not marked yet (each restart counts, and a
+    container that exited with an error without restarting counts once); returns the pods that
+    crashed since the last call. Shared by every step that watches pods, so none is drawn twice."""
+    crashed = []
+    for pod in pods:
+        view = pod_view(pod)
+        crashes = max(view.restarts, 1 if view.crashed else 0)
+        marked = ctx.state.crashes_marked.get(view.name, 0)
+        if crashes <= marked:
+            continue
+        code = next((c.last_exit_code for c in view.containers if c.last_exit_code not in (None, 0)),
+                    None)
+        for n in range(marked + 1, crashes + 1):
+            ctx.timeline("pod-crash", f"crash {n}" + (f", exit code {code}" if code is not None else ""),
+                         node=view.node, pod=view.name)
+        ctx.state.crashes_marked[view.name] = crashes
+        crashed.append(view)
+    return crashed
+
+
 def pod_summaries(pods: Iterable[KubeObject | PodView]) -> list[dict[str, Any]]:
     views = [p if isinstance(p, PodView) else pod_view(p) for p in pods]
     return [v.summary() for v in sorted(views, key=lambda v: v.name)]

@@ -101,6 +101,7 @@ class DisarmNode:
     """
 
     kind: ClassVar[str] = "disarm-node"
+    marks: ClassVar[str] = "fault-disarmed"  # rollback disarming the node is on the timeline
     node: str
     namespace: str
     toggle_dir: str

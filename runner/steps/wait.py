@@ -19,7 +19,7 @@ from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, S
 from runner.kernel.watch import Watched, wait_for
 from runner.scenario.model import Scenario, StepKind, WaitFor, WaitStep, WorkloadKind
 from runner.shimwire import XID_LINE, xid_lines
-from runner.steps.common import by_node, live_target_pods, pod_summaries
+from runner.steps.common import by_node, live_target_pods, mark_crashes, pod_summaries
 from runner.workload.kinds import desired_replicas, workload_ref
 from runner.workload.views import matches_where, node_view, pod_view
 
@@ -118,7 +118,7 @@ def _wait_restarts(step: WaitStep, ctx: StepContext) -> Found:
                       what=f"a target pod with {step.min_restarts}+ restart(s)")
     crashed_pod = next(p for p in result.objects if pod_view(p).restarts >= step.min_restarts)
     crashed = pod_view(crashed_pod)
-    ctx.timeline("pod-crash", result.message, node=crashed.node, pod=crashed.name)
+    mark_crashes(ctx, result.objects)
     evidence = [Evidence("placement", result.message, {"pods": pod_summaries(result.objects)})]
     why = _crash_reason(ctx, crashed_pod)
     if why:

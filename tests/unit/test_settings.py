@@ -26,11 +26,11 @@ def with_settings(**changes: Any) -> Scenario:
 
 def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
     assert Settings().timeout.seconds == 900  # the default, which xid79.yaml overrides with 10m
-    assert resolve(SCENARIO, env={}, flags=Flags(), home=tmp_path).settings.timeout.seconds == 600
+    assert resolve(SCENARIO, env={}, flags=Flags()).settings.timeout.seconds == 600
     scenario = with_settings(timeout=Duration.parse("20m"))
-    assert resolve(scenario, env={}, flags=Flags(), home=tmp_path).settings.timeout.seconds == 1200
+    assert resolve(scenario, env={}, flags=Flags()).settings.timeout.seconds == 1200
     env = {"CHAOS_TIMEOUT": "30m", "CHAOS_ROLLBACK": "always", "CHAOS_FAULT_EXPIRY": "90s"}
-    got = resolve(scenario, env=env, flags=Flags(), home=tmp_path)
+    got = resolve(scenario, env=env, flags=Flags())
     assert got.settings.timeout.seconds == 1800
     assert got.settings.rollback is RollbackPolicy.ALWAYS
     assert got.settings.fault_expiry.seconds == 90
@@ -40,34 +40,34 @@ def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
 
 def test_cluster_flag_beats_the_environment_which_beats_the_scenario(tmp_path: Path) -> None:
     kube_scenario = with_settings(cluster=ClusterChoice.KUBE)
-    got = resolve(kube_scenario, env={}, flags=Flags(), home=tmp_path)
-    assert (got.cluster, got.cluster_reason) == (ClusterChoice.KUBE, "the scenario's settings.cluster")
-    got = resolve(kube_scenario, env={"CHAOS_CLUSTER": "sim"}, flags=Flags(), home=tmp_path)
-    assert (got.cluster, got.cluster_reason) == (ClusterChoice.SIM, "CHAOS_CLUSTER")
+    got = resolve(kube_scenario, env={}, flags=Flags())
+    assert (got.cluster, got.cluster_reason) == (ClusterChoice.KUBE, "named by the scenario's settings.cluster")
+    got = resolve(kube_scenario, env={"CHAOS_CLUSTER": "sim"}, flags=Flags())
+    assert (got.cluster, got.cluster_reason) == (ClusterChoice.SIM, "named by CHAOS_CLUSTER")
     got = resolve(kube_scenario, env={"CHAOS_CLUSTER": "sim"}, flags=Flags(cluster="kube"),
-                  home=tmp_path)
-    assert (got.cluster, got.cluster_reason) == (ClusterChoice.KUBE, "--cluster")
+                  )
+    assert (got.cluster, got.cluster_reason) == (ClusterChoice.KUBE, "named by --cluster")
 
 
 def test_context_and_reports_dir_from_the_environment(tmp_path: Path) -> None:
     env = {"CHAOS_CONTEXT": "staging", "CHAOS_REPORTS_DIR": str(tmp_path / "out")}
-    got = resolve(SCENARIO, env=env, flags=Flags(), home=tmp_path)
+    got = resolve(SCENARIO, env=env, flags=Flags())
     assert got.context == "staging"
     assert got.options.reports_root == tmp_path / "out"
-    assert resolve(SCENARIO, env=env, flags=Flags(context="prod"), home=tmp_path).context == "prod"
+    assert resolve(SCENARIO, env=env, flags=Flags(context="prod")).context == "prod"
 
 
 @pytest.mark.parametrize(("name", "value"), [("CHAOS_TIMEOUT", "soon"), ("CHAOS_ROLLBACK", "sometimes"),
                                              ("CHAOS_CLUSTER", "prod"), ("CHAOS_FAULT_EXPIRY", "-1")])
 def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ScenarioError, match=name) as caught:
-        resolve(SCENARIO, env={name: value}, flags=Flags(), home=tmp_path)
+        resolve(SCENARIO, env={name: value}, flags=Flags())
     assert caught.value.exit_code == 2
 
 
 def test_other_chaos_variables_are_reported_as_ignored(tmp_path: Path) -> None:
     got = resolve(SCENARIO, env={"CHAOS_TIMOUT": "1m", "CHAOS_E2E_CONTEXT": "x", "HOME": "/"},
-                  flags=Flags(), home=tmp_path)
+                  flags=Flags())
     assert got.ignored_env == ("CHAOS_TIMOUT",)
 
 

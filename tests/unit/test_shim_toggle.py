@@ -45,7 +45,8 @@ def test_expiry_is_a_dead_man_switch() -> None:
     assert not shim.ToggleState(armed=False).active(now)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30s", 30), ("10m", 600), ("2h", 7200)])
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30s", 30), ("10m", 600), ("2h", 7200),
+                                               ("1h30m", 5400), ("500ms", 1)])
 def test_parse_duration(text: str, seconds: int) -> None:
     assert shim.parse_duration(text) == seconds
 
@@ -59,6 +60,8 @@ def test_bad_inputs_are_refused() -> None:
         shim.render_toggle(True, apis=["everything"])
     with pytest.raises(shim.ShimInputError):
         shim.parse_duration("soon")
+    with pytest.raises(shim.ShimInputError, match="not a duration"):
+        shim.parse_duration("90")  # one grammar with scenarios: a unit is required
 
 
 def test_shim_env() -> None:

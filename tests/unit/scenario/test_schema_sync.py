@@ -215,3 +215,36 @@ def test_duration_pattern_agrees_with_parser() -> None:
 def test_schema_json_is_stable_text() -> None:
     # the published file is what `json.dumps(..., indent=2)` writes, so diffs stay readable
     assert schema_text() == json.dumps(SCHEMA, indent=2) + "\n"
+
+
+def test_one_duration_grammar_in_the_model_and_the_schema() -> None:
+    """The published pattern is the model's, without its group names: editors and chaos validate
+    accept and refuse the same durations."""
+    import re
+
+    from runner.scenario.model import DURATION_RE
+
+    duration = json.loads((REPO / "schema" / "scenario.schema.json").read_text())["$defs"]["duration"]
+    unnamed = re.sub(r"\(\?P<\w+>([^()]*(?:\([^()]*\)[^()]*)*)\)", r"\1", DURATION_RE.pattern)
+    assert duration["pattern"] == unnamed
+    assert "500ms" in duration["patternErrorMessage"]  # what an editor shows instead of the regex
+
+
+def test_yaml_1_1_booleans_are_the_same_error_for_the_schema_and_for_chaos_validate(tmp_path: Path) -> None:
+    import jsonschema
+    import yaml
+
+    text = (REPO / "scenarios" / "xid79.yaml").read_text().replace("{enabled: true}", "{enabled: yes}")
+    assert "enabled: yes" in text
+    # an editor's view: YAML 1.2 (yes is text), then the published schema
+    published = json.loads((REPO / "schema" / "scenario.schema.json").read_text())
+    data = yaml.load(text, Loader=yaml.BaseLoader)  # no YAML 1.1 resolution at all: every scalar text
+    errors = [e for e in jsonschema.Draft202012Validator(published).iter_errors(data)
+              if list(e.absolute_path)[-1:] == ["enabled"]]
+    assert errors, "the schema accepts 'yes' as a boolean"
+    path = tmp_path / "xid79.yaml"
+    path.write_text(text)
+    from runner.scenario.validate import validate_file
+
+    problems = validate_file(path).problems
+    assert [p.field for p in problems if p.severity.value == "error"] == ["steps[2].toggle.enabled"]

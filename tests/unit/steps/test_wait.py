@@ -75,12 +75,16 @@ def test_node_condition(make_ctx, cluster: FakeCluster, clock) -> None:
     assert outcome.evidence[0].data["conditions"]["GpuXidError"] == "True"
 
 
-def test_pod_restarts_marks_a_crash(make_ctx, cluster: FakeCluster, clock) -> None:
+def test_pod_restarts_marks_every_crash_once(make_ctx, cluster: FakeCluster, clock) -> None:
     clock.call_later(5, lambda: cluster.set_pod_phase(NS, "w-0", "Running", ready=False, restarts=2))
     ctx = make_ctx()
     outcome = WaitImpl().run(wait(WaitFor.POD_RESTARTS, min_restarts=2), ctx)
     assert outcome.message == "pod w-0 on n1 restarted 2 time(s)"
-    assert ("pod-crash", outcome.message, "n1", "w-0") in ctx.timeline_points
+    crashes = [p for p in ctx.timeline_points if p[0] == "pod-crash"]
+    assert crashes == [("pod-crash", "crash 1", "n1", "w-0"), ("pod-crash", "crash 2", "n1", "w-0")]
+    cluster.set_pod_phase(NS, "w-0", "Running", ready=False, restarts=3)
+    WaitImpl().run(wait(WaitFor.POD_RESTARTS, min_restarts=3), ctx)  # a later step sees one more
+    assert [p[1] for p in ctx.timeline_points if p[0] == "pod-crash"] == ["crash 1", "crash 2", "crash 3"]
 
 
 def test_log_line_counts_an_xid_injection(make_ctx, cluster: FakeCluster, clock) -> None:
