@@ -71,6 +71,16 @@ def regular_file(tmp: Path) -> str:
 
 DEAD = str(KUBECONFIGS / "unreachable.yaml")  # recover reads the journal before any API call
 
+
+def kubeconfig_case(path: Path) -> Case:
+    return Case(f"kubeconfig {path.stem}",
+                lambda t: ["run", SCENARIO, "--kubeconfig", str(path), "--dry-run"], 2, str(path))
+
+
+def journal_case(path: Path) -> Case:
+    return Case(f"recover journal {path.stem}",
+                lambda t: ["recover", run_dir_with(t, path), "--kubeconfig", DEAD], 2, "journal")
+
 CASES = [
     # --- scenarios (validate, plan, run) ---
     Case("validate a FIFO", lambda t: ["validate", fifo(t)], 2, "not a regular file"),
@@ -98,8 +108,7 @@ CASES = [
     Case("--report-dir is a file", lambda t: ["run", SCENARIO, "--report-dir", regular_file(t)], 2,
          "as the run directory"),
     # --- kubeconfigs and contexts ---
-    *[Case(f"kubeconfig {p.stem}", lambda t, p=p: ["run", SCENARIO, "--kubeconfig", str(p), "--dry-run"],
-           2, str(p)) for p in sorted(KUBECONFIGS.glob("*.yaml")) if p.stem != "unreachable"],
+    *[kubeconfig_case(p) for p in sorted(KUBECONFIGS.glob("*.yaml")) if p.stem != "unreachable"],
     Case("kubeconfig FIFO", lambda t: ["run", SCENARIO, "--kubeconfig", fifo(t)], 2, "not a regular file"),
     Case("kubeconfig directory", lambda t: ["run", SCENARIO, "--kubeconfig", str(t)], 2, "is a directory"),
     Case("kubeconfig binary", lambda t: ["run", SCENARIO, "--kubeconfig", binary(t, "k")], 2, "kubeconfig"),
@@ -114,8 +123,7 @@ CASES = [
     Case("recover with nothing named", lambda t: ["recover", "--kubeconfig", DEAD], 2, "say which run"),
     Case("recover a directory without a journal", lambda t: ["recover", str(t), "--kubeconfig", DEAD], 2,
          "no journal at"),
-    *[Case(f"recover journal {p.stem}", lambda t, p=p: ["recover", run_dir_with(t, p), "--kubeconfig", DEAD],
-           2, "journal") for p in sorted(JOURNALS.glob("*.jsonl"))],
+    *[journal_case(p) for p in sorted(JOURNALS.glob("*.jsonl"))],
     Case("recover a FIFO journal", lambda t: ["recover", run_dir_with(t, special="fifo"), "--kubeconfig",
                                               DEAD], 2, "not a regular file"),
     Case("recover a journal that is a directory", lambda t: ["recover", run_dir_with(t, special="dir"),
