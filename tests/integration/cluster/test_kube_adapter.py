@@ -245,7 +245,8 @@ def test_kubeconfig_like_kubectl(sim: SimCluster, tmp_path: Path, monkeypatch: p
     assert from_env.description.startswith("context sim-ctx")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    from runner.errors import ClusterError
+    from runner.errors import KubeconfigError
 
-    with pytest.raises(ClusterError, match="no kubeconfig"):
+    with pytest.raises(KubeconfigError, match="no kubeconfig") as missing:  # invalid input: exit 2
         KubeCluster()
+    assert missing.value.exit_code == 2

@@ -141,7 +141,8 @@ def test_missing_scenario_file_fails_the_test(pytester: pytest.Pytester) -> None
     """)
     result = pytester.runpytest_subprocess(*plugin_args())
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["chaos scenario nowhere.yaml could not run: CH001  cannot read the file*"])
+    result.stdout.fnmatch_lines(["chaos scenario nowhere.yaml could not run: */nowhere.yaml  CH001  "
+                                 "cannot read the file*"])
 
 
 def test_entry_point_is_declared() -> None:

@@ -36,7 +36,7 @@ def test_every_bundled_scenario_is_covered() -> None:
 def test_bundled_scenario_passes_with_the_xids_outcome(chaos: Chaos, tmp_path: Path, name: str) -> None:
     done, report = run(chaos, REPO / "scenarios" / name, tmp_path / "run")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert done.stdout.startswith("cluster: embedded (sim)")
+    assert done.stdout.startswith("cluster: embedded cluster at http://127.0.0.1:")
     assert report["verdict"] == "passed"
     assert report["cluster"].startswith("embedded cluster at http://127.0.0.1:")
     assert report["fault"]["injections_seen"] >= 1  # the shim really fired in a real process
