@@ -250,7 +250,8 @@ def validate(
                                           "markdown (a summary table)."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail validation too."),
     junit_file: Path | None = typer.Option(None, "--junit-file",  # noqa: B008
-                                           help="Also write JUnit XML (one test case per file) here."),
+                                           help="Also write JUnit XML here (a test case per problem and per "
+                                           "valid file)."),
 ) -> None:
     """Check scenarios offline: YAML, schema and semantics. Exit 0 when valid, 2 when not."""
     from runner.report import validation as render
