@@ -344,7 +344,10 @@ def report_cmd(
     output: str = typer.Option("text", "--output", "-o",
                                help="text (to the terminal), json, md or html (to stdout)."),
 ) -> None:
-    """Re-render a finished run's report from its run directory."""
+    """Re-render a finished run's report from its run directory.
+
+    Exits with the run's own exit code (0 passed, 1 failed, 3 inconclusive, 4 interrupted, 5 rollback
+    incomplete); 2 when the report.json is missing or not a valid run report."""
     from pathlib import Path
 
     from runner.errors import ChaosError
@@ -377,6 +380,7 @@ def report_cmd(
         from runner.report import html
 
         typer.echo(html.render(result), nl=False)
+    raise typer.Exit(result.exit_code)
 
 
 # --- sim commands (embedded cluster) ---

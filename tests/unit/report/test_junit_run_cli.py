@@ -36,7 +36,8 @@ def test_unreachable_cluster_gives_a_failing_junit_file(chaos, tmp_path: Path, j
     proc = chaos(["run", "--cluster", "kube", "--kubeconfig", str(kubeconfig), "--context", "dead",
                   "--report-dir", str(run_dir), "scenarios/xid79.yaml"], timeout=180)
     report = json.loads((run_dir / "report.json").read_text())
-    assert proc.returncode == Verdict(report["verdict"]).exit_code, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode == report["exit_code"] == Verdict(report["verdict"]).exit_code, \
+        proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.returncode in (3, 5)  # nothing proven; 5 while the engine cannot confirm nothing changed
     xml = assert_reads_right(run_dir / "junit.xml", junit_xsd_path)
     (suite,) = list(xml)
