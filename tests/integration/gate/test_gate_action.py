@@ -248,7 +248,8 @@ def test_example_workflow() -> None:
 
 @pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 @pytest.mark.slow
-def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., GateRun]) -> None:
+def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., GateRun],
+                                          junit_xsd_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(REPO / "scenarios" / "manifests", project / "scenarios" / "manifests")
     (project / "scenarios" / "shim-loads.yaml").write_text(PASSING_SIM)
@@ -272,6 +273,12 @@ def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., Ga
     assert (out / "five-replicas" / "summary.md").read_text().strip() in summary
     cases = _junit_cases(out / "validate-junit.xml")
     assert sorted(cases) == ["scenarios/five-replicas.yaml", "scenarios/shim-loads.yaml"]
+    # each run's junit.xml reads right, and its verdict test case fails exactly when the run did
+    for name, verdict in (("shim-loads", "passed"), ("five-replicas", "failed")):
+        xml = assert_reads_right(out / name / "junit.xml", junit_xsd_path)
+        verdict_case = _junit_cases(out / name / "junit.xml")["verdict"]
+        assert (verdict_case.find("failure") is not None) == (verdict != "passed")
+        assert (xml.failures > 0) == (verdict != "passed")
 
 
 def test_validate_junit_file_option(chaos: Callable[..., subprocess.CompletedProcess[str]],

@@ -145,3 +145,13 @@ def test_hostile_text_still_makes_valid_xml(tmp_path: Path) -> None:
     assert failure is not None
     assert failure.get("message") == 'exit 1 red <tag attr="q"> & ]]>'
     junitparser.JUnitXml.fromstring(text)
+
+
+def test_an_unfetchable_xsd_fails_with_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No XSD, no pass: the check fails (never skips) and says what it tried."""
+    from tests.unit.report import junit_check
+
+    monkeypatch.setattr(junit_check, "_cached", None)
+    monkeypatch.setattr("sys.executable", "/bin/false")
+    with pytest.raises(pytest.fail.Exception, match=r"cannot fetch the JUnit XSD: .*pip download"):
+        junit_check.junit_xsd(tmp_path)
