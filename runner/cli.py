@@ -290,7 +290,8 @@ def validate(
                                           "markdown (a summary table)."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail validation too."),
     junit_file: Path | None = typer.Option(None, "--junit-file",  # noqa: B008
-                                           help="Also write JUnit XML (one test case per file) here."),
+                                           help="Also write JUnit XML here (a test case per problem and per "
+                                           "valid file)."),
 ) -> None:
     """Check scenarios offline: YAML, schema and semantics. Exit 0 when valid, 2 when not."""
     from runner.report import validation as render
@@ -383,7 +384,10 @@ def report_cmd(
     output: str = typer.Option("text", "--output", "-o",
                                help="text (to the terminal), json, md or html (to stdout)."),
 ) -> None:
-    """Re-render a finished run's report from its run directory."""
+    """Re-render a finished run's report from its run directory.
+
+    Exits with the run's own exit code (0 passed, 1 failed, 3 inconclusive, 4 interrupted, 5 rollback
+    incomplete); 2 when the report.json is missing or not a valid run report."""
     from pathlib import Path
 
     from runner.errors import ChaosError
@@ -416,6 +420,7 @@ def report_cmd(
         from runner.report import html
 
         typer.echo(html.render(result), nl=False)
+    raise typer.Exit(result.exit_code)
 
 
 # --- sim commands (embedded cluster) ---

@@ -19,9 +19,11 @@
 # Writes into the report directory: validate-junit.xml, validate.json, validate-summary.md and, in
 # run mode, one run directory per scenario (report.json, junit.xml, summary.md, journal, ...).
 # Prints `::error file=...,line=...` annotations for every validation problem and every failed step.
-# Outputs: verdict, exit-code, report-dir. Exits with the exit code (DESIGN.md §6); in run mode, the
-# most serious over all scenarios (5 rollback-incomplete > 1 failed > 4 interrupted >
-# 3 inconclusive > 2 invalid > 0 passed).
+# Outputs: verdict, exit-code, report-dir. Exits with a `chaos` exit code (DESIGN.md §6 "Exit codes":
+# 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 interrupted, 5 rollback incomplete). In run
+# mode it is the most serious over all scenarios, ranked by this script (rank_of below; §6 orders the
+# causes within one run, 5 > 4 > 3 > 1): 5 rollback-incomplete > 1 failed > 4 interrupted >
+# 3 inconclusive > 2 invalid > 0 passed.
 set -uo pipefail
 
 scenarios="${CHAOS_GATE_SCENARIOS:-scenarios}"

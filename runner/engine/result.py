@@ -119,13 +119,24 @@ class RunResult:
         return self.verdict.exit_code
 
     def to_json(self) -> dict[str, JsonValue]:
-        """A JSON-ready dict (enums as their values); the shape schema/report.schema.json describes."""
-        plain: dict[str, JsonValue] = _plain(dataclasses.asdict(self))
+        """A JSON-ready dict (enums as their values, `exit_code` after `verdict`); the shape
+        schema/report.schema.json describes."""
+        fields: dict[str, JsonValue] = _plain(dataclasses.asdict(self))
+        plain: dict[str, JsonValue] = {}
+        for key, value in fields.items():
+            plain[key] = value
+            if key == "verdict":
+                plain["exit_code"] = self.exit_code
         return plain
 
     @classmethod
     def from_json(cls, data: Mapping[str, JsonValue]) -> RunResult:
-        """Rebuild a result from `report.json` (for `chaos report DIR`)."""
+        """Rebuild a result from `report.json` (for `chaos report DIR`). `exit_code` follows from the
+        verdict: when given it must agree (ValueError if not); reports older than it may omit it."""
+        verdict = Verdict(data["verdict"])
+        if "exit_code" in data and data["exit_code"] != verdict.exit_code:
+            raise ValueError(f"exit_code {data['exit_code']!r} does not match verdict {verdict.value!r} "
+                             f"(exit {verdict.exit_code})")
         steps = tuple(
             StepResult(**{**s, "status": StepStatus(s["status"]),
                           "evidence": tuple(Evidence(**e) for e in s.get("evidence", ())),
@@ -141,7 +152,7 @@ class RunResult:
             run_id=data["run_id"], scenario_name=data["scenario_name"],
             scenario_path=data["scenario_path"], cluster=data["cluster"],
             started_at=data["started_at"], finished_at=data["finished_at"],
-            verdict=Verdict(data["verdict"]), reason=data["reason"], steps=steps, rollback=rollback,
+            verdict=verdict, reason=data["reason"], steps=steps, rollback=rollback,
             fault=FaultSummary(**data["fault"]),
             timeline=tuple(TimelineEvent(**t) for t in data.get("timeline", ())),
             run_dir=data.get("run_dir", ""), tool_version=data.get("tool_version", ""),

@@ -1,7 +1,10 @@
 """`report.html`: one self-contained page a person opens after a run.
 
-Verdict banner, key timings, an SVG timeline (steps, the fault window, a lane per node with pod and
-node events), the steps table, evidence in collapsible <details>, and rollback. Inline CSS and
+Verdict banner, key timings, an SVG timeline (steps, the fault window, a lane for every node of the
+timeline with its pod and node events), the steps table, evidence in collapsible <details>, and
+rollback. Every event gets its own marker with a tooltip: events a few ms apart stack in rows
+inside their lane (the lane grows), and past a few rows move sideways with a dashed leader to their
+true time, so none hides another. Inline CSS and
 inline SVG only: no scripts, no external URLs, so it opens anywhere (CI artefact viewers, air-gapped
 machines). Every string from the result goes through html.escape. This module must not read files
 or the cluster.
@@ -15,7 +18,16 @@ from pathlib import Path
 
 from runner.engine.result import RunResult, StepResult, StepStatus, TimelineEvent, Verdict
 from runner.report.text import clean
-from runner.report.timings import counts, fault_window, fmt_duration, fmt_time, key_timings
+from runner.report.timings import (
+    counts,
+    crash_text,
+    disarm,
+    disarm_text,
+    fault_window,
+    fmt_duration,
+    fmt_time,
+    key_timings,
+)
 
 FILENAME = "report.html"
 
@@ -150,9 +162,9 @@ def _overview(result: RunResult) -> str:
         ("Fault", f"XID {f.xid} — {_e(f.title)}<br>scope {_e(f.scope)}, expected {_e(f.expected_outcome)}"),
         ("Node", _e(f.node or "—")),
         ("Armed", _e(fmt_time(armed))),
-        ("Disarmed", _e(fmt_time(f.disarmed_at) if f.disarmed_at is not None
-                        else ("never (still armed at the end)" if armed is not None else "—"))),
+        ("Disarmed", _e(disarm_text(result))),
         ("Injections seen", str(f.injections_seen)),
+        ("Pod crashes", _e(crash_text(result))),
         ("Steps", ", ".join(f"{n} {k}" for k, n in c.items() if n) or "none"),
     ]
     grid = "".join(f'<div><div class="k">{k}</div><div>{v}</div></div>' for k, v in cells)
@@ -168,6 +180,9 @@ def _overview(result: RunResult) -> str:
 # --- the timeline picture -------------------------------------------------------------------
 
 _W, _LEFT, _RIGHT, _LANE, _TOP = 1180, 170, 40, 44, 28
+_GAP = 16.0  # markers closer than this (px) in one row would hide each other
+_ROW = 16.0  # the height of one row of markers inside a lane
+_MAX_ROWS = 5  # beyond this a lane's markers move sideways (with a leader to their true time)
 
 
 def _nice_step(span: float) -> float:
@@ -184,6 +199,46 @@ def _tick_label(seconds: float) -> str:
     return f"{minutes}m" if not secs else f"{minutes}m{secs:02d}s"
 
 
+def timeline_lanes(result: RunResult) -> list[str]:
+    """'steps', then every node the run touched: the fault's node first, then every node of the
+    timeline in the order it first appears."""
+    nodes: list[str] = []
+    for n in [result.fault.node, *(e.node for e in sorted(result.timeline, key=lambda e: e.at))]:
+        if n and n not in nodes:
+            nodes.append(n)
+    return ["steps", *nodes]
+
+
+def _place(xs: list[float], lo: float, hi: float) -> list[tuple[int, float]]:
+    """(row, drawn x) for markers at `xs` (sorted) so that no two in one row are closer than _GAP:
+    each takes the first row free at its own time; when all rows are taken there, the nearest free
+    spot to either side, so events a few ms apart stay visible and hoverable."""
+    rows: list[list[float]] = []
+    out: list[tuple[int, float]] = []
+
+    def free_row(x: float) -> int | None:
+        return next((i for i, row in enumerate(rows)
+                     if all(abs(x - other) >= _GAP - 1e-6 for other in row)), None)
+
+    for x in xs:
+        row, spot = free_row(x), x
+        if row is None and len(rows) < _MAX_ROWS:
+            rows.append([])
+            row = len(rows) - 1
+        k = 0
+        while row is None and k < 4 * len(xs) + 2:
+            k += 1
+            for candidate in (x + k * _GAP / 2, x - k * _GAP / 2):
+                if lo <= candidate <= hi and (row := free_row(candidate)) is not None:
+                    spot = candidate
+                    break
+        if row is None:  # cannot happen with room for 4x the markers; draw it where it belongs
+            row = 0
+        rows[row].append(spot)
+        out.append((row, spot))
+    return out
+
+
 def timeline_svg(result: RunResult) -> str:
     """The run's timeline as an inline SVG element (public for tests and other renderers)."""
     times = [t for s in result.steps for t in (s.started_at, s.finished_at) if t > 0]
@@ -197,12 +252,24 @@ def timeline_svg(result: RunResult) -> str:
     def x(at: float) -> float:
         return _LEFT + (at - t0) / span * plot_w
 
-    nodes: list[str] = []
-    for n in [result.fault.node, *(e.node for e in sorted(result.timeline, key=lambda e: e.at))]:
-        if n and n not in nodes:
-            nodes.append(n)
-    lanes = ["steps", *nodes]
-    height = _TOP + _LANE * len(lanes) + 30
+    lanes = timeline_lanes(result)
+
+    # every marker's lane, then its row and drawn position inside the lane
+    fallback = lanes.index(result.fault.node) if result.fault.node in lanes else 0
+    per_lane: dict[int, list[TimelineEvent]] = {}
+    for e in sorted(result.timeline, key=lambda e: e.at):
+        if e.kind in MARKERS and e.at > 0:
+            per_lane.setdefault(lanes.index(e.node) if e.node in lanes else fallback, []).append(e)
+    placed: dict[int, list[tuple[TimelineEvent, int, float]]] = {}
+    for index, events in per_lane.items():
+        spots = _place([x(e.at) for e in events], _LEFT + 6, _W - 6)
+        placed[index] = [(e, row, spot) for e, (row, spot) in zip(events, spots, strict=True)]
+    row_count = [max((row + 1 for _, row, _ in placed.get(i, [])), default=1) for i in range(len(lanes))]
+    heights = [max(_LANE, _ROW * n + 12) for n in row_count]
+    tops = [_TOP + sum(heights[:i]) for i in range(len(lanes))]
+    bottom = _TOP + sum(heights)
+
+    height = bottom + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {_W} {height}" '
            f'role="img" aria-label="run timeline">']
 
@@ -210,46 +277,50 @@ def timeline_svg(result: RunResult) -> str:
     armed, disarmed = fault_window(result)
     if armed is not None:
         end = disarmed if disarmed is not None else t1
+        how = disarm(result)
+        until = (f"disarmed {how.by} at {fmt_time(how.at)}".replace("  ", " ") if how.at is not None
+                 else f"still armed at the end ({fmt_time(end)})")
         out.append(f'<rect x="{x(armed):.1f}" y="{_TOP - 14}" width="{max(x(end) - x(armed), 2):.1f}" '
-                   f'height="{_LANE * len(lanes) + 14}" fill="#cf222e" fill-opacity="0.09" '
+                   f'height="{bottom - _TOP + 14}" fill="#cf222e" fill-opacity="0.09" '
                    f'stroke="#cf222e" stroke-opacity="0.35" stroke-dasharray="4 3">'
-                   f"<title>fault armed {_e(fmt_time(armed))} → {_e(fmt_time(end))}</title></rect>")
+                   f"<title>fault armed {_e(fmt_time(armed))}; {_e(until)}</title></rect>")
         out.append(f'<text x="{x(armed) + 4:.1f}" y="{_TOP - 3}" style="fill:#cf222e;font-weight:600">'
                    f"XID {result.fault.xid} armed</text>")
+        if how.at is not None and how.by and x(end) - x(armed) > 260:
+            out.append(f'<text x="{x(end) - 4:.1f}" y="{_TOP - 3}" text-anchor="end" '
+                       f'style="fill:#cf222e">disarmed {_e(how.by)}</text>')
 
     # lanes and labels
     for i, lane in enumerate(lanes):
-        y = _TOP + i * _LANE
-        out.append(f'<rect x="{_LEFT}" y="{y}" width="{plot_w}" height="{_LANE - 6}" '
+        y = tops[i]
+        out.append(f'<rect x="{_LEFT}" y="{y}" width="{plot_w}" height="{heights[i] - 6}" '
                    f'fill="{"#f6f8fa" if i % 2 == 0 else "#ffffff"}" fill-opacity="0.6"/>')
-        label = "steps" if i == 0 else lane
         weight = "600" if i == 0 or lane == result.fault.node else "400"
-        short = label if len(label) <= 22 else label[:21] + "…"
+        short = lane if len(lane) <= 22 else lane[:21] + "…"
         suffix = " ⚡" if i > 0 and lane == result.fault.node else ""
-        out.append(f'<text x="{_LEFT - 8}" y="{y + _LANE / 2}" text-anchor="end" '
-                   f'style="font-weight:{weight}"><title>{_e(label)}</title>{_e(short)}{suffix}</text>')
+        out.append(f'<text x="{_LEFT - 8}" y="{y + (heights[i] - 6) / 2 + 4:.1f}" text-anchor="end" '
+                   f'style="font-weight:{weight}"><title>{_e(lane)}</title>{_e(short)}{suffix}</text>')
 
     # axis
     step = _nice_step(span)
-    axis_y = _TOP + _LANE * len(lanes)
     out.append('<g class="axis">')
     tick = 0.0
     while tick <= span + 1e-9:
         tx = x(t0 + tick)
-        out.append(f'<line x1="{tx:.1f}" y1="{_TOP - 14}" x2="{tx:.1f}" y2="{axis_y}" stroke="#d0d7de" '
-                   f'stroke-width="0.6"/><text x="{tx:.1f}" y="{axis_y + 14}" text-anchor="middle">'
+        out.append(f'<line x1="{tx:.1f}" y1="{_TOP - 14}" x2="{tx:.1f}" y2="{bottom}" stroke="#d0d7de" '
+                   f'stroke-width="0.6"/><text x="{tx:.1f}" y="{bottom + 14}" text-anchor="middle">'
                    f"+{_e(_tick_label(tick))}</text>")
         tick += step
     out.append("</g>")
 
     # step bars
-    y = _TOP + 6
+    y = tops[0] + (heights[0] - 6 - (_LANE - 18)) / 2
     for s in result.steps:
         if s.started_at <= 0:
             continue
         x0, x1 = x(s.started_at), x(max(s.finished_at, s.started_at))
         w = max(x1 - x0, 3.0)
-        out.append(f'<rect x="{x0:.1f}" y="{y}" width="{w:.1f}" height="{_LANE - 18}" rx="3" '
+        out.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{_LANE - 18}" rx="3" '
                    f'fill="{STATUS_COLOUR[s.status]}" stroke="#fff" stroke-width="1">'
                    f"<title>{_e(s.name)} ({_e(s.kind)}): {_e(s.status.value)}, {_e(fmt_duration(s.duration))}"
                    f"{' — ' + _e(s.message) if s.message else ''}</title></rect>")
@@ -258,39 +329,65 @@ def timeline_svg(result: RunResult) -> str:
             out.append(f'<text x="{x0 + 5:.1f}" y="{y + (_LANE - 18) / 2 + 4:.1f}" '
                        f'style="fill:#fff;font-size:11px">{_e(name)}</text>')
 
-    # node markers
-    for e in sorted(result.timeline, key=lambda e: e.at):
-        if e.kind not in MARKERS or e.at <= 0:
-            continue
-        lane_index = lanes.index(e.node) if e.node in lanes else (
-            lanes.index(result.fault.node) if result.fault.node in lanes else 0)
-        cy = _TOP + lane_index * _LANE + (_LANE - 6) / 2
-        out.append(_marker(e, x(e.at), cy))
+    # node and pod markers, each visible on its own (spread over rows, or sideways with a leader)
+    crashes: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for e in result.timeline:
+        if e.kind == "pod-crash":
+            totals[e.pod] = totals.get(e.pod, 0) + 1
+    leaders: list[str] = []  # drawn first, so that no leader covers a marker
+    markers: list[str] = []
+    for index in sorted(placed):
+        rows = row_count[index]
+        centre = tops[index] + (heights[index] - 6) / 2
+        for e, row, spot in placed[index]:
+            cy = centre + (row - (rows - 1) / 2) * _ROW
+            note = ""
+            if e.kind == "pod-crash" and totals.get(e.pod, 0) > 1:
+                crashes[e.pod] = crashes.get(e.pod, 0) + 1
+                note = f" (crash {crashes[e.pod]} of {totals[e.pod]})"
+            true_x = x(e.at)
+            if abs(spot - true_x) > 0.5:
+                leaders.append(f'<line x1="{true_x:.1f}" y1="{cy:.1f}" x2="{spot:.1f}" y2="{cy:.1f}" '
+                               f'stroke="#57606a" stroke-width="1" stroke-dasharray="2 2" '
+                               f'pointer-events="none"/>')
+            markers.append(_marker(e, spot, cy, tall=rows == 1, note=note, offset=e.at - t0))
+    out += leaders + markers
     out.append("</svg>")
     return "".join(out)
 
 
-def _marker(e: TimelineEvent, cx: float, cy: float) -> str:
+def _marker(e: TimelineEvent, cx: float, cy: float, *, tall: bool = True, note: str = "",
+            offset: float | None = None, tooltip: bool = True) -> str:
+    """One event as a `<g class="mk">` with its tooltip; data-* attributes say where it was drawn."""
     label, colour, shape = MARKERS[e.kind]
     who = " ".join(p for p in (e.pod, e.node) if p)
     extra = " — " + _e(e.message) if e.message else ""
-    tip = f"<title>{_e(label)} {_e(who)} at {_e(fmt_time(e.at))}{extra}</title>"
+    when = fmt_time(e.at) + (f" (+{offset:.3f}s)" if offset is not None else "")
+    tip = f"<title>{_e(label)} {_e(who)}{_e(note)} at {_e(when)}{extra}</title>" if tooltip else ""
     if shape == "circle":
-        return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{colour}" stroke="#fff">{tip}</circle>'
-    if shape == "square":
-        return f'<rect x="{cx - 5:.1f}" y="{cy - 5:.1f}" width="10" height="10" fill="{colour}">{tip}</rect>'
-    if shape == "diamond":
-        return (f'<polygon points="{cx:.1f},{cy - 7:.1f} {cx + 7:.1f},{cy:.1f} {cx:.1f},{cy + 7:.1f} '
-                f'{cx - 7:.1f},{cy:.1f}" fill="{colour}">{tip}</polygon>')
-    if shape == "bar":
-        return f'<rect x="{cx - 2:.1f}" y="{cy - 16:.1f}" width="4" height="32" fill="{colour}">{tip}</rect>'
-    if shape == "star":
-        return (f'<polygon points="{cx:.1f},{cy - 8:.1f} {cx + 2.5:.1f},{cy - 2.5:.1f} {cx + 8:.1f},{cy:.1f} '
+        body = f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{colour}" stroke="#fff"/>'
+    elif shape == "square":
+        body = f'<rect x="{cx - 5:.1f}" y="{cy - 5:.1f}" width="10" height="10" fill="{colour}"/>'
+    elif shape == "diamond":
+        body = (f'<polygon points="{cx:.1f},{cy - 7:.1f} {cx + 7:.1f},{cy:.1f} {cx:.1f},{cy + 7:.1f} '
+                f'{cx - 7:.1f},{cy:.1f}" fill="{colour}"/>')
+    elif shape == "bar":
+        half = 16 if tall else 7
+        body = (f'<rect x="{cx - 2:.1f}" y="{cy - half:.1f}" width="4" height="{2 * half}" '
+                f'fill="{colour}"/>')
+    elif shape == "star":
+        body = (f'<polygon points="{cx:.1f},{cy - 8:.1f} {cx + 2.5:.1f},{cy - 2.5:.1f} {cx + 8:.1f},{cy:.1f} '
                 f'{cx + 2.5:.1f},{cy + 2.5:.1f} {cx:.1f},{cy + 8:.1f} {cx - 2.5:.1f},{cy + 2.5:.1f} '
-                f'{cx - 8:.1f},{cy:.1f} {cx - 2.5:.1f},{cy - 2.5:.1f}" fill="{colour}">{tip}</polygon>')
-    return (f'<g stroke="{colour}" stroke-width="3" stroke-linecap="round">{tip}'
-            f'<line x1="{cx - 6:.1f}" y1="{cy - 6:.1f}" x2="{cx + 6:.1f}" y2="{cy + 6:.1f}"/>'
-            f'<line x1="{cx - 6:.1f}" y1="{cy + 6:.1f}" x2="{cx + 6:.1f}" y2="{cy - 6:.1f}"/></g>')
+                f'{cx - 8:.1f},{cy:.1f} {cx - 2.5:.1f},{cy - 2.5:.1f}" fill="{colour}"/>')
+    else:
+        body = (f'<g stroke="{colour}" stroke-width="3" stroke-linecap="round">'
+                f'<line x1="{cx - 6:.1f}" y1="{cy - 6:.1f}" x2="{cx + 6:.1f}" y2="{cy + 6:.1f}"/>'
+                f'<line x1="{cx - 6:.1f}" y1="{cy + 6:.1f}" x2="{cx + 6:.1f}" y2="{cy - 6:.1f}"/></g>'
+                # a transparent hit area: the cross's thin strokes alone are hard to hover
+                f'<rect x="{cx - 7:.1f}" y="{cy - 7:.1f}" width="14" height="14" fill="transparent"/>')
+    return (f'<g class="mk" data-kind="{_e(e.kind)}" data-x="{cx:.1f}" data-y="{cy:.1f}">'
+            f"{tip}{body}</g>")
 
 
 def _legend() -> str:
@@ -298,7 +395,7 @@ def _legend() -> str:
              for s, c in STATUS_COLOUR.items()]
     items.append('<span><i class="sw" style="background:#cf222e;opacity:.25"></i>fault window</span>')
     for kind, (label, _colour, _shape) in MARKERS.items():
-        icon = _marker(TimelineEvent(at=0.0, kind=kind), 9.0, 9.0)
+        icon = _marker(TimelineEvent(at=0.0, kind=kind), 9.0, 9.0, tall=False, tooltip=False)
         items.append(f'<span><svg width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">{icon}'
                      f"</svg>{_e(label)}</span>")
     return '<div class="legend">' + "".join(items) + "</div>"

@@ -11,7 +11,16 @@ import html
 from pathlib import Path
 
 from runner.engine.result import RunResult, StepStatus, Verdict
-from runner.report.timings import counts, fault_window, fmt_duration, fmt_time, key_timings
+from runner.report.timings import (
+    counts,
+    crash_text,
+    disarm,
+    disarm_text,
+    fault_window,
+    fmt_duration,
+    fmt_time,
+    key_timings,
+)
 
 FILENAME = "summary.md"
 
@@ -54,9 +63,9 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
         f"{fmt_duration(result.finished_at - result.started_at)} |",
         f"| Fault | XID {f.xid} — {md(f.title)} (scope {md(f.scope)}, expected {md(f.expected_outcome)}) |",
         f"| Node | {md(f.node) or '—'} |",
-        f"| Armed / disarmed | {fmt_time(armed)} / "
-        f"{fmt_time(f.disarmed_at) if f.disarmed_at is not None else ('not disarmed' if armed else '—')} |",
+        f"| Armed / disarmed | {fmt_time(armed)} / {_disarmed(result)} |",
         f"| Injections seen | {f.injections_seen} |",
+        f"| Pod crashes | {md(crash_text(result))} |",
         f"| Steps | {c['passed']} passed, {c['failed']} failed, {c['error']} error, "
         f"{c['skipped']} skipped, {c['interrupted']} interrupted |",
         "",
@@ -96,6 +105,13 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
     if files:
         lines += ["", "<sub>Files: " + ", ".join(md(x) for x in files) + "</sub>"]
     return "\n".join(lines) + "\n"
+
+
+def _disarmed(result: RunResult) -> str:
+    """'disarmed by rollback at ...', 'not disarmed (still armed at the end)' or '—'."""
+    if disarm(result).at is None:
+        return disarm_text(result).replace("never", "not disarmed")
+    return "disarmed " + md(disarm_text(result))
 
 
 def write(result: RunResult, run_dir: Path, files: list[str] | None = None) -> Path:

@@ -95,28 +95,45 @@ def render_github(results: Sequence[FileResult]) -> str:
     return "\n".join(out) + "\n"
 
 
+def junit_case_name(p: Problem, path: str) -> str:
+    """`file:line:col CODE field`: the test case of one problem (where first, as `problem_line`)."""
+    file = p.file or path
+    where = f"{file}:{p.line}:{p.column}" if p.line else file
+    return f"{where} {p.code}" + (f" {p.field}" if p.field else "")
+
+
 def render_junit(results: Sequence[FileResult], strict: bool = False) -> str:
-    """A JUnit XML document: one test case per file, one failure per problem that fails it."""
+    """A JUnit XML document CI tools count right: one test case per problem, failing (one
+    <failure>) when the problem fails validation (errors; warnings too with `strict`), passing
+    otherwise; one passing test case per file without problems. File, line and column are in the
+    test case name and its text (the Jenkins JUnit XSD has no `file`/`line` on a test case)."""
     from xml.etree import ElementTree as ET  # only this format needs it
 
     failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
-    failures = sum(1 for r in results if not r.passed(strict))
-    suites = ET.Element("testsuites", name="chaos validate", tests=str(len(results)),
-                        failures=str(failures), errors="0")
-    suite = ET.SubElement(suites, "testsuite", name="chaos validate", tests=str(len(results)),
+    tests = sum(max(1, len(r.problems)) for r in results)
+    failures = sum(1 for r in results for p in r.problems if p.severity in failing)
+    suites = ET.Element("testsuites", name="chaos validate", tests=str(tests), failures=str(failures),
+                        errors="0")
+    suite = ET.SubElement(suites, "testsuite", name="chaos validate", tests=str(tests),
                           failures=str(failures), errors="0", skipped="0")
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="strict", value=str(strict).lower())
+    ET.SubElement(props, "property", name="files", value=str(len(results)))
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname="chaos.validate", name=r.path, file=r.path)
-        notes = []
+        if not r.problems:
+            case = ET.SubElement(suite, "testcase", classname="chaos.validate", name=r.path)
+            ET.SubElement(case, "system-out").text = f"{r.path}: valid"
         for p in r.problems:
+            case = ET.SubElement(suite, "testcase", classname="chaos.validate",
+                                 name=junit_case_name(p, r.path))
             detail = problem_line(p) + (f"\n    hint: {p.hint}" if p.hint else "")
             if p.severity in failing:
-                failure = ET.SubElement(case, "failure", type=p.code, message=f"{p.code} {p.message}")
-                failure.text = detail
+                field = f" {p.field}" if p.field else ""
+                ET.SubElement(case, "failure", type=p.code,
+                              message=f"{p.code}{field}: {p.message}").text = detail
             else:
-                notes.append(detail)
-        if notes:
-            ET.SubElement(case, "system-out").text = "\n".join(notes)
+                note = " (fails with --strict)" if p.severity is Severity.WARNING else ""
+                ET.SubElement(case, "system-out").text = f"{detail}\n{p.severity.value}{note}"
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.gate.gate_support import GATE_SCRIPT, REPO, GateRun
 from tests.integration.gate.sim_support import Sim
+from tests.unit.report.junit_check import junit_xsd_path  # noqa: F401  (a fixture: the JUnit XSD)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import yaml
 
 from tests.integration.gate.gate_support import GATE_SCRIPT, REPO, GateRun
 from tests.integration.gate.sim_support import FAILING_SIM, MISSING, PASSING_SIM, SKIP_REASON
+from tests.unit.report.junit_check import assert_reads_right
 
 BUNDLED = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml"))
 
@@ -38,7 +39,8 @@ def _junit_cases(path: Path) -> dict[str, ET.Element]:
     return {case.attrib["name"]: case for case in root.iter("testcase")}
 
 
-def test_validate_good_scenarios(scenario_dir: Path, gate: Callable[..., GateRun]) -> None:
+def test_validate_good_scenarios(scenario_dir: Path, gate: Callable[..., GateRun],
+                                 junit_xsd_path: Path) -> None:
     run = gate(scenario_dir, scenarios="scenarios", mode="validate", report_dir="out")
     assert run.proc.returncode == 0, run.proc.stderr
     assert run.outputs() == {"verdict": "passed", "exit-code": "0", "report-dir": "out"}
@@ -46,8 +48,9 @@ def test_validate_good_scenarios(scenario_dir: Path, gate: Callable[..., GateRun
     reports = scenario_dir / "out"
     assert sorted(p.name for p in reports.iterdir()) == ["validate-junit.xml", "validate-summary.md",
                                                          "validate.json"]
+    assert_reads_right(reports / "validate-junit.xml", junit_xsd_path)
     cases = _junit_cases(reports / "validate-junit.xml")
-    assert sorted(cases) == [f"scenarios/{name}" for name in BUNDLED]  # one test case per file
+    assert sorted(cases) == [f"scenarios/{name}" for name in BUNDLED]  # one passing case per valid file
     assert not any(case.find("failure") is not None for case in cases.values())
     data = json.loads((reports / "validate.json").read_text())
     assert data["summary"]["valid"] is True
@@ -58,7 +61,8 @@ def test_validate_good_scenarios(scenario_dir: Path, gate: Callable[..., GateRun
         assert f"| `scenarios/{name}` | ✅ valid | 0 | 0 |" in summary
 
 
-def test_validate_bad_scenario_annotates_the_line(scenario_dir: Path, gate: Callable[..., GateRun]) -> None:
+def test_validate_bad_scenario_annotates_the_line(scenario_dir: Path, gate: Callable[..., GateRun],
+                                                  junit_xsd_path: Path) -> None:
     bad, line, column = _break_pin(scenario_dir)
     (scenario_dir / "scenarios" / "broken.yml").write_text("apiVersion: chaos/v1\nkind: [unclosed\n")
     run = gate(scenario_dir, scenarios="scenarios", mode="validate")
@@ -72,11 +76,16 @@ def test_validate_bad_scenario_annotates_the_line(scenario_dir: Path, gate: Call
     assert {re.search(r"file=([^,]+)", a).group(1) for a in annotations} == {  # type: ignore[union-attr]
         bad, "scenarios/broken.yml"}
 
-    cases = _junit_cases(scenario_dir / "chaos-reports" / "validate-junit.xml")
-    assert len(cases) == len(BUNDLED) + 1
-    failing = sorted(name for name, case in cases.items() if case.find("failure") is not None)
-    assert failing == sorted([bad, "scenarios/broken.yml"])
-    failure = cases[bad].find("failure")
+    junit_file = scenario_dir / "chaos-reports" / "validate-junit.xml"
+    assert_reads_right(junit_file, junit_xsd_path)
+    cases = _junit_cases(junit_file)
+    failing = {name: case for name, case in cases.items() if case.find("failure") is not None}
+    # one test case per problem, named file:line:col CODE field; one passing case per good file
+    assert {name.split(":")[0] for name in failing} == {bad, "scenarios/broken.yml"}
+    assert len(cases) == len(BUNDLED) - 1 + len(failing)
+    assert all(len(case.findall("failure")) == 1 for case in failing.values())
+    assert len(failing) == len(annotations)
+    failure = failing[f"{bad}:{line}:{column} CH013 steps[0].patch.pin"].find("failure")
     assert failure is not None
     assert failure.attrib["type"] == "CH013"
 
@@ -239,7 +248,8 @@ def test_example_workflow() -> None:
 
 @pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 @pytest.mark.slow
-def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., GateRun]) -> None:
+def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., GateRun],
+                                          junit_xsd_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(REPO / "scenarios" / "manifests", project / "scenarios" / "manifests")
     (project / "scenarios" / "shim-loads.yaml").write_text(PASSING_SIM)
@@ -263,6 +273,12 @@ def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., Ga
     assert (out / "five-replicas" / "summary.md").read_text().strip() in summary
     cases = _junit_cases(out / "validate-junit.xml")
     assert sorted(cases) == ["scenarios/five-replicas.yaml", "scenarios/shim-loads.yaml"]
+    # each run's junit.xml reads right, and its verdict test case fails exactly when the run did
+    for name, verdict in (("shim-loads", "passed"), ("five-replicas", "failed")):
+        xml = assert_reads_right(out / name / "junit.xml", junit_xsd_path)
+        verdict_case = _junit_cases(out / name / "junit.xml")["verdict"]
+        assert (verdict_case.find("failure") is not None) == (verdict != "passed")
+        assert (xml.failures > 0) == (verdict != "passed")
 
 
 def test_validate_junit_file_option(chaos: Callable[..., subprocess.CompletedProcess[str]],

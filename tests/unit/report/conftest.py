@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # report_samples lives next to t
 import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult
 from runner.report import write_reports
+from tests.unit.report.junit_check import junit_xsd_path  # noqa: F401  (a fixture)
 
 VERDICTS = sorted(report_samples.ALL)
 

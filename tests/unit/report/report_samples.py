@@ -167,5 +167,30 @@ def inconclusive() -> RunResult:
     )
 
 
+def crowded() -> RunResult:
+    """A passed run whose timeline is crowded: a pod that crashed three times within 2 ms, other
+    events in the same millisecond, the fault disarmed by rollback, and nodes that appear only in
+    events the picture has no marker for (they still get a lane)."""
+    base = passed()
+    same_ms = [
+        TimelineEvent(T0 + 44.001, "pod-crash", "exit 1: restart 2", NODE, "vllm-worker-a"),
+        TimelineEvent(T0 + 44.002, "pod-crash", "exit 1: restart 3", NODE, "vllm-worker-a"),
+        TimelineEvent(T0 + 44.002, "first-injection", "[XID 79 SIM] cuInit -> 100", NODE, "vllm-worker-b"),
+        TimelineEvent(T0 + 44.003, "pod-deleted", "", NODE, "vllm-worker-b"),
+        TimelineEvent(T0 + 44.003, "node-cordoned", "", NODE),
+        TimelineEvent(T0 + 44.003, "pod-scheduled", "", NODE, "vllm-worker-x"),
+        TimelineEvent(T0 + 44.004, "pod-ready", "", NODE, "vllm-worker-x"),
+    ]
+    late = [
+        TimelineEvent(T0 + 100, "pod-scheduled", "", "gpu-node-3", "vllm-worker-e"),
+        TimelineEvent(T0 + 150, "fault-disarmed", "by rollback", NODE, step=""),
+        TimelineEvent(T0 + 151, "node-uncordoned", "by rollback", NODE),
+        TimelineEvent(T0 + 152, "rollback-verified", "", "gpu-node-4"),
+    ]
+    kept = tuple(e for e in base.timeline if e.kind != "fault-disarmed")
+    return RunResult(**{**base.__dict__, "timeline": (*kept, *same_ms, *late),
+                        "fault": FaultSummary(**{**base.fault.__dict__, "disarmed_at": T0 + 150})})
+
+
 ALL = {"passed": passed, "failed": failed, "interrupted": interrupted,
        "rollback-incomplete": rollback_incomplete, "inconclusive": inconclusive}

@@ -4,6 +4,7 @@ without console errors."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import tests.unit.report.report_samples as report_samples
 from runner.engine.result import RunResult, StepStatus
 from runner.report import html
-from runner.report.html import MARKERS, STATUS_COLOUR
+from runner.report.html import MARKERS, STATUS_COLOUR, timeline_lanes
 from tests.unit.report.conftest import console_messages, run_chromium
 
 
@@ -123,3 +124,83 @@ def test_screenshot_renders(tmp_path: Path) -> None:
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000
+
+
+def _markers(svg: str) -> list[dict[str, str | None]]:
+    return [a for t, a in _parse(svg).tags if t == "g" and a.get("class") == "mk"]
+
+
+def test_every_event_is_drawn_apart_from_the_others() -> None:
+    """A pod that crashed three times within 2 ms shows three crashes, and no marker sits on
+    another (each can be seen and hovered)."""
+    result = report_samples.crowded()
+    svg = html.timeline_svg(result)
+    marks = _markers(svg)
+    assert len(marks) == sum(1 for e in result.timeline if e.kind in MARKERS)
+    crashes = [m for m in marks if m["data-kind"] == "pod-crash"]
+    assert len(crashes) == sum(1 for e in result.timeline if e.kind == "pod-crash") == 4
+    for n in (1, 2, 3):
+        assert f"vllm-worker-a gpu-node-1 (crash {n} of 3) at " in svg
+    points = [(float(m["data-x"] or 0), float(m["data-y"] or 0)) for m in marks]
+    for i, (x1, y1) in enumerate(points):
+        for x2, y2 in points[i + 1:]:
+            assert max(abs(x1 - x2), abs(y1 - y2)) >= 14, ((x1, y1), (x2, y2))
+    # tooltips tell events a millisecond apart by their offset from the start
+    assert "(+44.001s)" in svg
+    assert "(+44.002s)" in svg
+
+
+def test_a_lane_for_every_node_of_the_timeline() -> None:
+    result = report_samples.crowded()
+    nodes = {e.node for e in result.timeline if e.node} | {result.fault.node}
+    assert set(timeline_lanes(result)) == {"steps", *nodes}
+    svg = html.timeline_svg(result)
+    for node in nodes:
+        assert f"<title>{node}</title>{node}" in svg  # the lane's label
+    assert "gpu-node-4" in nodes  # appears only in an event without a marker
+
+
+def test_disarmed_by_rollback_is_said_everywhere() -> None:
+    from runner.report import markdown, terminal
+
+    result = report_samples.crowded()
+    page = html.render(result)
+    assert "by rollback at 2026-" in page
+    assert "never (still armed at the end)" not in page
+    assert "disarmed by rollback" in html.timeline_svg(result)
+    assert "/ disarmed by rollback at 2026-" in markdown.render(result)
+    assert "fault disarmed by rollback" in terminal.render_text(result)
+    # the engine may set only the timeline event: the report still knows
+    only_event = dataclasses.replace(result, fault=dataclasses.replace(result.fault, disarmed_at=None))
+    assert "by rollback at 2026-" in html.render(only_event)
+    dirty = html.render(report_samples.rollback_incomplete())
+    assert "never (still armed at the end)" in dirty
+
+
+HOVER_CHECK = """<script>
+const svg = document.querySelector('svg[aria-label="run timeline"]');
+const marks = [...svg.querySelectorAll('g.mk')];
+const hidden = [];
+for (const g of marks) {
+  g.scrollIntoView({block: 'center'});
+  const pt = svg.createSVGPoint();
+  pt.x = +g.dataset.x; pt.y = +g.dataset.y;
+  const p = pt.matrixTransform(svg.getScreenCTM());
+  const hit = document.elementFromPoint(p.x, p.y);
+  if (!hit || hit.closest('g.mk') !== g) hidden.push(g.querySelector('title').textContent);
+}
+document.body.setAttribute('data-hover', JSON.stringify({total: marks.length, hidden}));
+</script>"""
+
+
+def test_chromium_can_hover_every_marker(tmp_path: Path) -> None:
+    """In a real browser, the point at each marker's centre belongs to that marker."""
+    page = tmp_path / "hover.html"
+    page.write_text(html.render(report_samples.crowded()).replace("</body>", HOVER_CHECK + "</body>"))
+    proc = run_chromium(page.as_uri(), tmp_path / "profile", "--window-size=1280,900", "--dump-dom")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r"data-hover=\"([^\"]*)\"", proc.stdout)
+    assert found, proc.stdout[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert check["total"] == sum(1 for e in report_samples.crowded().timeline if e.kind in MARKERS)
+    assert check["hidden"] == []

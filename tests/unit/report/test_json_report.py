@@ -87,3 +87,38 @@ def test_load_result_accepts_the_file_itself(tmp_path: Path) -> None:
     result = report_samples.passed()
     write_reports(result, tmp_path)
     assert load_result(tmp_path / "report.json") == result
+
+
+def test_exit_code_follows_the_verdict(sample: RunResult, validator: jsonschema.Draft202012Validator) -> None:
+    data = sample.to_json()
+    assert data["exit_code"] == sample.verdict.exit_code == sample.exit_code
+    keys = list(data)
+    assert keys[keys.index("verdict") + 1] == "exit_code"  # read together
+    assert RunResult.from_json(data) == sample
+    wrong = {**data, "exit_code": 2 if sample.exit_code != 2 else 0}
+    with pytest.raises(ValueError, match="does not match verdict"):
+        RunResult.from_json(wrong)
+    assert list(validator.iter_errors(wrong))  # the schema says the same
+    legacy = {k: v for k, v in data.items() if k != "exit_code"}
+    assert RunResult.from_json(legacy) == sample
+
+
+def test_the_packaged_schema_is_the_published_file() -> None:
+    from runner.report import json_report
+
+    assert json_report.schema() == json.loads(SCHEMA_PATH.read_text())
+    packaged = Path(json_report.__file__).resolve().parents[1] / "data" / "report.schema.json"
+    assert packaged.read_text() == SCHEMA_PATH.read_text()
+
+
+def test_load_result_checks_the_schema(tmp_path: Path) -> None:
+    import tests.unit.report.report_samples as report_samples
+
+    write_reports(report_samples.passed(), tmp_path)
+    path = tmp_path / "report.json"
+    data = json.loads(path.read_text())
+    data["steps"][2]["line"] = "sixteen"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ChaosError, match=r"report\.json is not a valid run report: field steps\[2\]\.line: "
+                                         r"\"sixteen\" is a string, expected integer"):
+        load_result(tmp_path)
