@@ -13,6 +13,8 @@ one. The table (tag and registry ignored; `docker.io/library/` stripped):
 | `busybox`, `alpine`, `chaos/shell` | the command/args as given, `sh` when none (/bin/sh semantics)  |
 | anything else                      | not run: waiting reason `ImagePullBackOff`                     |
 
+Every container, whatever its image, starts under `chaos-init` (images/chaos_init.c; see
+runner/sim/procs.py), built here too.
 The worker and fake runtime are compiled with gcc on first use into a build directory (the cluster's
 own `<root>/images/` unless told otherwise), keyed by a hash of their sources. The runtime's error
 names are generated from runner/xid.py so the catalogue stays the single source of truth.
@@ -34,6 +36,7 @@ from runner.xid import CATALOGUE
 
 SOURCES = Path(__file__).resolve().parent / "images"
 WORKER_BINARY = "cuda-worker"
+INIT_BINARY = "chaos-init"  # every container's first process (images/chaos_init.c, runner/sim/procs.py)
 CFLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
 
 
@@ -128,15 +131,30 @@ class WorkerBuild:
             tmp.rename(out)
             return out
 
+    def init_path(self) -> Path:
+        """`chaos-init`, built if needed (its own directory: shell-only clusters need no worker)."""
+        source = SOURCES / "chaos_init.c"
+        h = hashlib.sha256(source.read_bytes())
+        h.update(" ".join(CFLAGS).encode())
+        out = self.build_root / f"init-{h.hexdigest()[:16]}"
+        with self._lock:
+            if (out / INIT_BINARY).is_file():
+                return out / INIT_BINARY
+            tmp = out.with_name(out.name + ".tmp")
+            tmp.mkdir(parents=True, exist_ok=True)
+            self._gcc(["-o", str(tmp / INIT_BINARY), str(source)], INIT_BINARY)
+            tmp.rename(out)
+            return out / INIT_BINARY
+
     @staticmethod
-    def _gcc(args: list[str]) -> None:
+    def _gcc(args: list[str], what: str = "chaos/cuda-worker") -> None:
         try:
             done = subprocess.run(["gcc", *CFLAGS, *args], capture_output=True, text=True, check=False,
                                   timeout=120)
         except FileNotFoundError as exc:
-            raise ImageError("cannot build chaos/cuda-worker: gcc is not on PATH", "ErrImagePull") from exc
+            raise ImageError(f"cannot build {what}: gcc is not on PATH", "ErrImagePull") from exc
         if done.returncode != 0:
-            raise ImageError(f"cannot build chaos/cuda-worker: {done.stderr.strip()}", "ErrImagePull")
+            raise ImageError(f"cannot build {what}: {done.stderr.strip()}", "ErrImagePull")
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ One `Kubelet` per node (a thread) starts a `PodWorker` thread per pod. A worker 
 volumes (runner/sim/volumes.py), allocates a loopback port per declared containerPort (given to the
 container as `PORT` and `CHAOS_PORT_<containerPort>`, used by probes, recorded in the pod
 annotation `chaos.dev/sim-ports`), runs the init containers in order, each to completion, then the
-containers, each in its own process group (runner/sim/procs.py) with stdout+stderr written to
-`<root>/logs/<ns>/<pod>/<container>/<restartCount>.log` (runner/sim/logs.py serves them).
+containers, each in its own process group under `chaos-init`, which ends everything the container
+started when it exits or when the cluster's process dies (runner/sim/procs.py), with stdout+stderr
+written to `<root>/logs/<ns>/<pod>/<container>/<restartCount>.log` (runner/sim/logs.py serves them).
 A numeric probe port that no containerPort declares gets a loopback port too (the same way).
 
 Restart policy Always/OnFailure/Never as in Kubernetes; a restart waits a CrashLoopBackOff delay of
@@ -280,7 +281,7 @@ class PodWorker:
         self.dir.mkdir(parents=True, exist_ok=True)
         log_path = self.k.logs.path(self.ns, self.name, c.name, c.restart_count)
         try:
-            c.proc = procs.spawn(argv, env, cwd, log_path)
+            c.proc = procs.spawn(argv, env, cwd, log_path, init=self.k.init())
         except OSError as exc:
             with log_path.open("ab") as fh:
                 fh.write(f"chaos-sim: cannot start {argv[0]!r}: {exc}\n".encode())
@@ -412,11 +413,10 @@ class PodWorker:
             if not argv:
                 return False, "no command"
             try:
-                done = subprocess.run(argv, env=env, cwd=self.dir, capture_output=True, timeout=timeout,
-                                      check=False, start_new_session=True)
+                code, out = procs.run(argv, env, self.dir, timeout, init=self.k.init())
             except (OSError, subprocess.TimeoutExpired) as exc:
                 return False, str(exc)
-            return done.returncode == 0, done.stdout.decode(errors="replace").strip()
+            return code == 0, out.decode(errors="replace").strip()
         return True, ""
 
     @staticmethod
@@ -589,6 +589,20 @@ class Kubelet(Loop):
         self.settings = settings or KubeletSettings()
         self.workers: dict[str, PodWorker] = {}
         self._lock = threading.Lock()
+        self._init: Path | None = None
+        self._init_checked = False
+
+    def init(self) -> Path | None:
+        """chaos-init (runner/sim/procs.py), built once; None (with one warning) when it cannot be:
+        containers then run without the guard that ends them if the cluster's process dies."""
+        with self._lock:
+            if not self._init_checked:
+                self._init_checked = True
+                try:
+                    self._init = self.build.init_path()
+                except ImageError as exc:
+                    log.warning("%s: containers will not die with a killed cluster: %s", self.name, exc)
+            return self._init
 
     def reconcile(self) -> None:
         pods, _ = self.store.list(PODS, field_selector=f"spec.nodeName={self.node}")
