@@ -108,7 +108,7 @@ class WorkerBuild:
 
     def _key(self, header: str) -> str:
         h = hashlib.sha256(header.encode())
-        for name in ("fake_cudart.c", "cuda_worker.c"):
+        for name in ("fake_cuda.h", "fake_cudart.c", "cuda_worker.c"):
             h.update((SOURCES / name).read_bytes())
         h.update(" ".join(CFLAGS).encode())
         return h.hexdigest()[:16]

@@ -24,9 +24,16 @@ holds the container in CreateContainerConfigError), the downward API (fieldRef: 
 namespace, uid, labels['k'], annotations['k'], spec.nodeName, spec.serviceAccountName,
 status.podIP(s), status.hostIP(s); resourceFieldRef), and `$(VAR)` expansion in env values (of
 the variables before them) and in command/args, exactly as Kubernetes expands them.
+GPUs: at admission the `DeviceManager` gives each container that requests `nvidia.com/gpu` specific
+GPUs of the node (never one to two running containers; held until the pod has ended) and the
+container gets `NVIDIA_VISIBLE_DEVICES=<their UUIDs>`, as from the NVIDIA device plugin; others get
+`void`. Every container also gets the node's GPU table (`CHAOS_SIM_GPUS`, ...) for the fake CUDA
+runtime, which reports the visible ones. A pod that asks for more GPUs than the node has fails with
+UnexpectedAdmissionError. The assignment is published in the node's pod-resources file.
 Not simulated: startup probes, resource limits, image pulls (runner/sim/images.py is the table),
 ephemeral containers, pod-level restarts on spec changes.
-It must not schedule pods or touch objects other than its own node's pods.
+It must not schedule pods or touch objects other than its own node's pods and its own Node (whose
+GPU identity it publishes when missing, as the device plugin and GPU Feature Discovery do).
 """
 
 from __future__ import annotations
@@ -55,9 +62,19 @@ from runner.sim import events, procs
 from runner.sim.images import ImageError, WorkerBuild, launch
 from runner.sim.logs import PodLogs
 from runner.sim.loop import Loop
-from runner.sim.nodes import node_dir
+from runner.sim.nodes import (
+    DEFAULT_PRODUCT,
+    PRODUCT_LABEL,
+    GpuDevice,
+    gpus_of,
+    node_dir,
+    product_info,
+    publish_gpus,
+    write_pod_resources,
+)
 from runner.sim.podstatus import get_condition, set_condition
 from runner.sim.resources import CONFIGMAPS, NODES, PODS
+from runner.sim.scheduling import container_gpus, gpu_request
 from runner.sim.store import Obj, Store, now_rfc3339
 from runner.sim.volumes import SECRETS, ObjectCache, PathMap, VolumeError, prepare, refresh, subpath_snapshots
 
@@ -89,6 +106,81 @@ class KubeletSettings:
 
 class ConfigError(ChaosError):
     """A container's configuration cannot be built (a missing ConfigMap key for its env)."""
+
+
+class AdmissionError(ChaosError):
+    """The node can never run the pod (it asks for more GPUs than the node has)."""
+
+
+VISIBLE_DEVICES = "NVIDIA_VISIBLE_DEVICES"
+NO_DEVICES = "void"  # what containers without a GPU get (the NVIDIA container runtime: none mounted)
+
+
+class DeviceManager:
+    """The kubelet's device manager with the NVIDIA device plugin behind it: assigns specific GPUs
+    of the node to each container that requests `nvidia.com/gpu`, at pod admission, and holds them
+    until the pod has ended (its processes gone, or terminated), so no GPU is shared between
+    running containers. Init containers reuse the pod's GPUs, as in Kubernetes. The assignment
+    is published in the node's pod-resources file (runner/sim/nodes.py). Thread-safe."""
+
+    def __init__(self, node_root: Path, gpus: list[GpuDevice]) -> None:
+        self.node_root = node_root
+        self.gpus = gpus
+        self._lock = threading.Lock()
+        self._owner: dict[int, str] = {}  # GPU index -> pod uid
+        self._pods: dict[str, tuple[Obj, dict[str, list[GpuDevice]]]] = {}  # uid -> (meta, per container)
+        self._publish()
+
+    def admit(self, pod: Obj) -> dict[str, list[GpuDevice]] | None:
+        """Container name -> its GPUs; None while too few are free (a pod still ending holds its
+        own), AdmissionError when the node could never satisfy the pod."""
+        uid = str(pod["metadata"]["uid"])
+        need = gpu_request(pod)
+        with self._lock:
+            if uid in self._pods:
+                return self._pods[uid][1]
+            if need > len(self.gpus):
+                raise AdmissionError(f"Allocate failed due to requested number of devices unavailable for "
+                                     f"nvidia.com/gpu. Requested: {need}, Available: {len(self.gpus)}, "
+                                     "which is unexpected")
+            free = [g for g in self.gpus if g.index not in self._owner]
+            if len(free) < need:
+                return None
+            pool = free[:need]
+            for g in pool:
+                self._owner[g.index] = uid
+            spec = pod.get("spec") or {}
+            per: dict[str, list[GpuDevice]] = {}
+            at = 0
+            for c in spec.get("containers") or []:
+                n = container_gpus(c)
+                per[str(c.get("name", ""))] = pool[at:at + n]
+                at += n
+            for c in spec.get("initContainers") or []:
+                per[str(c.get("name", ""))] = pool[:container_gpus(c)]
+            meta = pod["metadata"]
+            self._pods[uid] = ({"name": meta["name"], "namespace": meta["namespace"], "uid": uid}, per)
+        self._publish()
+        return per
+
+    def release(self, uid: str) -> None:
+        with self._lock:
+            if self._pods.pop(uid, None) is None:
+                return
+            for index in [i for i, owner in self._owner.items() if owner == uid]:
+                del self._owner[index]
+        self._publish()
+
+    def _publish(self) -> None:
+        with self._lock:
+            pods = [{**meta, "containers": [
+                {"name": name, "devices": [{"resource_name": "nvidia.com/gpu",
+                                             "device_ids": [g.uuid for g in gpus]}] if gpus else []}
+                for name, gpus in per.items()]} for meta, per in self._pods.values()]
+            try:
+                write_pod_resources(self.node_root, pods)
+            except OSError:
+                log.warning("cannot write the pod-resources file under %s", self.node_root, exc_info=True)
 
 
 def free_port() -> int:
@@ -263,6 +355,8 @@ class PodWorker:
         self.next_volume_try = 0.0
         self.next_sync = 0.0  # the periodic pod sync: configMap/secret volumes are re-projected
         self.failed_init = False
+        self.gpus: dict[str, list[GpuDevice]] | None = None  # container -> its GPUs, once admitted
+        self.rejected = ""  # why the node cannot run the pod (phase Failed)
         self.start_ts = now_rfc3339()
         self.deleted = threading.Event()
         self.stopping = threading.Event()
@@ -299,6 +393,7 @@ class PodWorker:
             if self.stopping.is_set():
                 grace = min(grace, 1.0)
             self._kill_all(grace)
+            self.k.devices.release(self.uid)
             if self.deleted.is_set():
                 shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -331,6 +426,17 @@ class PodWorker:
 
     def _step(self) -> None:
         now = time.monotonic()
+        if self.rejected:
+            return
+        if self.gpus is None:
+            try:
+                self.gpus = self.k.devices.admit(self.pod)
+            except AdmissionError as exc:
+                self.rejected = str(exc)
+                self._event("UnexpectedAdmissionError", str(exc), "Warning")
+                return
+            if self.gpus is None:
+                return  # the GPUs it needs are still held by a pod that is ending
         if self.volumes is None:
             if now < self.next_volume_try:
                 return
@@ -584,6 +690,7 @@ class PodWorker:
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "KUBERNETES_SERVICE_HOST": "127.0.0.1",
         }
+        env.update(self.k.driver_env)
         if c.ports:
             first = next(iter(c.ports.values()))
             env["PORT"] = str(first)
@@ -608,6 +715,11 @@ class PodWorker:
                     env[name] = value
             else:  # `value`, expanded with the variables defined before it
                 env[name] = pmap.apply(expand(str(e.get("value") or ""), env))
+        gpus = (self.gpus or {}).get(c.name) or []
+        if gpus:  # the device plugin's Allocate answer: these GPUs, whatever the spec says
+            env[VISIBLE_DEVICES] = ",".join(g.uuid for g in gpus)
+        else:
+            env.setdefault(VISIBLE_DEVICES, NO_DEVICES)
         return env
 
     def _object(self, gvr: Any, word: str, name: str, optional: bool) -> Obj | None:
@@ -672,7 +784,7 @@ class PodWorker:
         return out
 
     def _phase(self) -> str:
-        if self.failed_init:
+        if self.failed_init or self.rejected:
             return "Failed"
         if any(not (c.done and c.exit_code == 0) for c in self.inits):
             return "Pending"
@@ -689,8 +801,13 @@ class PodWorker:
                 if c.proc is None and not c.restart_count:
                     c.state = {"waiting": {"reason": "PodInitializing"}}
         all_ready = inits_done and all(c.ready for c in self.mains)
+        phase = self._phase()
+        if phase in ("Succeeded", "Failed"):
+            self.k.devices.release(self.uid)  # a terminated pod holds no devices
+        extra = {"reason": "UnexpectedAdmissionError", "message": self.rejected} if self.rejected else {}
         return {
-            "phase": self._phase(),
+            **extra,
+            "phase": phase,
             "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
             "podIP": POD_IP, "podIPs": [{"ip": POD_IP}],
             "startTime": self.start_ts,
@@ -762,6 +879,28 @@ class Kubelet(Loop):
         self._init: Path | None = None
         self._init_checked = False
         self.cache = ObjectCache(store, self.settings.scaled(self._cache_ttl()))
+        node_root = node_dir(self.root, node)
+        node_root.mkdir(parents=True, exist_ok=True)
+        node_obj = self._publish_node()
+        gpus = gpus_of(node_obj) if node_obj is not None else []
+        self.devices = DeviceManager(node_root, gpus)
+        product = str(((node_obj or {}).get("metadata", {}).get("labels") or {}).get(PRODUCT_LABEL)
+                      or DEFAULT_PRODUCT)
+        info = product_info(product)
+        # What the node's driver knows, for the fake CUDA runtime (images/fake_cudart.c): every GPU
+        # of the node; NVIDIA_VISIBLE_DEVICES then says which ones a container sees.
+        self.driver_env = {"CHAOS_SIM_GPUS": ",".join(f"{g.uuid}@{g.pci_bus_id}" for g in gpus),
+                           "CHAOS_SIM_GPU_NAME": product.replace("-", " "),
+                           "CHAOS_SIM_GPU_MEMORY_MIB": str(info.memory_mib),
+                           "CHAOS_SIM_GPU_CC": f"{info.compute[0]}.{info.compute[1]}"}
+
+    def _publish_node(self) -> Obj | None:
+        """The node's GPU identity, published if missing (the device plugin and GFD's part)."""
+        try:
+            publish_gpus(self.store, self.node)
+            return self.store.get(NODES, None, self.node)
+        except ClusterError:
+            return None
 
     def _cache_ttl(self) -> float:
         """The object cache's TTL: the settings', else the node's ttl annotation (which the

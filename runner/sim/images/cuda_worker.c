@@ -18,25 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef int cudaError_t;
-typedef void *cudaStream_t;
-typedef struct { unsigned int x, y, z; } dim3;
-
-cudaError_t cudaGetDeviceCount(int *count);
-cudaError_t cudaMalloc(void **ptr, size_t size);
-cudaError_t cudaFree(void *ptr);
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, int kind);
-cudaError_t cudaLaunchKernel(const void *func, dim3 grid, dim3 block, void **args, size_t shared,
-                             cudaStream_t stream);
-cudaError_t cudaDeviceSynchronize(void);
-cudaError_t cudaGetLastError(void);
-const char *cudaGetErrorName(cudaError_t err);
+#include "fake_cuda.h"
 
 #define BUF_BYTES (256 * 1024)
 #define TICK_MS 50
 
 static volatile sig_atomic_t stopping = 0;
 static unsigned long iterations = 0;
+static int devices = 0; /* 0: no GPU visible (NVIDIA_VISIBLE_DEVICES=void): serve without CUDA work */
 
 static void on_term(int sig) {
     (void)sig;
@@ -53,10 +42,11 @@ static void check(const char *call, cudaError_t err) {
     }
 }
 
-static void cuda_step(unsigned char *host) {
+static void cuda_step(unsigned char *host, int device) {
     void *dev = NULL;
     dim3 grid = {1, 1, 1};
     dim3 block = {128, 1, 1};
+    if (devices > 1) check("cudaSetDevice", cudaSetDevice(device));
     check("cudaMalloc", cudaMalloc(&dev, BUF_BYTES));
     check("cudaMemcpy", cudaMemcpy(dev, host, BUF_BYTES, 1));
     check("cudaLaunchKernel", cudaLaunchKernel((const void *)fake_kernel, grid, block, NULL, 0, NULL));
@@ -118,17 +108,45 @@ static int listen_on(int port) {
     return fd;
 }
 
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi prints a UUID */
+static void format_uuid(const cudaUUID_t *u, char out[48]) {
+    const unsigned char *b = (const unsigned char *)u->bytes;
+    snprintf(out, 48, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* How many GPUs this process may use; each one printed as `device N: NAME UUID PCI-BUS-ID`. */
+static int discover(void) {
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    const char *nvd = getenv("NVIDIA_VISIBLE_DEVICES");
+    if (err == cudaErrorNoDevice && nvd != NULL &&
+        (strcmp(nvd, "void") == 0 || strcmp(nvd, "none") == 0 || *nvd == '\0')) {
+        printf("cuda-worker: no GPU visible (NVIDIA_VISIBLE_DEVICES=%s): serving without CUDA work\n", nvd);
+        return 0;
+    }
+    check("cudaGetDeviceCount", err);
+    for (int d = 0; d < count; d++) {
+        struct cudaDeviceProp prop;
+        char uuid[48];
+        check("cudaGetDeviceProperties", cudaGetDeviceProperties(&prop, d));
+        format_uuid(&prop.uuid, uuid);
+        printf("cuda-worker: device %d: %s %s %08X:%02X:%02X.0\n", d, prop.name, uuid,
+               (unsigned)prop.pciDomainID, (unsigned)prop.pciBusID, (unsigned)prop.pciDeviceID);
+    }
+    return count;
+}
+
 int main(void) {
     const char *port_env = getenv("PORT");
     int port = port_env ? atoi(port_env) : 8000;
-    int devices = 0;
     static unsigned char host[BUF_BYTES];
     struct timespec last = {0, 0};
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
-    check("cudaGetDeviceCount", cudaGetDeviceCount(&devices));
+    devices = discover();
     int listener = listen_on(port);
     if (listener < 0) {
         fprintf(stderr, "fatal: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
@@ -145,8 +163,10 @@ int main(void) {
         long elapsed_ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
         if (elapsed_ms >= TICK_MS) {
             last = now;
-            cuda_step(host);
-            if (iterations % 100 == 0) printf("cuda-worker: %lu iterations\n", iterations);
+            if (devices > 0) {
+                cuda_step(host, (int)(iterations % (unsigned long)devices));
+                if (iterations % 100 == 0) printf("cuda-worker: %lu iterations\n", iterations);
+            }
         }
     }
     printf("cuda-worker: stopping after %lu iterations\n", iterations);
