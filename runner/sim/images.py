@@ -5,10 +5,12 @@ one. The table (tag and registry ignored; `docker.io/library/` stripped):
 
 | image                              | runs                                                           |
 |------------------------------------|----------------------------------------------------------------|
-| `chaos/cuda-worker`                | the CUDA inference worker (images/cuda_worker.c) dynamically   |
-|                                    | linked against our fake `libcudart.so` (images/fake_cudart.c); |
-|                                    | entrypoint `cuda-worker`, `args` passed on; a `command` runs as |
-|                                    | given with the worker's directory first on PATH                |
+| `chaos/cuda-worker`                | the CUDA inference worker (images/cuda_worker.c: an OpenAI-    |
+|                                    | compatible HTTP server doing CUDA work per request) linked     |
+|                                    | against our fake `libcudart.so` (images/fake_cudart.c, which   |
+|                                    | reports the container's GPUs); entrypoint `cuda-worker`, `args`|
+|                                    | passed on (`--idle-work-ms`, `--token-ms`, `--model`); a       |
+|                                    | `command` runs as given with the worker's directory on PATH    |
 | `gcc`, `chaos/compiler`            | the container's command/args as given (gcc from the host PATH) |
 | `busybox`, `alpine`, `chaos/shell` | the command/args as given, `sh` when none (/bin/sh semantics)  |
 | anything else                      | not run: waiting reason `ImagePullBackOff`                     |
