@@ -1,21 +1,30 @@
 """The node health agent: a stand-in for NVIDIA NVSentinel in the embedded cluster.
 
 It follows the container logs of every pod bound to a node (the files runner/sim/logs.py
-describes) for the shim's `[XID <n> SIM]` lines. For a node-scoped XID (runner/xid.py: 79, 48,
-95, 74) it does what NVSentinel's health monitor + fault-quarantine do to the node:
-  - node condition `GpuXidError` = True, reason `Xid<n>`, message the log line;
-  - cordon: `spec.unschedulable: true`, label `chaos.dev/gpu-health=unhealthy`, annotation
-    `chaos.dev/xid=<n>`;
+describes) for the shim's `[XID <n> SIM]` lines, and works out which GPU of the node faulted, as
+NVSentinel reads it from the kernel's XID message: a GPU the line names (UUID or PCI bus id), else
+the GPUs the kubelet assigned to that container (the node's pod-resources file, remembered after
+the pod is gone), narrowed to the GPUs the node's armed toggle file concerns (`gpus=`: indexes or
+UUIDs, absent or `all` = every GPU; read tolerantly); a line it cannot attribute concerns every
+GPU the fault does. For a node-scoped XID (runner/xid.py: 79, 48, 95, 74) it does what
+NVSentinel's health monitor + fault-quarantine do to the node:
+  - node condition `GpuXidError` = True, reason `Xid<n>`, message naming the XID and the GPU like
+    NVSentinel's (`XID 79 on GPU 00000000:3B:00.0 (GPU-...): <what it means>. <pod>: <line>`);
+  - cordon: `spec.unschedulable: true`, label `chaos.dev/gpu-health=unhealthy`, annotations
+    `chaos.dev/xid=<n>` and `chaos.dev/faulty-gpus` (JSON: [{index, uuid, pci_bus_id, xid}]; a later
+    XID on another GPU of the cordoned node is added to it and to the condition message);
   - a Warning Event `GpuXidError` on the node.
-For a process-scoped XID (94, 43) it only records a Warning Event on the pod: a restart in place
-recovers. When someone else uncordons a node it had cordoned (an operator, a `chaos` uncordon step),
-the agent takes that as "the GPU was reset": it sets the condition to False (reason `GpuReset`) and
-removes its label and annotation. A short while after cordoning (`drain_delay_s`, 10 s scaled by
+For a process-scoped XID (94, 43) it does not cordon and sets no condition: it records Warning
+Events on the pod and the node naming the GPU; a restart in place recovers.
+When someone else uncordons a node it had cordoned (an operator, a `chaos` uncordon step), the
+agent takes that as "the GPU was reset": it sets the condition to False (reason `GpuReset`) and
+removes its label and annotations. A short while after cordoning (`drain_delay_s`, 10 s scaled by
 the cluster's time scale) it drains the node as NVSentinel's node-drainer does: controller-owned
 pods are evicted (deleted) so their controllers recreate them elsewhere; bare pods are left alone.
-Once no toggle file on the node's disk arms a fault any more (the run disarmed it, or its dead-man
-expiry lapsed), the agent resets the node after `reset_delay_s` (30 s scaled): uncordons it and
-clears the condition, as NVSentinel's remediation would after a GPU reset.
+Once no toggle file on the node's disk arms a fault for its faulty GPUs any more (the run disarmed
+it, its dead-man expiry lapsed, or it now names other GPUs), the agent resets the node after
+`reset_delay_s` (30 s scaled): uncordons it and clears the condition and its annotations, as
+NVSentinel's remediation would after a GPU reset.
 
 Reference names, for whoever maps this to a real cluster (approximations from NVSentinel's public
 docs, not a contract): NVSentinel's health monitors set a node condition per check (the syslog
@@ -29,6 +38,7 @@ It must not run processes or touch anything but nodes, the pods it drains, and e
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -39,6 +49,7 @@ from runner.shimwire import TOGGLE_FILE_NAME, XID_LINE, ToggleState, parse_toggl
 from runner.sim import events
 from runner.sim.logs import PodLogs
 from runner.sim.loop import Loop
+from runner.sim.nodes import GpuDevice, gpus_of, read_pod_resources
 from runner.sim.podstatus import get_condition, set_condition
 from runner.sim.resources import NODES, PODS
 from runner.sim.store import Obj, Store
@@ -50,6 +61,10 @@ COMPONENT = "chaos-health-agent"
 CONDITION = "GpuXidError"
 HEALTH_LABEL = "chaos.dev/gpu-health"
 XID_ANNOTATION = "chaos.dev/xid"
+FAULTY_GPUS_ANNOTATION = "chaos.dev/faulty-gpus"
+TOGGLE_GPUS_KEY = "gpus"  # the toggle file's `gpus=` line (runner/shimwire.py once it knows the key)
+_UUID_IN_LINE = re.compile(r"GPU-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_PCI_IN_LINE = re.compile(r"\b(?:[0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]\b")
 XID_LINE_BYTES = re.compile(XID_LINE.pattern.encode())  # container logs are read as bytes
 MERGE = "application/merge-patch+json"
 
@@ -59,6 +74,44 @@ def _read_toggle(path: Path) -> ToggleState | None:
         return parse_toggle(path.read_text(errors="replace"))
     except OSError:
         return None
+
+
+def _normal_pci(text: str) -> str:
+    """`3b:00.0`, `0000:3B:00.0`, `00000000:3b:00.0` -> `00000000:3B:00.0`."""
+    parts = text.upper().split(":")
+    domain = parts[0] if len(parts) == 3 else "0"
+    return f"{int(domain, 16):08X}:{parts[-2]}:{parts[-1]}"
+
+
+def toggle_gpus(state: ToggleState, gpus: list[GpuDevice]) -> set[int] | None:
+    """The node's GPU indexes a toggle's fault concerns; None for all of them. Read as the shim
+    reads `gpus=` (comma-separated indexes or UUIDs; absent, empty or `all`: every GPU); entries
+    that name no GPU of the node are ignored, so a list of only those concerns none."""
+    raw: object = getattr(state, "gpus", None)  # a future ToggleState field, else an extra key
+    if raw is None:
+        raw = state.extra.get(TOGGLE_GPUS_KEY)
+    tokens = [str(t).strip() for t in raw] if isinstance(raw, (list, tuple)) else \
+        [t.strip() for t in str(raw or "").split(",")]
+    tokens = [t for t in tokens if t]
+    if not tokens or "all" in tokens:
+        return None
+    by_uuid = {g.uuid.lower(): g.index for g in gpus}
+    by_pci = {g.pci_bus_id: g.index for g in gpus}
+    indexes = {g.index for g in gpus}
+    out: set[int] = set()
+    for token in tokens:
+        if token.isdigit() and int(token) in indexes:
+            out.add(int(token))
+        elif token.lower() in by_uuid:
+            out.add(by_uuid[token.lower()])
+        elif _PCI_IN_LINE.fullmatch(token) and _normal_pci(token) in by_pci:
+            out.add(by_pci[_normal_pci(token)])
+    return out
+
+
+def describe(gpus: list[GpuDevice]) -> str:
+    """`00000000:3B:00.0 (GPU-...)`, comma-separated: how the condition message names GPUs."""
+    return ", ".join(f"{g.pci_bus_id} ({g.uuid})" for g in gpus) or "unknown"
 
 
 class HealthAgent(Loop):
@@ -74,6 +127,7 @@ class HealthAgent(Loop):
         self.nodes_root = nodes_root  # <cluster root>/nodes: each node's disk (None: never reset)
         self.reset_delay_s = reset_delay_s
         self._offsets: dict[Path, int] = {}
+        self._assigned: dict[tuple[str, str], list[str]] = {}  # (pod uid, container) -> GPU UUIDs
         self._drains: dict[str, tuple[float, int]] = {}  # node -> (drain at monotonic, xid)
         self._resets: dict[str, float] = {}  # node -> reset at monotonic, once its fault is gone
 
@@ -87,21 +141,25 @@ class HealthAgent(Loop):
         for node in nodes.values():
             self._maybe_reset(node)
             self._maybe_remediate(node, now)
+        if self.nodes_root is not None:
+            for name in nodes:  # remembered: a line may be read after its pod is gone
+                self._assigned.update(read_pod_resources(self.nodes_root / name))
         pods, _ = self.store.list(PODS)
         for pod in pods:
             node_name = (pod.get("spec") or {}).get("nodeName")
             if not node_name or node_name not in nodes:
                 continue
-            for xid, line in self._new_lines(pod):
+            for xid, line, container in self._new_lines(pod):
                 try:
-                    self._handle(xid, line, pod, node_name)
+                    gpus = self._faulted(nodes[node_name], pod, container, line)
+                    self._handle(xid, line, pod, node_name, gpus)
                 except ClusterError:
                     log.debug("health agent: handling XID %s deferred", xid, exc_info=True)
 
-    def _new_lines(self, pod: Obj) -> list[tuple[int, str]]:
+    def _new_lines(self, pod: Obj) -> list[tuple[int, str, str]]:
         meta = pod["metadata"]
         spec = pod.get("spec") or {}
-        found: list[tuple[int, str]] = []
+        found: list[tuple[int, str, str]] = []
         for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
             name = str(c.get("name", ""))
             for run in self.logs.restarts(meta["namespace"], meta["name"], name):
@@ -116,28 +174,82 @@ class HealthAgent(Loop):
                 complete = data.rfind(b"\n") + 1  # a partial last line is read next time
                 self._offsets[path] = start + complete
                 for m in XID_LINE_BYTES.finditer(data[:complete]):
-                    found.append((int(m.group(1)), m.group(0).decode(errors="replace").strip()))
+                    found.append((int(m.group(1)), m.group(0).decode(errors="replace").strip(), name))
         return found
 
-    def _handle(self, xid: int, line: str, pod: Obj, node_name: str) -> None:
+    def _faulted(self, node: Obj, pod: Obj, container: str, line: str) -> list[GpuDevice]:
+        """Which of the node's GPUs an XID line of `container` is about (see the module's doc)."""
+        gpus = gpus_of(node)
+        named = {u.lower() for u in _UUID_IN_LINE.findall(line)}
+        pcis = {_normal_pci(p) for p in _PCI_IN_LINE.findall(line)}
+        hit = [g for g in gpus if g.uuid.lower() in named or g.pci_bus_id in pcis]
+        if hit:
+            return hit
+        concerned = self._fault_scope(node["metadata"]["name"], gpus)
+        assigned = set(self._assigned.get((str(pod["metadata"].get("uid")), container), []))
+        mine = [g for g in gpus if g.uuid in assigned]
+        narrowed = [g for g in mine if concerned is None or g.index in concerned]
+        if narrowed:
+            return narrowed
+        if mine:
+            return mine
+        return [g for g in gpus if concerned is None or g.index in concerned]
+
+    def _fault_scope(self, node_name: str, gpus: list[GpuDevice]) -> set[int] | None:
+        """The GPU indexes the node's armed toggle files concern (None: all; empty: none armed)."""
+        if self.nodes_root is None:
+            return None
+        now = time.time()
+        out: set[int] = set()
+        for path in (self.nodes_root / node_name).rglob(TOGGLE_FILE_NAME):
+            state = _read_toggle(path)
+            if state is None or not state.active(now):
+                continue
+            concerned = toggle_gpus(state, gpus)
+            if concerned is None:
+                return None
+            out |= concerned
+        return out or None  # nothing armed that we can read: the fault came another way
+
+    def _handle(self, xid: int, line: str, pod: Obj, node_name: str, gpus: list[GpuDevice]) -> None:
         info = CATALOGUE.get(xid)
+        meta = pod["metadata"]
+        where = f"pod {meta['namespace']}/{meta['name']}"
         if info is None or info.scope is not Scope.NODE:
-            events.emit(self.store, pod, CONDITION, f"process-scoped XID {xid} on {node_name}: {line}",
-                        COMPONENT, type_="Warning", host=node_name)
+            what = f"process-scoped XID {xid} on GPU {describe(gpus)} of {node_name}: {line}"
+            events.emit(self.store, pod, CONDITION, what, COMPONENT, type_="Warning", host=node_name)
+            node = self.store.get(NODES, None, node_name)
+            events.emit(self.store, node, CONDITION, f"{what} ({where}; not cordoned)", COMPONENT,
+                        type_="Warning", host=node_name)
             return
         node = self.store.get(NODES, None, node_name)
         cond = get_condition(node.get("status") or {}, CONDITION)
+        annotations = node["metadata"].get("annotations") or {}
+        try:
+            recorded = [dict(g) for g in json.loads(annotations.get(FAULTY_GPUS_ANNOTATION) or "[]")]
+        except (ValueError, TypeError):
+            recorded = []
+        known = {str(g.get("uuid")) for g in recorded}
+        fresh = [g for g in gpus if g.uuid not in known]
         already = cond is not None and cond.get("status") == "True" and bool(
             (node.get("spec") or {}).get("unschedulable"))
-        if already:
+        if already and not fresh:
             return
+        faulty = recorded + [{**g.as_dict(), "xid": xid} for g in fresh]
+        message = f"XID {xid} on GPU {describe(fresh)}: {info.title}. {where}: {line}"
+        if already and cond is not None:
+            message = f"{cond.get('message', '')}; {message}"
         self.store.patch(NODES, None, node_name, MERGE, {
-            "metadata": {"labels": {HEALTH_LABEL: "unhealthy"}, "annotations": {XID_ANNOTATION: str(xid)}},
+            "metadata": {"labels": {HEALTH_LABEL: "unhealthy"},
+                         "annotations": {XID_ANNOTATION: annotations.get(XID_ANNOTATION) or str(xid),
+                                         FAULTY_GPUS_ANNOTATION: json.dumps(faulty)}},
             "spec": {"unschedulable": True},
         })
-        self._set_condition(node_name, "True", f"Xid{xid}", line)
+        self._set_condition(node_name, "True", str(cond.get("reason")) if already and cond else f"Xid{xid}",
+                            message)
         node = self.store.get(NODES, None, node_name)
-        events.emit(self.store, node, CONDITION, f"XID {xid} ({info.title}) on {node_name}: cordoned. {line}",
+        events.emit(self.store, node, CONDITION,
+                    f"XID {xid} ({info.title}) on GPU {describe(fresh)} of {node_name}: cordoned. {line}",
                     COMPONENT, type_="Warning", host=node_name)
         # like NVSentinel, drain a moment after quarantine (the crash is on record by then)
         self._drains.setdefault(node_name, (time.monotonic() + self.drain_delay_s, xid))
@@ -170,7 +282,8 @@ class HealthAgent(Loop):
         name = node["metadata"]["name"]
         try:
             self.store.patch(NODES, None, name, MERGE, {
-                "metadata": {"labels": {HEALTH_LABEL: None}, "annotations": {XID_ANNOTATION: None}}})
+                "metadata": {"labels": {HEALTH_LABEL: None},
+                             "annotations": {XID_ANNOTATION: None, FAULTY_GPUS_ANNOTATION: None}}})
             self._set_condition(name, "False", "GpuReset", "node uncordoned: GPU considered reset")
             events.emit(self.store, node, "GpuReset", f"{name} was uncordoned: XID condition cleared",
                         COMPONENT, host=name)
@@ -185,7 +298,7 @@ class HealthAgent(Loop):
         name = node["metadata"]["name"]
         labels = node["metadata"].get("labels") or {}
         ours = labels.get(HEALTH_LABEL) == "unhealthy" and (node.get("spec") or {}).get("unschedulable")
-        if self.nodes_root is None or not ours or not self._fault_cleared(name):
+        if self.nodes_root is None or not ours or not self._fault_cleared(node):
             self._resets.pop(name, None)
             return
         due = self._resets.setdefault(name, now + self.reset_delay_s)
@@ -194,7 +307,8 @@ class HealthAgent(Loop):
         del self._resets[name]
         try:
             self.store.patch(NODES, None, name, MERGE, {
-                "metadata": {"labels": {HEALTH_LABEL: None}, "annotations": {XID_ANNOTATION: None}},
+                "metadata": {"labels": {HEALTH_LABEL: None},
+                             "annotations": {XID_ANNOTATION: None, FAULTY_GPUS_ANNOTATION: None}},
                 "spec": {"unschedulable": None}})
             self._set_condition(name, "False", "GpuReset", "fault cleared: GPU reset, node uncordoned")
             events.emit(self.store, node, "GpuReset", f"{name}: fault cleared, GPU reset, uncordoned",
@@ -202,13 +316,26 @@ class HealthAgent(Loop):
         except NotFound:
             return
 
-    def _fault_cleared(self, node_name: str) -> bool:
-        """A toggle file is on the node's disk and none of them arms a fault now. No file at all
-        is no evidence of a reset (the fault may be armed another way), so the node stays out."""
+    def _fault_cleared(self, node: Obj) -> bool:
+        """A toggle file is on the node's disk and none of them arms a fault for the node's faulty
+        GPUs now. No file at all is no evidence of a reset (the fault may be armed another way),
+        so the node stays out."""
         assert self.nodes_root is not None
-        states = [_read_toggle(p) for p in (self.nodes_root / node_name).rglob(TOGGLE_FILE_NAME)]
+        name = node["metadata"]["name"]
+        gpus = gpus_of(node)
+        try:
+            faulty = {int(g["index"]) for g in json.loads(
+                (node["metadata"].get("annotations") or {}).get(FAULTY_GPUS_ANNOTATION) or "[]")}
+        except (ValueError, TypeError, KeyError):
+            faulty = set()
+        states = [_read_toggle(p) for p in (self.nodes_root / name).rglob(TOGGLE_FILE_NAME)]
         now = time.time()
-        return bool(states) and not any(s is not None and s.active(now) for s in states)
+
+        def concerns(state: ToggleState) -> bool:
+            scope = toggle_gpus(state, gpus)
+            return scope is None or not faulty or bool(scope & faulty)
+
+        return bool(states) and not any(s is not None and s.active(now) and concerns(s) for s in states)
 
     def _set_condition(self, node_name: str, value: str, reason: str, message: str) -> None:
         for _ in range(5):

@@ -5,14 +5,18 @@ one. The table (tag and registry ignored; `docker.io/library/` stripped):
 
 | image                              | runs                                                           |
 |------------------------------------|----------------------------------------------------------------|
-| `chaos/cuda-worker`                | the CUDA inference worker (images/cuda_worker.c) dynamically   |
-|                                    | linked against our fake `libcudart.so` (images/fake_cudart.c); |
-|                                    | entrypoint `cuda-worker`, `args` passed on; a `command` runs as |
-|                                    | given with the worker's directory first on PATH                |
+| `chaos/cuda-worker`                | the CUDA inference worker (images/cuda_worker.c: an OpenAI-    |
+|                                    | compatible HTTP server doing CUDA work per request) linked     |
+|                                    | against our fake `libcudart.so` (images/fake_cudart.c, which   |
+|                                    | reports the container's GPUs); entrypoint `cuda-worker`, `args`|
+|                                    | passed on (`--idle-work-ms`, `--token-ms`, `--model`); a       |
+|                                    | `command` runs as given with the worker's directory on PATH    |
 | `gcc`, `chaos/compiler`            | the container's command/args as given (gcc from the host PATH) |
 | `busybox`, `alpine`, `chaos/shell` | the command/args as given, `sh` when none (/bin/sh semantics)  |
 | anything else                      | not run: waiting reason `ImagePullBackOff`                     |
 
+Every container, whatever its image, starts under `chaos-init` (images/chaos_init.c; see
+runner/sim/procs.py), built here too.
 The worker and fake runtime are compiled with gcc on first use into a build directory (the cluster's
 own `<root>/images/` unless told otherwise), keyed by a hash of their sources. The runtime's error
 names are generated from runner/xid.py so the catalogue stays the single source of truth.
@@ -34,6 +38,7 @@ from runner.xid import CATALOGUE
 
 SOURCES = Path(__file__).resolve().parent / "images"
 WORKER_BINARY = "cuda-worker"
+INIT_BINARY = "chaos-init"  # every container's first process (images/chaos_init.c, runner/sim/procs.py)
 CFLAGS = ("-O2", "-Wall", "-Wextra", "-Werror")
 
 
@@ -105,7 +110,7 @@ class WorkerBuild:
 
     def _key(self, header: str) -> str:
         h = hashlib.sha256(header.encode())
-        for name in ("fake_cudart.c", "cuda_worker.c"):
+        for name in ("fake_cuda.h", "fake_cudart.c", "cuda_worker.c"):
             h.update((SOURCES / name).read_bytes())
         h.update(" ".join(CFLAGS).encode())
         return h.hexdigest()[:16]
@@ -128,15 +133,30 @@ class WorkerBuild:
             tmp.rename(out)
             return out
 
+    def init_path(self) -> Path:
+        """`chaos-init`, built if needed (its own directory: shell-only clusters need no worker)."""
+        source = SOURCES / "chaos_init.c"
+        h = hashlib.sha256(source.read_bytes())
+        h.update(" ".join(CFLAGS).encode())
+        out = self.build_root / f"init-{h.hexdigest()[:16]}"
+        with self._lock:
+            if (out / INIT_BINARY).is_file():
+                return out / INIT_BINARY
+            tmp = out.with_name(out.name + ".tmp")
+            tmp.mkdir(parents=True, exist_ok=True)
+            self._gcc(["-o", str(tmp / INIT_BINARY), str(source)], INIT_BINARY)
+            tmp.rename(out)
+            return out / INIT_BINARY
+
     @staticmethod
-    def _gcc(args: list[str]) -> None:
+    def _gcc(args: list[str], what: str = "chaos/cuda-worker") -> None:
         try:
             done = subprocess.run(["gcc", *CFLAGS, *args], capture_output=True, text=True, check=False,
                                   timeout=120)
         except FileNotFoundError as exc:
-            raise ImageError("cannot build chaos/cuda-worker: gcc is not on PATH", "ErrImagePull") from exc
+            raise ImageError(f"cannot build {what}: gcc is not on PATH", "ErrImagePull") from exc
         if done.returncode != 0:
-            raise ImageError(f"cannot build chaos/cuda-worker: {done.stderr.strip()}", "ErrImagePull")
+            raise ImageError(f"cannot build {what}: {done.stderr.strip()}", "ErrImagePull")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from runner.sim.controllers import DeploymentController, ReplicaSetController, S
 from runner.sim.dynamo import DynamoController
 from runner.sim.health_agent import HealthAgent
 from runner.sim.images import WorkerBuild
-from runner.sim.kubelet import Kubelet, KubeletSettings
+from runner.sim.kubelet import SYNC_PERIOD_S, Kubelet, KubeletSettings
 from runner.sim.logs import PodLogs
 from runner.sim.loop import Loop
 from runner.sim.nodes import node_dir
@@ -34,6 +34,8 @@ class NodeSideSettings:
     time_scale: float = 1.0  # multiplies kubelet durations (backoff, grace periods, probe timings)
     health_agent: bool = True
     build_dir: Path | None = None  # where images are compiled; default <root>/images
+    sync_period_s: float = SYNC_PERIOD_S  # the kubelet's --sync-frequency (before time scaling)
+    cache_ttl_s: float | None = None  # ConfigMap/Secret cache TTL; None: the node's ttl annotation or 60 s
 
 
 class Kubelets(Loop):
@@ -79,7 +81,9 @@ def attach(cluster: SimCluster, settings: NodeSideSettings | None = None) -> Non
     cluster.add_component(StatefulSetController(store))
     cluster.add_component(Scheduler(store))
     cluster.add_component(Kubelets(store, cluster.logs, cluster.root, build,
-                                   KubeletSettings(time_scale=settings.time_scale)))
+                                   KubeletSettings(time_scale=settings.time_scale,
+                                                   sync_period_s=settings.sync_period_s,
+                                                   cache_ttl_s=settings.cache_ttl_s)))
     if settings.health_agent:
         cluster.add_component(HealthAgent(store, cluster.logs,
                                           drain_delay_s=DRAIN_DELAY_S * settings.time_scale,

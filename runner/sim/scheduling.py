@@ -38,16 +38,17 @@ def _qty(value: Any) -> int:
         return 0
 
 
+def container_gpus(c: Obj) -> int:
+    """GPUs one container asks for (extended resources: the limit, or the request)."""
+    res = c.get("resources") or {}
+    return max(_qty((res.get("limits") or {}).get(GPU, 0)), _qty((res.get("requests") or {}).get(GPU, 0)))
+
+
 def gpu_request(pod: Obj) -> int:
     """GPUs a pod needs: the larger of its containers' sum and its largest init container."""
     spec = pod.get("spec") or {}
-
-    def one(c: Obj) -> int:
-        res = c.get("resources") or {}
-        return max(_qty((res.get("limits") or {}).get(GPU, 0)), _qty((res.get("requests") or {}).get(GPU, 0)))
-
-    main = sum(one(c) for c in spec.get("containers") or [])
-    init = max((one(c) for c in spec.get("initContainers") or []), default=0)
+    main = sum(container_gpus(c) for c in spec.get("containers") or [])
+    init = max((container_gpus(c) for c in spec.get("initContainers") or []), default=0)
     return max(main, init)
 
 
