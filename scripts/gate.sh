@@ -21,9 +21,8 @@
 # Prints `::error file=...,line=...` annotations for every validation problem and every failed step.
 # Outputs: verdict, exit-code, report-dir. Exits with a `chaos` exit code (DESIGN.md §6 "Exit codes":
 # 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 interrupted, 5 rollback incomplete). In run
-# mode it is the most serious over all scenarios, ranked by this script (rank_of below; §6 orders the
-# causes within one run, 5 > 4 > 3 > 1): 5 rollback-incomplete > 1 failed > 4 interrupted >
-# 3 inconclusive > 2 invalid > 0 passed.
+# mode it is the highest over all scenarios, as §6 orders causes within one run (5 > 4 > 3 > 1, with
+# 2 between 3 and 1): something left changed outranks everything, a failed assertion the least.
 set -uo pipefail
 
 scenarios="${CHAOS_GATE_SCENARIOS:-scenarios}"
@@ -50,10 +49,11 @@ verdict_of() {
   esac
 }
 
-# How serious an exit code is, for picking the overall one in run mode.
+# How serious an exit code is, for picking the overall one in run mode (§6: the highest wins; an
+# unknown code, say a crash, counts as 4: never below a failure, never hiding a 5).
 rank_of() {
   case "$1" in
-    0) echo 0 ;; 2) echo 1 ;; 3) echo 2 ;; 4) echo 3 ;; 1) echo 4 ;; 5) echo 6 ;; *) echo 5 ;;
+    0 | 1 | 2 | 3 | 4 | 5) echo "$1" ;; *) echo 4 ;;
   esac
 }
 
@@ -105,7 +105,8 @@ run_args=(--cluster "$cluster")
 printf '\n### chaos run on %s\n\n| Scenario | Verdict | Exit |\n| --- | --- | ---: |\n' "$cluster" | summary_add
 worst=0
 for file in "${files[@]}"; do
-  name="$(basename "${file%.*}")"
+  # the scenario's path, not just its name: a/xid79.yaml and b/xid79.yaml must not share a directory
+  name="${file%.*}"; name="${name#./}"; name="${name//\//__}"
   run_dir="$report_dir/$name"
   say "running $file (run directory $run_dir)"
   "${chaos[@]}" run "${run_args[@]}" --report-dir "$run_dir" "${extra[@]}" "$file"

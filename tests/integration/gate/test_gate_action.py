@@ -254,12 +254,17 @@ def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., Ga
     shutil.copytree(REPO / "scenarios" / "manifests", project / "scenarios" / "manifests")
     (project / "scenarios" / "shim-loads.yaml").write_text(PASSING_SIM)
     (project / "scenarios" / "five-replicas.yaml").write_text(FAILING_SIM)
+    (project / "scenarios" / "again").mkdir()  # the same file name in another directory
+    (project / "scenarios" / "again" / "shim-loads.yaml").write_text(
+        PASSING_SIM.replace("manifests/", "../manifests/"))
     run = gate(project, mode="run", cluster="sim", scenarios="scenarios", report_dir="out")
     assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr  # the worst: one failed
     assert run.outputs() == {"verdict": "failed", "exit-code": "1", "report-dir": "out"}
     out = project / "out"
-    passed = json.loads((out / "shim-loads" / "report.json").read_text())
-    failed = json.loads((out / "five-replicas" / "report.json").read_text())
+    passed = json.loads((out / "scenarios__shim-loads" / "report.json").read_text())
+    again = json.loads((out / "scenarios__again__shim-loads" / "report.json").read_text())
+    assert again["run_id"] != passed["run_id"]  # one run directory each: nothing collides
+    failed = json.loads((out / "scenarios__five-replicas" / "report.json").read_text())
     assert passed["verdict"] == "passed"
     assert failed["verdict"] == "failed"
     assert failed["rollback"]["verified"]
@@ -270,11 +275,12 @@ def test_run_mode_on_the_embedded_cluster(tmp_path: Path, gate: Callable[..., Ga
     summary = run.summary.read_text()
     assert "| `scenarios/shim-loads.yaml` | passed | 0 |" in summary
     assert "| `scenarios/five-replicas.yaml` | failed | 1 |" in summary
-    assert (out / "five-replicas" / "summary.md").read_text().strip() in summary
+    assert (out / "scenarios__five-replicas" / "summary.md").read_text().strip() in summary
     cases = _junit_cases(out / "validate-junit.xml")
-    assert sorted(cases) == ["scenarios/five-replicas.yaml", "scenarios/shim-loads.yaml"]
+    assert sorted(cases) == ["scenarios/again/shim-loads.yaml", "scenarios/five-replicas.yaml",
+                             "scenarios/shim-loads.yaml"]
     # each run's junit.xml reads right, and its verdict test case fails exactly when the run did
-    for name, verdict in (("shim-loads", "passed"), ("five-replicas", "failed")):
+    for name, verdict in (("scenarios__shim-loads", "passed"), ("scenarios__five-replicas", "failed")):
         xml = assert_reads_right(out / name / "junit.xml", junit_xsd_path)
         verdict_case = _junit_cases(out / name / "junit.xml")["verdict"]
         assert (verdict_case.find("failure") is not None) == (verdict != "passed")
