@@ -63,6 +63,36 @@ def run_dir_with(tmp: Path, journal: Path | None = None, *, special: str = "") -
     return str(run)
 
 
+def report_dir_with(tmp: Path, *, text: str | None = None, special: str = "") -> str:
+    """A run directory whose report.json is the given text, or a FIFO, a directory or binary."""
+    run = tmp / "reported"
+    run.mkdir()
+    target = run / "report.json"
+    if text is not None:
+        target.write_text(text)
+    elif special == "fifo":
+        os.mkfifo(target)
+    elif special == "dir":
+        target.mkdir()
+    elif special == "binary":
+        target.write_bytes(b"\x00\xff" * 64)
+    return str(run)
+
+
+def wrong_types() -> str:
+    """A real report with one field of the wrong type (what an edited or foreign file looks like)."""
+    import json
+
+    sample = json.loads((CORPUS / "report.json").read_text())
+    sample["started_at"] = "yesterday"
+    return json.dumps(sample)
+
+
+def report_case(fmt: str) -> Case:
+    return Case(f"report -o {fmt} of a started_at: yesterday",
+                lambda t: ["report", report_dir_with(t, text=wrong_types()), "-o", fmt], 2, "started_at")
+
+
 def regular_file(tmp: Path) -> str:
     path = tmp / "a-file"
     path.write_text("not a directory\n")
@@ -130,6 +160,13 @@ CASES = [
                                                              "--kubeconfig", DEAD], 2, "not a regular file"),
     Case("recover a binary journal", lambda t: ["recover", run_dir_with(t, special="binary"),
                                                 "--kubeconfig", DEAD], 2, "not text"),
+    # --- report files ---
+    *[report_case(fmt) for fmt in ("text", "json", "md", "html")],
+    Case("report a FIFO", lambda t: ["report", report_dir_with(t, special="fifo")], 2, "report.json"),
+    Case("report a directory", lambda t: ["report", report_dir_with(t, special="dir")], 2, "report.json"),
+    Case("report binary", lambda t: ["report", report_dir_with(t, special="binary")], 2, "report.json"),
+    Case("report empty", lambda t: ["report", report_dir_with(t, text="")], 2, "report.json"),
+    Case("report missing", lambda t: ["report", str(t)], 2, "report.json"),
     # --- the embedded cluster ---
     Case("sim up --from a FIFO", lambda t: ["sim", "up", "--from", fifo(t), "--kubeconfig",
                                             str(t / "k")], 2, "not a regular file"),
