@@ -80,6 +80,9 @@ class RunState:
     injections_seen: int = 0  # `[XID n SIM]` lines the steps saw (proof the fault fired)
     placements_before: dict[str, str] = field(default_factory=dict)  # pod -> node before the fault
     crashes_marked: dict[str, int] = field(default_factory=dict)  # pod -> crashes on the timeline
+    # The target pods' resourceVersion read just before the fault was armed: waits for evidence
+    # watch from it, so a crash (and a drain) that came while a slow API answered the arming is seen.
+    armed_version: str = ""
     # The dead-man renewer of each armed node (the toggle step's background work). The engine stops
     # every one when the steps end, BEFORE rollback, so nothing re-arms a node rollback disarmed.
     renewers: dict[str, Repeating] = field(default_factory=dict)

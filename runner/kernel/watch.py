@@ -80,12 +80,15 @@ def wait_for(cluster: Cluster, watched: Watched, success: Callable[[list[KubeObj
              failure: Callable[[list[KubeObject]], object] | None = None,
              on_progress: Callable[[list[KubeObject]], None] | None = None,
              on_event: Callable[[KubeObject], object] | None = None,
-             wake_s: float = WATCH_CHUNK_S, what: str = "") -> WaitResult[object]:
+             wake_s: float = WATCH_CHUNK_S, since: str = "", what: str = "") -> WaitResult[object]:
     """Wait until `success(objects)` says something (True, a message or any value) for the objects
     `watched` selects, or `failure(objects)` does. `on_event(obj)` sees every object as listed and
     as each watch event carries it (a DELETED pod's last state included); what it says ends the
     wait as a success too. `deadline` is a point on `clock.monotonic()`; `on_progress(objects)` is
-    called after the list and after each change. Raises DeadlineExceeded when nothing held in time.
+    called after the list and after each change. `since` (a resourceVersion from earlier) makes
+    the watch replay what happened from then on, so `on_event` also sees objects that changed and
+    vanished before this wait began (a pod that crashed and was drained while the step before it
+    ran). Raises DeadlineExceeded when nothing held in time.
     """
     objects: dict[tuple[str, str], KubeObject] = {}
     events_seen = 0
@@ -122,6 +125,8 @@ def wait_for(cluster: Cluster, watched: Watched, success: Callable[[list[KubeObj
     resource_version, early = relist()
     if early is not None:
         return found(early)
+    if since:
+        resource_version = since  # replay from then (a Gone answer falls back to a fresh list)
     while True:
         if gate is not None:
             gate.checkpoint()  # a Ctrl-C that arrived meanwhile ends the wait here

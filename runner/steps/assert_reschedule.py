@@ -26,9 +26,9 @@ from runner.kernel.step import (
 )
 from runner.kernel.watch import Watched, wait_for
 from runner.scenario.model import AssertRescheduleStep, Scenario, StepKind
-from runner.shimwire import xid_lines
+from runner.shimwire import XID_LINE, xid_lines
 from runner.steps.common import by_node, mark_crashes, node_ref, pod_summaries
-from runner.steps.wait import note_injection
+from runner.steps.wait import find_in_status, note_injection
 from runner.workload.kinds import desired_replicas, workload_ref
 from runner.workload.views import node_view, pod_view
 
@@ -69,7 +69,9 @@ class AssertRescheduleImpl:
                     pass
             return seen.cordoned is not None
 
-        def observe(pods: list[KubeObject]) -> None:
+        def note_pods(pods: list[KubeObject]) -> None:
+            """Crashes, XID lines and replacements, from listed pods and from every watch event
+            (replayed from the arming on, so a pod drained before this step began still counts)."""
             mark_crashes(ctx, pods)
             for p in pods:
                 v = pod_view(p)
@@ -78,11 +80,14 @@ class AssertRescheduleImpl:
                     seen.logs_read.add(v.name)
                     if seen.first_crash is None:
                         seen.first_crash = ctx.clock.time()
-                    self._read_xid_lines(ctx, v.namespace, v.name, node, seen)
+                    self._read_xid_lines(ctx, v.namespace, v.name, node, seen, p)
                 if (v.ready and v.node and v.node != node and v.name not in seen.ready_marked
                         and v.name not in ctx.state.placements_before):
                     seen.ready_marked.add(v.name)  # a replacement came up: a point on the timeline
                     ctx.timeline("pod-ready", "replacement Ready", node=v.node, pod=v.name)
+
+        def observe(pods: list[KubeObject]) -> None:
+            note_pods(pods)
             if step.expect_cordon:
                 cordoned()
             ctx.progress(f"waiting for pods to leave {node}", pods=pod_summaries(pods),
@@ -107,7 +112,8 @@ class AssertRescheduleImpl:
         try:
             result = wait_for(ctx.cluster, Watched.pods(target.namespace, selector),
                               lambda pods: not parts(pods), deadline=until, clock=ctx.clock,
-                              gate=ctx.gate, on_progress=observe,
+                              gate=ctx.gate, on_progress=observe, on_event=lambda pod: note_pods([pod]),
+                              since=ctx.state.armed_version,
                               what=f"pods of {ref} rescheduled off {node}")
             objects = result.objects
             if step.expect_cordon and not cordoned():  # the cordon may come after the pods moved
@@ -135,19 +141,31 @@ class AssertRescheduleImpl:
         pods, _ = ctx.cluster.list("v1", "Pod", namespace, label_selector=selector)
         return pods
 
-    @staticmethod
-    def _read_xid_lines(ctx: StepContext, namespace: str, pod: str, node: str, seen: _Seen) -> None:
+    def _read_xid_lines(self, ctx: StepContext, namespace: str, pod: str, node: str, seen: _Seen,
+                        obj: KubeObject) -> None:
+        """The XID lines of a crashed pod: its logs while it exists, else what its termination
+        message kept (a drained pod's last state, seen in its DELETED event)."""
+        found = False
         for previous in (True, False):
             try:
                 text = ctx.cluster.pod_logs(namespace, pod, previous=previous)
             except ClusterError:
                 continue
-            lines = xid_lines(text)
-            for line in lines[:5]:
-                seen.xid_lines.append({"pod": pod, "log": "previous" if previous else "current",
-                                       "line": line})
-            if lines:
-                note_injection(ctx, lines[0], pod=pod, node=node, count=len(lines))
+            found = self._note_lines(ctx, xid_lines(text), pod, node, seen,
+                                     "previous" if previous else "current") or found
+        if not found:
+            hit = find_in_status(obj, XID_LINE)
+            if hit is not None:
+                self._note_lines(ctx, [hit[1]], pod, node, seen, "termination message")
+
+    @staticmethod
+    def _note_lines(ctx: StepContext, lines: list[str], pod: str, node: str, seen: _Seen,
+                    where: str) -> bool:
+        for line in lines[:5]:
+            seen.xid_lines.append({"pod": pod, "log": where, "line": line})
+        if lines:
+            note_injection(ctx, lines[0], pod=pod, node=node, count=len(lines))
+        return bool(lines)
 
     def _evidence(self, ctx: StepContext, node: str, pods: list[KubeObject],
                   seen: _Seen) -> tuple[Evidence, ...]:

@@ -17,7 +17,7 @@ from runner.cluster.protocol import KubeObject, ObjectRef
 from runner.errors import ClusterError
 from runner.kernel.step import StepContext
 from runner.scenario.model import PatchStep, Scenario
-from runner.workload.targets import target_pods
+from runner.workload.targets import target_pods, target_pods_at
 from runner.workload.views import PodView, pod_view
 
 DEFAULT_TOGGLE_DIR = "/var/lib/cuda-fault"
@@ -51,6 +51,15 @@ def mark_crashes(ctx: StepContext, pods: Iterable[KubeObject]) -> list[PodView]:
         ctx.state.crashes_marked[view.name] = crashes
         crashed.append(view)
     return crashed
+
+
+def pods_before_arming(ctx: StepContext) -> list[KubeObject]:
+    """The target pods just before a step arms the fault; remembers the resourceVersion they were
+    read at (`state.armed_version`), so later waits replay every event from then on."""
+    pods, version = target_pods_at(ctx.cluster, ctx.scenario.target, ctx.state.selector)
+    if not ctx.state.armed_version:
+        ctx.state.armed_version = version
+    return pods
 
 
 def pod_summaries(pods: Iterable[KubeObject | PodView]) -> list[dict[str, Any]]:

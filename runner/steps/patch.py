@@ -26,7 +26,7 @@ from runner.kernel.labels import RUN_ID_LABEL, run_labels
 from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
 from runner.kernel.undo import DeleteObject, RestoreJson
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, Scenario, ShimSource, StepKind
-from runner.steps.common import emit, live_target_pods, pod_summaries
+from runner.steps.common import emit, live_target_pods, pod_summaries, pods_before_arming
 from runner.workload.kinds import (
     TemplateLocation,
     desired_replicas,
@@ -281,7 +281,8 @@ class PatchImpl:
         node = ctx.state.target_node
         if step.pin is not PinMode.NONE and not node:
             raise StepError("patch: a pin needs the target node (resolved at preflight)")
-        before = live_target_pods(ctx)
+        armed = armed_at_start(step, ctx.scenario.fault)
+        before = pods_before_arming(ctx) if armed else live_target_pods(ctx)
         evidence = [Evidence("placement", f"{len(before)} target pod(s) before the patch",
                              {"pods": pod_summaries(before)})]
         changes: list[str] = []

@@ -39,6 +39,7 @@ from runner.steps.common import (
     live_target_pods,
     node_ref,
     pod_summaries,
+    pods_before_arming,
     safe_name,
 )
 from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
@@ -186,7 +187,7 @@ class ToggleImpl:
         toggle_dir = default_toggle_dir(scenario)
         xid = step.xid if step.xid is not None else scenario.fault.xid
         expiry = scenario.settings.fault_expiry.seconds
-        pods = live_target_pods(ctx)
+        pods = pods_before_arming(ctx)
         placements = {pod_view(p).name: pod_view(p).node for p in pods}
         ctx.state.placements_before.update(placements)
         evidence = [Evidence("placement", f"{len(pods)} target pod(s) before arming",

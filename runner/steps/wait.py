@@ -193,7 +193,8 @@ def _wait_log_line(step: WaitStep, ctx: StepContext) -> Found:
     result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector),
                       lambda _pods: find_log_line(ctx, pattern), deadline=ctx.deadline,
                       clock=ctx.clock, gate=ctx.gate, what=f"a log line matching {step.pattern!r}",
-                      on_event=lambda pod: find_in_status(pod, pattern))
+                      on_event=lambda pod: find_in_status(pod, pattern),
+                      since=ctx.state.armed_version)
     pod, line, previous = cast("tuple[str, str, bool]", result.value)
     note_injection(ctx, line, pod=pod)
     which = "previous" if previous else "current"

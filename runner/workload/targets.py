@@ -29,9 +29,15 @@ def read_selector(cluster: Cluster, target: Target) -> str:
 
 def target_pods(cluster: Cluster, target: Target, selector: str) -> list[KubeObject]:
     """The workload's pods that are not terminating, sorted by name."""
-    pods, _ = cluster.list("v1", "Pod", target.namespace, label_selector=selector)
+    return target_pods_at(cluster, target, selector)[0]
+
+
+def target_pods_at(cluster: Cluster, target: Target, selector: str) -> tuple[list[KubeObject], str]:
+    """`target_pods` and the resourceVersion they were read at (a watch from it misses nothing
+    that happened to them afterwards)."""
+    pods, version = cluster.list("v1", "Pod", target.namespace, label_selector=selector)
     live = [p for p in pods if not p.get("metadata", {}).get("deletionTimestamp")]
-    return sorted(live, key=lambda p: str(p.get("metadata", {}).get("name", "")))
+    return sorted(live, key=lambda p: str(p.get("metadata", {}).get("name", ""))), version
 
 
 def ready_pods_by_node(pods: list[KubeObject]) -> dict[str, int]:
