@@ -82,6 +82,7 @@ CORE = ""
 APPS = "apps"
 APIEXT = "apiextensions.k8s.io"
 EVENTS = "events.k8s.io"
+COORDINATION = "coordination.k8s.io"
 
 NAMESPACES = GVR(CORE, "v1", "namespaces")
 NODES = GVR(CORE, "v1", "nodes")
@@ -93,6 +94,7 @@ DEPLOYMENTS = GVR(APPS, "v1", "deployments")
 REPLICASETS = GVR(APPS, "v1", "replicasets")
 STATEFULSETS = GVR(APPS, "v1", "statefulsets")
 CRDS = GVR(APIEXT, "v1", "customresourcedefinitions")
+LEASES = GVR(COORDINATION, "v1", "leases")
 
 _WORKLOAD_SUBS = frozenset({"status", "scale"})
 _BUILTINS: tuple[ResourceInfo, ...] = (
@@ -106,6 +108,7 @@ _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(REPLICASETS, "ReplicaSet", True, _WORKLOAD_SUBS, ("rs",), categories=("all",)),
     ResourceInfo(STATEFULSETS, "StatefulSet", True, _WORKLOAD_SUBS, ("sts",), categories=("all",)),
     ResourceInfo(CRDS, "CustomResourceDefinition", False, frozenset({"status"}), ("crd", "crds")),
+    ResourceInfo(LEASES, "Lease", True),
 )
 
 # Kinds whose generation follows spec changes only (others: any change outside metadata/status).

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
-from runner.sim import patching
+from runner.sim import patching, validation
 from runner.sim.resources import (
     CRDS,
     DEPLOYMENTS,
     GVR,
+    LEASES,
     NAMESPACES,
     NODES,
     PODS,
@@ -88,7 +89,10 @@ def canonical_quantities(value: Any) -> None:
 
 
 def already_exists(info: ResourceInfo, name: str) -> Conflict:
-    return Conflict(f'{info.gvr} "{name}" already exists', status=409, reason="AlreadyExists")
+    err = Conflict(f'{info.gvr} "{name}" already exists', status=409, reason="AlreadyExists")
+    # the name is in the details even when the URL (a POST to the collection) does not carry it
+    err.status_details = {"name": name, "group": info.gvr.group, "kind": info.gvr.plural}  # type: ignore[attr-defined]
+    return err
 
 
 def not_found(gvr: GVR, name: str) -> NotFound:
@@ -96,8 +100,9 @@ def not_found(gvr: GVR, name: str) -> NotFound:
 
 
 def invalid(info: ResourceInfo | GVR, name: str, detail: str) -> Invalid:
-    kind = info.kind if isinstance(info, ResourceInfo) else str(info)
-    return Invalid(f'{kind} "{name}" is invalid: {detail}', status=422, reason="Invalid")
+    if isinstance(info, ResourceInfo):
+        return validation.invalid(info.kind, info.gvr.group, name, detail)
+    return Invalid(f'{info} "{name}" is invalid: {detail}', status=422, reason="Invalid")
 
 
 def bad_request(message: str) -> ClusterError:
@@ -640,6 +645,8 @@ class Store:
             if not LabelSelector.parse(selector_string(spec["selector"])).matches(tmpl_labels):
                 raise invalid(info, name, "spec.template.metadata.labels: Invalid value: "
                               "`selector` does not match template `labels`")
+        if info.gvr == LEASES:
+            validation.lease(obj, name)
         if info.gvr == CRDS:
             spec = obj.get("spec") or {}
             names = spec.get("names") or {}

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runner.sim.resources import DEPLOYMENTS, GVR, NODES, PODS, REPLICASETS, STATEFULSETS
+from runner.sim.resources import DEPLOYMENTS, GVR, LEASES, NODES, PODS, REPLICASETS, STATEFULSETS
 
 Obj = dict[str, Any]
 Column = tuple[str, int, Callable[[Obj], Any]]  # (name, priority, cell)
@@ -125,6 +125,11 @@ COLUMNS: dict[GVR, list[Column]] = {
     STATEFULSETS: [
         ("Name", 0, _name),
         ("Ready", 0, lambda s: f"{_int(s, 'status', 'readyReplicas')}/{_int(s, 'spec', 'replicas')}"),
+        ("Age", 0, age),
+    ],
+    LEASES: [
+        ("Name", 0, _name),
+        ("Holder", 0, lambda lease: (lease.get("spec") or {}).get("holderIdentity") or ""),
         ("Age", 0, age),
     ],
 }
