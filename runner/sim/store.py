@@ -49,6 +49,10 @@ Dependents = list[tuple[ResourceInfo, Obj]]
 Listener = Callable[[str, GVR, Obj], None]
 
 DEFAULT_HISTORY = 20000
+# What a fresh cluster has, plus the state namespace where runs keep their journals and leases
+# (runner/settings: `chaos-system` by default), so a first run needs no create rights on namespaces.
+STATE_NAMESPACE = "chaos-system"
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", STATE_NAMESPACE)
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -235,7 +239,7 @@ class Store:
         self._pending: collections.deque[_Event] = collections.deque()
         self._notify_lock = threading.RLock()
         self.bookmark_interval = bookmark_interval
-        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        for ns in INITIAL_NAMESPACES:
             self.create(NAMESPACES, {"metadata": {"name": ns}})
 
     # --- bookkeeping -----------------------------------------------------------------------
