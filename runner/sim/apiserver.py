@@ -13,6 +13,7 @@ Scheduling: the scheduler (part 2) may either set spec.nodeName through an updat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import select
@@ -74,9 +75,52 @@ def scale_of(obj: Obj) -> Obj:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, each tracked so that stopping can close every connection (an
+    idle keep-alive one blocks its thread in a read) and join every thread: nothing outlives stop()."""
+
     daemon_threads = True
     allow_reuse_address = True
     api: ApiServer
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._conns: dict[socket.socket, threading.Thread] = {}
+        self._conns_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        t = threading.Thread(target=self._serve_connection, args=(request, client_address),
+                             name="chaos-sim-api-conn", daemon=True)
+        with self._conns_lock:
+            self._conns[request] = t
+        t.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver does: one broken connection never stops the server
+            self.handle_error(request, client_address)
+        finally:
+            with self._conns_lock:
+                self._conns.pop(request, None)
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("sim apiserver: connection from %s ended with an error", client_address, exc_info=True)
+
+    def close_connections(self, timeout: float) -> None:
+        """Shut every open connection down (blocked reads and writes return) and join the threads."""
+        with self._conns_lock:
+            conns = list(self._conns.items())
+        for sock, _ in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for _, t in conns:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def open_connections(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -176,6 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path.startswith("/_chaos/"):
                 self._admin(method, url.path, raw)
+                return
+            if not api.faults.hold(url.path, api.stopping):  # frozen until cleared, or stopping
+                self.close_connection = True
                 return
             identity = api.authorizer.identify(self.headers.get("Authorization"))
             if identity is None:
@@ -510,7 +557,11 @@ class _Handler(BaseHTTPRequestHandler):
         first_table = True
         try:
             self._start_chunked("application/json")
+            path = urlsplit(self.path).path
             while not api.stopping.is_set():
+                if not api.faults.hold(path, api.stopping):  # a frozen server sends no events
+                    self.close_connection = True
+                    return
                 elapsed = time.monotonic() - started
                 if timeout and elapsed >= timeout:
                     break
@@ -523,6 +574,9 @@ class _Handler(BaseHTTPRequestHandler):
                         self.close_connection = True
                         return
                     continue
+                if not api.faults.hold(path, api.stopping):  # frozen between wait and send
+                    self.close_connection = True
+                    return
                 type_, obj = ev
                 if as_table and type_ != "BOOKMARK":
                     obj = tables.table(route.gvr, [obj], obj["metadata"].get("resourceVersion", ""),
@@ -610,8 +664,16 @@ class ApiServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.faults.wake()
         self.store.stop_watches()
-        self._httpd.shutdown()
+        if self._thread is not None:
+            self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._httpd.close_connections(timeout=5)
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served now (0 after stop())."""
+        return self._httpd.open_connections()
