@@ -129,6 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
     # add ~40 ms to every keep-alive request.
     disable_nagle_algorithm = True
     server: _Server
+    _warnings: list[str]  # admission warnings of the request being answered
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        self._send_warnings()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -164,6 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, code: int, reason: str, message: str, details: Obj | None = None,
                     headers: dict[str, str] | None = None) -> None:
         self._send(code, status_body(code, reason, message, details), headers=headers)
+
+    def _send_warnings(self) -> None:
+        """Admission warnings as the real server sends them (kubectl prints `Warning: <text>`)."""
+        for text in self._warnings:
+            self.send_header("Warning", f"299 - {json.dumps(text)}")
+        self._warnings = []
 
     def _start_chunked(self, content_type: str) -> None:
         self.send_response(200)
@@ -214,6 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         api = self.server.api
+        self._warnings = []
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         raw = self._body()
@@ -438,7 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif verb == "create" and sub == "binding":
             self._bind(route, self._json_body(raw))
         elif verb == "create":
-            self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry))
+            self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry,
+                                         warnings=self._warnings))
         elif verb == "update":
             body = self._json_body(raw)
             meta = body.setdefault("metadata", {})
@@ -450,7 +460,8 @@ class _Handler(BaseHTTPRequestHandler):
                     raise bad_request("the namespace of the provided object does not match the namespace "
                                       "sent on the request")
                 meta["namespace"] = ns
-            self._send(200, store.update(gvr, body, sub or None, dry_run=dry))
+            self._send(200, store.update(gvr, body, sub or None, dry_run=dry,
+                                         warnings=self._warnings))
         elif verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if ctype not in patching.PATCH_TYPES:
@@ -460,7 +471,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ClusterError(f"the body of the request was in an unknown format - accepted media types "
                                    f"include: {', '.join(accepted)}", status=415,
                                    reason="UnsupportedMediaType")
-            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry))
+            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry,
+                                        warnings=self._warnings))
         elif verb == "delete":
             opts = self._delete_options(raw)
             policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
