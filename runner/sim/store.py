@@ -29,11 +29,13 @@ from runner.sim import patching, podsecurity, validation
 from runner.sim.resources import (
     CRDS,
     DEPLOYMENTS,
+    ENDPOINTSLICES,
     GVR,
     LEASES,
     NAMESPACES,
     NODES,
     PODS,
+    SERVICES,
     WORKLOADS,
     Registry,
     ResourceInfo,
@@ -354,6 +356,7 @@ class Store:
             for key in ("resourceVersion", "deletionTimestamp", "managedFields", "selfLink"):
                 meta.pop(key, None)
             self._defaults_on_create(info, obj)
+            self._allocate(info, obj, None)
             self._admit(info, obj, None, warnings)
             if dry_run:  # everything checked and defaulted, nothing stored (dryRun=All)
                 return clone(obj)
@@ -443,6 +446,7 @@ class Store:
             new["apiVersion"] = info.gvr.api_version
             new["kind"] = info.kind
             self._validate(info, new, cur_meta["name"])
+            self._allocate(info, new, current)
             self._admit(info, new, current, warnings)
             if self._generation_changed(info, current, new):
                 new_meta["generation"] = int(cur_meta.get("generation", 1)) + 1
@@ -658,6 +662,8 @@ class Store:
                               "`selector` does not match template `labels`")
         if info.gvr == LEASES:
             validation.lease(obj, name)
+        if info.gvr == ENDPOINTSLICES:
+            validation.endpoint_slice(obj, name)
         if info.gvr == CRDS:
             spec = obj.get("spec") or {}
             names = spec.get("names") or {}
@@ -666,6 +672,21 @@ class Store:
             if name != f"{names['plural']}.{spec['group']}":
                 raise invalid(info, name, f'metadata.name: Invalid value: "{name}": must be spec.names.plural'
                               "+\".\"+spec.group")
+
+    def _allocate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
+        """Defaults that need the other objects (lock held): a Service's clusterIP and nodePorts."""
+        if info.gvr != SERVICES:
+            return
+        uid = ((old or {}).get("metadata") or {}).get("uid")
+        ips: set[str] = set()
+        node_ports: set[int] = set()
+        for other in self._bucket(SERVICES).values():
+            if other["metadata"]["uid"] == uid:
+                continue
+            spec = other.get("spec") or {}
+            ips.update(ip for ip in spec.get("clusterIPs") or [] if ip and ip != "None")
+            node_ports.update(int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort"))
+        validation.service(obj, old, ips, node_ports)
 
     def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, warnings: Warnings | None) -> None:
         """Validating admission (lock held), after validation as in kube-apiserver: Pod Security."""
@@ -724,6 +745,8 @@ class Store:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif gvr == NODES:
             obj.setdefault("spec", {})
+        elif gvr == SERVICES:
+            obj["status"] = {"loadBalancer": {}}
         elif gvr in WORKLOADS:
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)

@@ -84,3 +84,167 @@ def lease(obj: Obj, name: str) -> None:
         errors.append("spec.preferredHolder: Forbidden: may only be specified if `strategy` is defined")
     if errors:
         raise invalid("Lease", "coordination.k8s.io", name, *errors)
+
+
+# --- Services -------------------------------------------------------------------------------------
+
+SERVICE_CIDR = "10.96.0.0/16"  # ClusterIPs come from here, as kubeadm's default range
+NODE_PORTS = range(30000, 32768)
+_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+_PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+def _port_range(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
+def service(obj: Obj, old: Obj | None, used_ips: set[str], used_node_ports: set[int]) -> None:
+    """Default, allocate and validate a Service as the registry does (ClusterIP from SERVICE_CIDR,
+    nodePorts from 30000-32767; allocated values carried over on update when left out)."""
+    name = str(obj["metadata"].get("name", ""))
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = obj["spec"] = {}
+    old_spec = (old or {}).get("spec") or {}
+    stype = spec.setdefault("type", "ClusterIP")
+    errors: list[str] = []
+    if stype not in _SERVICE_TYPES:
+        raise invalid("Service", "", name, f'spec.type: Unsupported value: "{stype}": supported values: '
+                      + ", ".join(f'"{t}"' for t in _SERVICE_TYPES))
+    if stype == "ExternalName":
+        if not spec.get("externalName"):
+            errors.append("spec.externalName: Required value")
+        spec.pop("clusterIP", None)
+        spec.pop("clusterIPs", None)
+    else:
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("ipFamilies", ["IPv4"])
+        if old is not None and not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]  # patchAllocatedValues
+            spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+        ip = spec.get("clusterIP") or ""
+        if old is not None and old_spec.get("clusterIP") and ip != old_spec["clusterIP"]:
+            errors.append(f'spec.clusterIPs[0]: Invalid value: ["{ip}"]: may not change once set')
+        elif not ip:
+            ip = _allocate_ip(used_ips)
+        elif ip != "None" and old is None:
+            if ip in used_ips:
+                errors.append(f'spec.clusterIPs: Invalid value: ["{ip}"]: failed to allocate IP {ip}: '
+                              "provided IP is already allocated")
+            elif not _in_cidr(ip):
+                errors.append(f'spec.clusterIPs: Invalid value: ["{ip}"]: failed to allocate IP {ip}: the '
+                              f"provided IP ({ip}) is not in the valid range. The range of valid IPs is "
+                              f"{SERVICE_CIDR}")
+        spec["clusterIP"] = ip
+        spec["clusterIPs"] = [ip]
+    ports = spec.get("ports")
+    headless = spec.get("clusterIP") == "None"
+    if not ports:
+        if stype != "ExternalName" and not headless:
+            errors.append("spec.ports: Required value")
+        ports = []
+    if not isinstance(ports, list):
+        raise invalid("Service", "", name, "spec.ports: Invalid value: must be a list")
+    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []
+                 if isinstance(p, dict)}
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        if not isinstance(port, dict):
+            errors.append(f"spec.ports[{i}]: Invalid value: must be an object")
+            continue
+        port.setdefault("protocol", "TCP")
+        pname = port.get("name") or ""
+        if len(ports) > 1 and not pname:
+            errors.append(f"spec.ports[{i}].name: Required value")
+        elif pname in names:
+            errors.append(f'spec.ports[{i}].name: Duplicate value: "{pname}"')
+        names.add(pname)
+        if port["protocol"] not in _PROTOCOLS:
+            errors.append(f'spec.ports[{i}].protocol: Unsupported value: "{port["protocol"]}": supported '
+                          'values: "SCTP", "TCP", "UDP"')
+        if not _port_range(port.get("port")):
+            errors.append(f"spec.ports[{i}].port: Invalid value: {port.get('port')}: must be between 1 and "
+                          "65535, inclusive")
+        if port.get("targetPort") in (None, 0, ""):
+            port["targetPort"] = port.get("port")
+        elif isinstance(port["targetPort"], int) and not _port_range(port["targetPort"]):
+            errors.append(f"spec.ports[{i}].targetPort: Invalid value: {port['targetPort']}: must be between "
+                          "1 and 65535, inclusive")
+        if stype in ("NodePort", "LoadBalancer"):
+            if not port.get("nodePort"):
+                previous = old_ports.get((port.get("port"), port["protocol"])) or {}
+                port["nodePort"] = previous.get("nodePort") or _allocate_node_port(used_node_ports)
+            elif old is None and port["nodePort"] in used_node_ports:
+                errors.append(f"spec.ports[{i}].nodePort: Invalid value: {port['nodePort']}: "
+                              "provided port is already allocated")
+            elif port["nodePort"] not in NODE_PORTS:
+                errors.append(f"spec.ports[{i}].nodePort: Invalid value: {port['nodePort']}: "
+                              "provided port is not in the valid range. The range of valid ports is "
+                              "30000-32767")
+            used_node_ports.add(int(port["nodePort"]))
+        else:
+            port.pop("nodePort", None)
+    if stype in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if stype == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    selector = spec.get("selector")
+    if selector is not None and (not isinstance(selector, dict)
+                                 or not all(isinstance(v, str) for v in selector.values())):
+        errors.append("spec.selector: Invalid value: must be a map of strings")
+    if errors:
+        raise invalid("Service", "", name, *errors)
+
+
+def _in_cidr(ip: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(SERVICE_CIDR)
+    except ValueError:
+        return False
+
+
+def _allocate_ip(used: set[str]) -> str:
+    import ipaddress
+
+    net = ipaddress.ip_network(SERVICE_CIDR)
+    for offset in range(10, net.num_addresses - 1):  # .1 is the kubernetes Service's, by convention
+        ip = str(net.network_address + offset)
+        if ip not in used:
+            used.add(ip)
+            return ip
+    raise ClusterError("Internal error occurred: failed to allocate a serviceIP: range is full", status=500,
+                       reason="InternalError")
+
+
+def _allocate_node_port(used: set[int]) -> int:
+    for port in NODE_PORTS:
+        if port not in used:
+            used.add(port)
+            return port
+    raise ClusterError("Internal error occurred: failed to allocate a nodePort: range is full", status=500,
+                       reason="InternalError")
+
+
+def endpoint_slice(obj: Obj, name: str) -> None:
+    """discovery.k8s.io/v1 EndpointSlice: the required fields a real server insists on."""
+    errors = []
+    address_type = obj.get("addressType")
+    if address_type not in ("IPv4", "IPv6", "FQDN"):
+        errors.append("addressType: Required value" if not address_type else
+                      f'addressType: Unsupported value: "{address_type}": supported values: '
+                      '"FQDN", "IPv4", "IPv6"')
+    for i, ep in enumerate(obj.get("endpoints") or []):
+        addresses = ep.get("addresses") if isinstance(ep, dict) else None
+        if not addresses:
+            errors.append(f"endpoints[{i}].addresses: Required value: must contain at least 1 address")
+    for i, port in enumerate(obj.get("ports") or []):
+        if isinstance(port, dict) and port.get("port") is not None and not (
+                isinstance(port["port"], int) and 0 <= port["port"] <= 65535):
+            errors.append(f"ports[{i}].port: Invalid value: {port['port']}: must be between 1 and 65535, "
+                          "inclusive")
+    if errors:
+        raise invalid("EndpointSlice", "discovery.k8s.io", name, *errors)
