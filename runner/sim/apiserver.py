@@ -14,29 +14,34 @@ Scheduling: the scheduler (part 2) may either set spec.nodeName through an updat
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from runner.errors import ClusterError, NotFound
-from runner.sim import discovery, patching, protowire, tables
+from runner.sim import discovery, patching, protowire, proxy, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
-from runner.sim.resources import GVR, PODS, ResourceInfo
+from runner.sim.resources import GVR, PODS, SERVICES, ResourceInfo
 from runner.sim.store import Store, bad_request
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 WATCH_POLL_S = 0.5
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                         "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Route:
     namespace: str | None
     name: str
     subresource: str
+    extra: str = ""  # the path after `.../proxy`, for the proxy subresources
 
 
 def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
@@ -137,6 +143,16 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
@@ -241,11 +257,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             route = self._route(url.path)
             verb = self._verb(method, route, query)
-            self._check_body_type(method, raw)
+            if route.subresource != "proxy":
+                self._check_body_type(method, raw)
             if self._faulted(verb, url.path):
                 return
             resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
             api.authorizer.authorize(identity, verb, route.gvr.group, resource, route.namespace, route.name)
+            if route.subresource == "proxy":
+                self._proxy(route, url.query, raw)
+                return
             self._dispatch(method, verb, route, query, raw, identity)
         except ClusterError as exc:
             code = exc.status or 500
@@ -358,7 +378,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> Route:
         registry = self.server.api.store.registry
-        parts = [p for p in path.split("/") if p]
+        # route on the decoded segments, as the real server does (clients escape `:` in names)
+        raw_segments = path.split("/")
+        positions = [i for i, p in enumerate(raw_segments) if p]
+        parts = [unquote(raw_segments[i]) for i in positions]
         if parts[:1] == ["api"] and len(parts) >= 3:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 4:
@@ -372,6 +395,16 @@ class _Handler(BaseHTTPRequestHandler):
             namespace, rest = rest[1], rest[2:]
         gvr = GVR(group, version, rest[0]) if rest else GVR(group, version, "")
         info = registry.get(gvr)
+        if info is not None and len(rest) >= 3 and rest[2] == "proxy" and "proxy" in info.subresources:
+            # everything after .../{name}/proxy is the target's path, as sent (slashes, escapes)
+            at = positions[len(parts) - len(rest) + 2]
+            extra = "/" + "/".join(raw_segments[at + 1:]) if at + 1 < len(raw_segments) else ""
+            # forwarded decoded and re-escaped, as Go rebuilds the target URL from the decoded path
+            extra = quote(unquote(extra), safe="/:@!$&'()*+,;=~")
+            if namespace is None or not info.namespaced:
+                raise NotFound("the server could not find the requested resource", status=404,
+                               reason="NotFound")
+            return Route(gvr, info, namespace, rest[1], "proxy", extra)
         if info is None or len(rest) > 3 or (namespace is not None and not info.namespaced):
             raise NotFound("the server could not find the requested resource", status=404, reason="NotFound")
         name = rest[1] if len(rest) > 1 else ""
@@ -381,6 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
         return Route(gvr, info, namespace, name, sub)
 
     def _verb(self, method: str, route: Route, query: dict[str, str]) -> str:
+        if route.subresource == "proxy":  # a connect subresource: the verb follows the method
+            verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+            return verb[method]
         watching = query.get("watch") in ("1", "true") or "/watch/" in self.path
         if method == "GET":
             if route.name:
@@ -413,6 +449,102 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(decision.code, _REASONS.get(decision.code, "InternalError"),
                              "Internal error occurred: injected by chaos-sim")
         return True
+
+    # --- the proxy subresources ------------------------------------------------------------
+
+    def _proxy(self, route: Route, raw_query: str, body: bytes) -> None:
+        """Forward to the resolved endpoint and stream its answer back (runner/sim/proxy.py)."""
+        api = self.server.api
+        ns = route.namespace or ""
+        target = (api.resolver.service(ns, route.name) if route.gvr == SERVICES
+                  else api.resolver.pod(ns, route.name))
+        if not route.extra:  # upstream redirects the bare proxy root to a path ending in '/'
+            location = urlsplit(self.path).path + "/" + (f"?{raw_query}" if raw_query else "")
+            self._send(301, b"", "text/plain", headers={"Location": location})
+            return
+        method = self.command  # HEAD stays HEAD
+        path = route.extra + (f"?{raw_query}" if raw_query else "")
+        # the caller's credentials stay here, as upstream's authentication filter drops them
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in _HOP_BY_HOP | {"authorization", "host", "content-length"}}
+        headers["Host"] = f"{target.host}:{target.port}"
+        forwarded = self.headers.get("X-Forwarded-For")
+        client_ip = str(self.client_address[0])
+        headers["X-Forwarded-For"] = f"{forwarded}, {client_ip}" if forwarded else client_ip
+        if body or method in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        dialled = f"{target.host}:{target.port}"
+        conn: http.client.HTTPConnection
+        if target.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # as the apiserver's proxy transport: no CA for pods
+            conn = http.client.HTTPSConnection(target.host, target.port, timeout=30, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(target.host, target.port, timeout=30)
+        try:
+            try:
+                conn.connect()
+            except ConnectionRefusedError as exc:
+                raise proxy.unavailable(f"error trying to reach service: dial tcp {dialled}: connect: "
+                                        "connection refused") from exc
+            except TimeoutError as exc:
+                raise proxy.unavailable(f"error trying to reach service: dial tcp {dialled}: "
+                                        "i/o timeout") from exc
+            except OSError as exc:
+                raise proxy.unavailable(f"error trying to reach service: dial tcp {dialled}: connect: "
+                                        f"{(exc.strerror or str(exc)).lower()}") from exc
+            assert conn.sock is not None
+            conn.sock.settimeout(None)  # streams (SSE, chunked) may idle; stop() shuts the socket down
+            with api.upstream(conn.sock):
+                self._relay(conn, method, path, body, headers, dialled)
+        finally:
+            conn.close()
+
+    def _relay(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes,
+               headers: dict[str, str], dialled: str) -> None:
+        sock = conn.sock
+        local = "{}:{}".format(*sock.getsockname()[:2]) if sock is not None else "127.0.0.1"
+        try:
+            conn.request(method, path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+        except ConnectionResetError as exc:
+            raise proxy.unavailable(f"error trying to reach service: read tcp {local}->{dialled}: read: "
+                                    "connection reset by peer") from exc
+        except (http.client.RemoteDisconnected, http.client.IncompleteRead) as exc:
+            raise proxy.unavailable("error trying to reach service: EOF") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            raise proxy.unavailable(f"error trying to reach service: {exc}") from exc
+        chunked = resp.getheader("Content-Length") is None
+        no_body = method == "HEAD" or resp.status in (204, 304) or 100 <= resp.status < 200
+        self.send_response(resp.status, resp.reason)
+        for k, v in resp.getheaders():
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in ("date", "server", "content-length"):
+                self.send_header(k, v)
+        if not no_body:
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(resp.getheader("Content-Length")))
+        self.end_headers()
+        self.wfile.flush()
+        if no_body:
+            return
+        try:
+            while True:
+                data = resp.read1(65536)  # what has arrived: an SSE event goes out as it comes
+                if not data:
+                    break
+                if chunked:
+                    self._chunk(data)
+                else:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+        except (http.client.HTTPException, ConnectionError, OSError):
+            self.close_connection = True  # the endpoint broke off: so does the answer
+            return
+        if chunked:
+            self._end_chunks()
 
     # --- verbs -----------------------------------------------------------------------------
 
@@ -652,6 +784,9 @@ class ApiServer:
         self.authorizer = authorizer or Authorizer()
         self.faults = faults or ServerFaults()
         self.stopping = threading.Event()
+        self.resolver = proxy.Resolver(store)
+        self._upstreams: set[socket.socket] = set()
+        self._upstreams_lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.api = self
         self._thread: threading.Thread | None = None
@@ -683,7 +818,23 @@ class ApiServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._upstreams_lock:
+            upstreams = list(self._upstreams)
+        for sock in upstreams:  # a proxied stream blocks its thread in a read from the endpoint
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._httpd.close_connections(timeout=5)
+
+    @contextlib.contextmanager
+    def upstream(self, sock: socket.socket) -> Iterator[None]:
+        """Track a proxy's connection to an endpoint, so that stop() can cut it."""
+        with self._upstreams_lock:
+            self._upstreams.add(sock)
+        try:
+            yield
+        finally:
+            with self._upstreams_lock:
+                self._upstreams.discard(sock)
 
     @property
     def open_connections(self) -> int:
