@@ -2,7 +2,9 @@
 
 Routing (`/api/v1/...`, `/apis/<group>/<version>/...`, namespaced and cluster paths, subresources),
 discovery, bearer-token authentication with RBAC-lite, server-side Table printing for kubectl,
-chunked watch and log-follow streams, `Status` error bodies with the real server's reasons, and the
+chunked watch and log-follow streams, `Status` error bodies with the real server's reasons, admission
+warnings as `Warning: 299` headers, protobuf request bodies for built-in kinds (runner/sim/protowire.py),
+pods/eviction, the services/pods proxy subresources (runner/sim/proxy.py), and the
 fault-injection admin endpoint `/_chaos/faults`. Served by the standard library
 (`ThreadingHTTPServer`, one thread per connection). It holds no objects itself and never
 reaches into the store's internals.
@@ -29,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from runner.errors import ClusterError, NotFound
-from runner.sim import discovery, patching, protowire, proxy, tables
+from runner.sim import discovery, disruption, patching, protowire, proxy, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
@@ -157,6 +159,16 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _json_body(self, raw: bytes) -> Obj:
+        """The request's object: JSON, or protobuf decoded into the same JSON (runner/sim/protowire.py)."""
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if raw.startswith(protowire.MAGIC) and ctype == protowire.CONTENT_TYPE:
+            try:
+                return protowire.decode_object(raw)
+            except LookupError as exc:
+                raise ClusterError(f"the body of the request was in an unknown format - {exc}", status=415,
+                                   reason="UnsupportedMediaType") from exc
+            except (ValueError, KeyError, UnicodeDecodeError) as exc:
+                raise bad_request(f"the object provided could not be decoded from protobuf: {exc}") from exc
         try:
             value = json.loads(raw or b"{}")
         except ValueError as exc:
@@ -258,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
             route = self._route(url.path)
             verb = self._verb(method, route, query)
             if route.subresource != "proxy":
-                self._check_body_type(method, raw)
+                self._check_body_type(method, raw, route)
             if self._faulted(verb, url.path):
                 return
             resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
@@ -278,18 +290,22 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("sim apiserver: %s %s failed", method, self.path)
             self._send_error(500, "InternalError", f"Internal error occurred: {exc}")
 
-    def _check_body_type(self, method: str, raw: bytes) -> None:
-        """JSON only: a protobuf body (kubectl create for built-in kinds) gets the real server's 415
-        for an unsupported type, upon which client-go falls back to JSON."""
+    def _check_body_type(self, method: str, raw: bytes, route: Route) -> None:
+        """JSON, and protobuf for the built-in kinds (what client-go sends for them); anything else,
+        or protobuf for a custom resource, gets the real server's 415."""
         if method not in ("POST", "PUT", "DELETE") or not raw:
             return
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype == protowire.CONTENT_TYPE and (route.info.builtin or method == "DELETE"):
+            return
         if method == "DELETE" and raw.startswith(protowire.MAGIC):
-            return  # DeleteOptions is the one protobuf body we read (kubectl drain, delete)
+            return  # DeleteOptions (kubectl drain, delete), whatever the header says
         if ctype not in ("application/json", "*/*", ""):
+            accepted = "application/json, application/yaml"
+            if route.info.builtin:
+                accepted += f", {protowire.CONTENT_TYPE}"
             raise ClusterError(f'the body of the request was in an unknown format - accepted media types '
-                               f'include: application/json, application/yaml ("{ctype}")', status=415,
-                               reason="UnsupportedMediaType")
+                               f'include: {accepted} ("{ctype}")', status=415, reason="UnsupportedMediaType")
 
     def _delete_options(self, raw: bytes) -> Obj:
         if not raw.strip():
@@ -422,7 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
             if route.name:
                 return "watch" if watching else "get"
             return "watch" if watching else "list"
-        if method == "POST" and (not route.name or route.subresource == "binding"):
+        if method == "POST" and (not route.name or route.subresource in ("binding", "eviction")):
             return "create"
         if method == "PUT" and route.name:
             return "update"
@@ -578,6 +594,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._watch(route, query, fields)
         elif verb == "create" and sub == "binding":
             self._bind(route, self._json_body(raw))
+        elif verb == "create" and sub == "eviction":
+            disruption.evict(store, ns or "", name, self._json_body(raw), dry_run=dry)
+            self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                             "code": 201})
         elif verb == "create":
             self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry,
                                          warnings=self._warnings))
@@ -635,7 +655,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
                 wanted = patching.apply_patch(current, ctype, raw)
-            replicas = (wanted.get("spec") or {}).get("replicas")
+            # absent is 0: Scale.spec.replicas is no pointer, so a protobuf Scale leaves a 0 out
+            replicas = (wanted.get("spec") or {}).get("replicas", 0)
             if not isinstance(replicas, int) or replicas < 0:
                 raise ClusterError(f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: '
                                    f"Invalid value: {replicas!r}: must be greater than or equal to 0",

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import yaml
 
 from runner.sim.apiserver import ApiServer
+from runner.sim.disruption import DisruptionController
 from runner.sim.endpoints import EndpointsController
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
@@ -84,7 +85,8 @@ class SimCluster:
         self.api = ApiServer(self.store, self.logs, host, port, self.authorizer, self.faults)
         # kube-controller-manager's part that the API side needs whatever else is attached: the
         # EndpointSlice/Endpoints controller (Services resolve to Ready pods, the proxy follows them)
-        self.components: list[Component] = [EndpointsController(self.store)]
+        # and the disruption controller (PodDisruptionBudget status, which evictions honour)
+        self.components: list[Component] = [EndpointsController(self.store), DisruptionController(self.store)]
         self._started: list[Component] = []
         self._running = False
 

@@ -84,6 +84,7 @@ APIEXT = "apiextensions.k8s.io"
 EVENTS = "events.k8s.io"
 COORDINATION = "coordination.k8s.io"
 DISCOVERY = "discovery.k8s.io"
+POLICY = "policy"
 
 NAMESPACES = GVR(CORE, "v1", "namespaces")
 NODES = GVR(CORE, "v1", "nodes")
@@ -99,12 +100,15 @@ LEASES = GVR(COORDINATION, "v1", "leases")
 SERVICES = GVR(CORE, "v1", "services")
 ENDPOINTS = GVR(CORE, "v1", "endpoints")
 ENDPOINTSLICES = GVR(DISCOVERY, "v1", "endpointslices")
+SECRETS = GVR(CORE, "v1", "secrets")
+SERVICEACCOUNTS = GVR(CORE, "v1", "serviceaccounts")
+PDBS = GVR(POLICY, "v1", "poddisruptionbudgets")
 
 _WORKLOAD_SUBS = frozenset({"status", "scale"})
 _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(NAMESPACES, "Namespace", False, frozenset({"status", "finalize"}), ("ns",)),
     ResourceInfo(NODES, "Node", False, frozenset({"status"}), ("no",)),
-    ResourceInfo(PODS, "Pod", True, frozenset({"status", "log", "binding", "proxy"}), ("po",),
+    ResourceInfo(PODS, "Pod", True, frozenset({"status", "log", "binding", "proxy", "eviction"}), ("po",),
                  categories=("all",)),
     ResourceInfo(CONFIGMAPS, "ConfigMap", True, frozenset(), ("cm",)),
     ResourceInfo(CORE_EVENTS, "Event", True, frozenset(), ("ev",)),
@@ -118,6 +122,9 @@ _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(ENDPOINTS, "Endpoints", True, frozenset(), ("ep",), singular="endpoints",
                  list_kind="EndpointsList"),
     ResourceInfo(ENDPOINTSLICES, "EndpointSlice", True),
+    ResourceInfo(SECRETS, "Secret", True),
+    ResourceInfo(SERVICEACCOUNTS, "ServiceAccount", True, frozenset(), ("sa",)),
+    ResourceInfo(PDBS, "PodDisruptionBudget", True, frozenset({"status"}), ("pdb",)),
 )
 
 # Kinds whose generation follows spec changes only (others: any change outside metadata/status).

@@ -34,7 +34,9 @@ from runner.sim.resources import (
     LEASES,
     NAMESPACES,
     NODES,
+    PDBS,
     PODS,
+    SECRETS,
     SERVICES,
     WORKLOADS,
     Registry,
@@ -662,6 +664,8 @@ class Store:
                               "`selector` does not match template `labels`")
         if info.gvr == LEASES:
             validation.lease(obj, name)
+        if info.gvr == SECRETS:
+            validation.secret(obj, name)
         if info.gvr == ENDPOINTSLICES:
             validation.endpoint_slice(obj, name)
         if info.gvr == CRDS:
@@ -747,6 +751,11 @@ class Store:
             obj.setdefault("spec", {})
         elif gvr == SERVICES:
             obj["status"] = {"loadBalancer": {}}
+        elif gvr == SECRETS:
+            obj.setdefault("type", "Opaque")
+        elif gvr == PDBS:
+            obj["status"] = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                             "expectedPods": 0}
         elif gvr in WORKLOADS:
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)

@@ -12,14 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from runner.sim.resources import (
+    CONFIGMAPS,
     DEPLOYMENTS,
     ENDPOINTS,
     ENDPOINTSLICES,
     GVR,
     LEASES,
+    NAMESPACES,
     NODES,
+    PDBS,
     PODS,
     REPLICASETS,
+    SECRETS,
+    SERVICEACCOUNTS,
     SERVICES,
     STATEFULSETS,
 )
@@ -195,12 +200,28 @@ COLUMNS: dict[GVR, list[Column]] = {
         ("Ports", 0, _slice_ports), ("Endpoints", 0, _slice_endpoints), ("Age", 0, age),
     ],
     ENDPOINTS: [("Name", 0, _name), ("Endpoints", 0, _endpoints), ("Age", 0, age)],
+    NAMESPACES: [("Name", 0, _name), ("Status", 0, lambda n: (n.get("status") or {}).get("phase", "")),
+                 ("Age", 0, age)],
+    CONFIGMAPS: [("Name", 0, _name),
+                 ("Data", 0, lambda c: len(c.get("data") or {}) + len(c.get("binaryData") or {})),
+                 ("Age", 0, age)],
+    SECRETS: [("Name", 0, _name), ("Type", 0, lambda x: x.get("type", "")),
+              ("Data", 0, lambda x: len(x.get("data") or {})), ("Age", 0, age)],
+    SERVICEACCOUNTS: [("Name", 0, _name), ("Secrets", 0, lambda x: len(x.get("secrets") or [])),
+                      ("Age", 0, age)],
+    PDBS: [
+        ("Name", 0, _name),
+        ("Min Available", 0, lambda p: str((p.get("spec") or {}).get("minAvailable", "N/A"))),
+        ("Max Unavailable", 0, lambda p: str((p.get("spec") or {}).get("maxUnavailable", "N/A"))),
+        ("Allowed Disruptions", 0, lambda p: _int(p, "status", "disruptionsAllowed")), ("Age", 0, age),
+    ],
     LEASES: [
         ("Name", 0, _name),
         ("Holder", 0, lambda lease: (lease.get("spec") or {}).get("holderIdentity") or ""),
         ("Age", 0, age),
     ],
 }
+_INTEGER_COLUMNS = frozenset({"Restarts", "Data", "Secrets", "Allowed Disruptions"})
 DEFAULT_COLUMNS: list[Column] = [("Name", 0, _name), ("Age", 0, age)]
 
 
@@ -216,7 +237,7 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
 def table(gvr: GVR, objs: list[Obj], resource_version: str, include: str = "Metadata",
           with_columns: bool = True) -> Obj:
     cols = COLUMNS.get(gvr, DEFAULT_COLUMNS)
-    defs = [{"name": n, "type": "integer" if n == "Restarts" else "string",
+    defs = [{"name": n, "type": "integer" if n in _INTEGER_COLUMNS else "string",
              "format": "name" if n == "Name" else "", "description": "", "priority": p}
             for n, p, _ in cols] if with_columns else []
     rows = []

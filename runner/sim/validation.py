@@ -248,3 +248,26 @@ def endpoint_slice(obj: Obj, name: str) -> None:
                           "inclusive")
     if errors:
         raise invalid("EndpointSlice", "discovery.k8s.io", name, *errors)
+
+
+def secret(obj: Obj, name: str) -> None:
+    """v1 Secret: `stringData` is write-only, merged into `data` (base64) as the registry does;
+    `data` values must be base64."""
+    import base64
+    import binascii
+
+    data = obj.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise invalid("Secret", "", name, "data: Invalid value: must be a map")
+    for key, value in (data or {}).items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ClusterError(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
+                               f"in data[{key!r}]", status=400, reason="BadRequest") from exc
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        merged = dict(data or {})
+        for key, value in string_data.items():
+            merged[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = merged
