@@ -6,7 +6,8 @@ The field numbers, names and types are those of the published generated.proto fi
 k8s.io/apimachinery (pkg/apis/meta/v1, pkg/runtime, pkg/util/intstr, pkg/api/resource) of Kubernetes
 v1.32, taken from the FileDescriptorProtos that kubectl 1.32 carries, for every message reachable from
 the kinds served; tests/integration/sim/test_sim_protobuf.py checks the table against the descriptors
-of the kubectl on PATH, so a drift shows. Two marks are ours, because .proto files cannot say them:
+of the kubectl on PATH, so a drift shows, and `python -m tests.integration.sim.test_sim_protobuf`
+prints it anew from them (marks carried over). Two marks are ours, because .proto files cannot say them:
 `?` is a scalar that is a pointer in Go (kept when zero: `replicas: 0`, `allowPrivilegeEscalation:
 false`; the other scalars are always on the wire and dropped when zero, as JSON's omitempty drops
 them), and `^` a Go embedded struct whose fields JSON inlines into the parent (`volumeSource`).

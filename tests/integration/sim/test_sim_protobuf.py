@@ -113,7 +113,8 @@ def test_the_table_matches_the_descriptors_kubectl_carries() -> None:
             want = real[message].get(number)
             typ = ("{}" if f.map else "[]" if f.repeated else "") + f.type
             assert want == (f.name, typ), f"{message} field {number}: ours {(f.name, typ)}, kubectl's {want}"
-        # every field the descriptor has is in the table (a newer kubectl may add some: they are skipped)
+        # every field the descriptor has is in the table: a kubectl that knows more fields than the
+        # table would have them dropped (as unknown fields are); regenerate with `python -m` this module
         missing = set(real[message]) - set(fields)
         assert not missing, f"{message}: fields {sorted(missing)} are not in the table"
 
@@ -289,3 +290,40 @@ def test_kubectl_cordon_and_drain_through_evictions(sim_up: SimProcess, official
     assert blocked.returncode != 0
     assert "Cannot evict pod as it would violate the pod's disruption budget." in blocked.stderr
     assert [p.metadata.name for p in core.list_namespaced_pod("default").items] == ["guarded"]
+
+
+def regenerate() -> str:
+    """The table of runner/sim/protoschema.py rebuilt from the kubectl on PATH, for the messages reachable
+    from the kinds protowire.KINDS serves; the `?` (pointer) and `^` (inline) marks are carried over by
+    field name, so only a field new to this kubectl needs a look (is it a pointer in Go's types.go?)."""
+    import textwrap
+
+    real = kubectl_descriptors()
+    ours = protowire.schema()
+    leaves = {"meta.Time", "meta.MicroTime", "meta.Duration", "meta.FieldsV1", "runtime.RawExtension",
+              "intstr.IntOrString", "resource.Quantity"}
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name in leaves:
+            return
+        order.append(name)
+        for _, typ in sorted(real[name].items()):
+            inner = typ[1][2:] if typ[1].startswith(("[]", "{}")) else typ[1]
+            if inner in real:
+                visit(inner)
+
+    for root in ["runtime.Unknown", *protowire.KINDS.values()]:
+        visit(root)
+    lines = []
+    for name in order:
+        marks = {f.name: "?" if f.pointer else "^" if f.inline else "" for f in ours.get(name, {}).values()}
+        body = "; ".join(f"{n} {fname} {typ}{marks.get(fname, '')}"
+                         for n, (fname, typ) in sorted(real[name].items()))
+        lines += textwrap.wrap(f"{name}: {body}", width=104, subsequent_indent="    ", break_long_words=False,
+                               break_on_hyphens=False)
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(regenerate(), end="")
