@@ -2,8 +2,11 @@
 real cluster. The production adapter (runner/cluster/kube.py, the official client) reaches it over
 HTTP like any cluster; nothing outside this package imports it except the CLI and tests.
 
-Part 1 (this layer): `store` (objects, watches, GC), `resources` (the kinds), `patching`,
-`selectors`, `logs` (container log files), `faults`, `rbac`, `discovery`, `tables`, `protowire`,
+Part 1 (this layer): `store` (objects, watches, GC), `resources` (the kinds), `validation` (per-kind
+rules: Leases, Services, EndpointSlices, Secrets), `podsecurity` (Pod Security admission), `patching`,
+`selectors`, `logs` (container log files), `faults`, `rbac`, `discovery`, `tables`, `protowire` and
+`protoschema` (protobuf request bodies), `proxy` (services/pods proxy targets), `endpoints` and
+`disruption` (the EndpointSlice and PodDisruptionBudget controllers every SimCluster runs),
 `apiserver` (HTTP) and `cluster` (`SimCluster`, which part 2 extends with components: node
 behaviour, scheduler, controllers, kubelet, using the Store in process).
 
@@ -15,6 +18,9 @@ Decisions part 2 relies on:
 - Objects must satisfy the official client's models (it validates required fields), so a writer of
   status (the kubelet) must fill e.g. every required field of containerStatuses.
 - Watches with a selector see an object entering the selection as ADDED and leaving it as DELETED.
-- Not served: server-side apply (415), protobuf request bodies other than DeleteOptions (415), and
-  list pagination (`limit` is ignored; everything is returned with no `continue`).
+- Every cluster starts with the namespaces default, kube-system, kube-public, kube-node-lease and
+  the state namespace chaos-system.
+- Not served: server-side apply (415), protobuf answers (requests may be protobuf for built-in
+  kinds; answers are JSON, which client-go reads), protobuf bodies for custom resources (415, as
+  upstream), list pagination (`limit` is ignored; everything is returned with no `continue`).
 """

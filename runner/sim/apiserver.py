@@ -2,7 +2,9 @@
 
 Routing (`/api/v1/...`, `/apis/<group>/<version>/...`, namespaced and cluster paths, subresources),
 discovery, bearer-token authentication with RBAC-lite, server-side Table printing for kubectl,
-chunked watch and log-follow streams, `Status` error bodies with the real server's reasons, and the
+chunked watch and log-follow streams, `Status` error bodies with the real server's reasons, admission
+warnings as `Warning: 299` headers, protobuf request bodies for built-in kinds (runner/sim/protowire.py),
+pods/eviction, the services/pods proxy subresources (runner/sim/proxy.py), and the
 fault-injection admin endpoint `/_chaos/faults`. Served by the standard library
 (`ThreadingHTTPServer`, one thread per connection). It holds no objects itself and never
 reaches into the store's internals.
@@ -13,29 +15,35 @@ Scheduling: the scheduler (part 2) may either set spec.nodeName through an updat
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from runner.errors import ClusterError, NotFound
-from runner.sim import discovery, patching, protowire, tables
+from runner.sim import discovery, disruption, patching, protowire, proxy, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
-from runner.sim.resources import GVR, PODS, ResourceInfo
+from runner.sim.resources import GVR, PODS, SERVICES, ResourceInfo
 from runner.sim.store import Store, bad_request
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 WATCH_POLL_S = 0.5
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                         "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Route:
     namespace: str | None
     name: str
     subresource: str
+    extra: str = ""  # the path after `.../proxy`, for the proxy subresources
 
 
 def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
@@ -74,9 +83,52 @@ def scale_of(obj: Obj) -> Obj:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, each tracked so that stopping can close every connection (an
+    idle keep-alive one blocks its thread in a read) and join every thread: nothing outlives stop()."""
+
     daemon_threads = True
     allow_reuse_address = True
     api: ApiServer
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._conns: dict[socket.socket, threading.Thread] = {}
+        self._conns_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        t = threading.Thread(target=self._serve_connection, args=(request, client_address),
+                             name="chaos-sim-api-conn", daemon=True)
+        with self._conns_lock:
+            self._conns[request] = t
+        t.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver does: one broken connection never stops the server
+            self.handle_error(request, client_address)
+        finally:
+            with self._conns_lock:
+                self._conns.pop(request, None)
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("sim apiserver: connection from %s ended with an error", client_address, exc_info=True)
+
+    def close_connections(self, timeout: float) -> None:
+        """Shut every open connection down (blocked reads and writes return) and join the threads."""
+        with self._conns_lock:
+            conns = list(self._conns.items())
+        for sock, _ in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for _, t in conns:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def open_connections(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
     # add ~40 ms to every keep-alive request.
     disable_nagle_algorithm = True
     server: _Server
+    _warnings: list[str]  # admission warnings of the request being answered
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -92,10 +145,30 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
     def _json_body(self, raw: bytes) -> Obj:
+        """The request's object: JSON, or protobuf decoded into the same JSON (runner/sim/protowire.py)."""
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if raw.startswith(protowire.MAGIC) and ctype == protowire.CONTENT_TYPE:
+            try:
+                return protowire.decode_object(raw)
+            except LookupError as exc:
+                raise ClusterError(f"the body of the request was in an unknown format - {exc}", status=415,
+                                   reason="UnsupportedMediaType") from exc
+            except (ValueError, KeyError, UnicodeDecodeError) as exc:
+                raise bad_request(f"the object provided could not be decoded from protobuf: {exc}") from exc
         try:
             value = json.loads(raw or b"{}")
         except ValueError as exc:
@@ -113,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        self._send_warnings()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -120,6 +194,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, code: int, reason: str, message: str, details: Obj | None = None,
                     headers: dict[str, str] | None = None) -> None:
         self._send(code, status_body(code, reason, message, details), headers=headers)
+
+    def _send_warnings(self) -> None:
+        """Admission warnings as the real server sends them (kubectl prints `Warning: <text>`)."""
+        for text in self._warnings:
+            self.send_header("Warning", f"299 - {json.dumps(text)}")
+        self._warnings = []
 
     def _start_chunked(self, content_type: str) -> None:
         self.send_response(200)
@@ -170,12 +250,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         api = self.server.api
+        self._warnings = []
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         raw = self._body()
         try:
             if url.path.startswith("/_chaos/"):
                 self._admin(method, url.path, raw)
+                return
+            if not api.faults.hold(url.path, api.stopping):  # frozen until cleared, or stopping
+                self.close_connection = True
                 return
             identity = api.authorizer.identify(self.headers.get("Authorization"))
             if identity is None:
@@ -185,11 +269,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             route = self._route(url.path)
             verb = self._verb(method, route, query)
-            self._check_body_type(method, raw)
+            if route.subresource != "proxy":
+                self._check_body_type(method, raw, route)
             if self._faulted(verb, url.path):
                 return
             resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
             api.authorizer.authorize(identity, verb, route.gvr.group, resource, route.namespace, route.name)
+            if route.subresource == "proxy":
+                self._proxy(route, url.query, raw)
+                return
             self._dispatch(method, verb, route, query, raw, identity)
         except ClusterError as exc:
             code = exc.status or 500
@@ -202,18 +290,22 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("sim apiserver: %s %s failed", method, self.path)
             self._send_error(500, "InternalError", f"Internal error occurred: {exc}")
 
-    def _check_body_type(self, method: str, raw: bytes) -> None:
-        """JSON only: a protobuf body (kubectl create for built-in kinds) gets the real server's 415
-        for an unsupported type, upon which client-go falls back to JSON."""
+    def _check_body_type(self, method: str, raw: bytes, route: Route) -> None:
+        """JSON, and protobuf for the built-in kinds (what client-go sends for them); anything else,
+        or protobuf for a custom resource, gets the real server's 415."""
         if method not in ("POST", "PUT", "DELETE") or not raw:
             return
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype == protowire.CONTENT_TYPE and (route.info.builtin or method == "DELETE"):
+            return
         if method == "DELETE" and raw.startswith(protowire.MAGIC):
-            return  # DeleteOptions is the one protobuf body we read (kubectl drain, delete)
+            return  # DeleteOptions (kubectl drain, delete), whatever the header says
         if ctype not in ("application/json", "*/*", ""):
+            accepted = "application/json, application/yaml"
+            if route.info.builtin:
+                accepted += f", {protowire.CONTENT_TYPE}"
             raise ClusterError(f'the body of the request was in an unknown format - accepted media types '
-                               f'include: application/json, application/yaml ("{ctype}")', status=415,
-                               reason="UnsupportedMediaType")
+                               f'include: {accepted} ("{ctype}")', status=415, reason="UnsupportedMediaType")
 
     def _delete_options(self, raw: bytes) -> Obj:
         if not raw.strip():
@@ -302,7 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> Route:
         registry = self.server.api.store.registry
-        parts = [p for p in path.split("/") if p]
+        # route on the decoded segments, as the real server does (clients escape `:` in names)
+        raw_segments = path.split("/")
+        positions = [i for i, p in enumerate(raw_segments) if p]
+        parts = [unquote(raw_segments[i]) for i in positions]
         if parts[:1] == ["api"] and len(parts) >= 3:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 4:
@@ -316,6 +411,16 @@ class _Handler(BaseHTTPRequestHandler):
             namespace, rest = rest[1], rest[2:]
         gvr = GVR(group, version, rest[0]) if rest else GVR(group, version, "")
         info = registry.get(gvr)
+        if info is not None and len(rest) >= 3 and rest[2] == "proxy" and "proxy" in info.subresources:
+            # everything after .../{name}/proxy is the target's path, as sent (slashes, escapes)
+            at = positions[len(parts) - len(rest) + 2]
+            extra = "/" + "/".join(raw_segments[at + 1:]) if at + 1 < len(raw_segments) else ""
+            # forwarded decoded and re-escaped, as Go rebuilds the target URL from the decoded path
+            extra = quote(unquote(extra), safe="/:@!$&'()*+,;=~")
+            if namespace is None or not info.namespaced:
+                raise NotFound("the server could not find the requested resource", status=404,
+                               reason="NotFound")
+            return Route(gvr, info, namespace, rest[1], "proxy", extra)
         if info is None or len(rest) > 3 or (namespace is not None and not info.namespaced):
             raise NotFound("the server could not find the requested resource", status=404, reason="NotFound")
         name = rest[1] if len(rest) > 1 else ""
@@ -325,12 +430,15 @@ class _Handler(BaseHTTPRequestHandler):
         return Route(gvr, info, namespace, name, sub)
 
     def _verb(self, method: str, route: Route, query: dict[str, str]) -> str:
+        if route.subresource == "proxy":  # a connect subresource: the verb follows the method
+            verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+            return verb[method]
         watching = query.get("watch") in ("1", "true") or "/watch/" in self.path
         if method == "GET":
             if route.name:
                 return "watch" if watching else "get"
             return "watch" if watching else "list"
-        if method == "POST" and (not route.name or route.subresource == "binding"):
+        if method == "POST" and (not route.name or route.subresource in ("binding", "eviction")):
             return "create"
         if method == "PUT" and route.name:
             return "update"
@@ -357,6 +465,102 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(decision.code, _REASONS.get(decision.code, "InternalError"),
                              "Internal error occurred: injected by chaos-sim")
         return True
+
+    # --- the proxy subresources ------------------------------------------------------------
+
+    def _proxy(self, route: Route, raw_query: str, body: bytes) -> None:
+        """Forward to the resolved endpoint and stream its answer back (runner/sim/proxy.py)."""
+        api = self.server.api
+        ns = route.namespace or ""
+        target = (api.resolver.service(ns, route.name) if route.gvr == SERVICES
+                  else api.resolver.pod(ns, route.name))
+        if not route.extra:  # upstream redirects the bare proxy root to a path ending in '/'
+            location = urlsplit(self.path).path + "/" + (f"?{raw_query}" if raw_query else "")
+            self._send(301, b"", "text/plain", headers={"Location": location})
+            return
+        method = self.command  # HEAD stays HEAD
+        path = route.extra + (f"?{raw_query}" if raw_query else "")
+        # the caller's credentials stay here, as upstream's authentication filter drops them
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in _HOP_BY_HOP | {"authorization", "host", "content-length"}}
+        headers["Host"] = f"{target.host}:{target.port}"
+        forwarded = self.headers.get("X-Forwarded-For")
+        client_ip = str(self.client_address[0])
+        headers["X-Forwarded-For"] = f"{forwarded}, {client_ip}" if forwarded else client_ip
+        if body or method in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        dialled = f"{target.host}:{target.port}"
+        conn: http.client.HTTPConnection
+        if target.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # as the apiserver's proxy transport: no CA for pods
+            conn = http.client.HTTPSConnection(target.host, target.port, timeout=30, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(target.host, target.port, timeout=30)
+        try:
+            try:
+                conn.connect()
+            except ConnectionRefusedError as exc:
+                raise proxy.unavailable(f"error trying to reach service: dial tcp {dialled}: connect: "
+                                        "connection refused") from exc
+            except TimeoutError as exc:
+                raise proxy.unavailable(f"error trying to reach service: dial tcp {dialled}: "
+                                        "i/o timeout") from exc
+            except OSError as exc:
+                raise proxy.unavailable(f"error trying to reach service: dial tcp {dialled}: connect: "
+                                        f"{(exc.strerror or str(exc)).lower()}") from exc
+            assert conn.sock is not None
+            conn.sock.settimeout(None)  # streams (SSE, chunked) may idle; stop() shuts the socket down
+            with api.upstream(conn.sock):
+                self._relay(conn, method, path, body, headers, dialled)
+        finally:
+            conn.close()
+
+    def _relay(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes,
+               headers: dict[str, str], dialled: str) -> None:
+        sock = conn.sock
+        local = "{}:{}".format(*sock.getsockname()[:2]) if sock is not None else "127.0.0.1"
+        try:
+            conn.request(method, path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+        except ConnectionResetError as exc:
+            raise proxy.unavailable(f"error trying to reach service: read tcp {local}->{dialled}: read: "
+                                    "connection reset by peer") from exc
+        except (http.client.RemoteDisconnected, http.client.IncompleteRead) as exc:
+            raise proxy.unavailable("error trying to reach service: EOF") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            raise proxy.unavailable(f"error trying to reach service: {exc}") from exc
+        chunked = resp.getheader("Content-Length") is None
+        no_body = method == "HEAD" or resp.status in (204, 304) or 100 <= resp.status < 200
+        self.send_response(resp.status, resp.reason)
+        for k, v in resp.getheaders():
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in ("date", "server", "content-length"):
+                self.send_header(k, v)
+        if not no_body:
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(resp.getheader("Content-Length")))
+        self.end_headers()
+        self.wfile.flush()
+        if no_body:
+            return
+        try:
+            while True:
+                data = resp.read1(65536)  # what has arrived: an SSE event goes out as it comes
+                if not data:
+                    break
+                if chunked:
+                    self._chunk(data)
+                else:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+        except (http.client.HTTPException, ConnectionError, OSError):
+            self.close_connection = True  # the endpoint broke off: so does the answer
+            return
+        if chunked:
+            self._end_chunks()
 
     # --- verbs -----------------------------------------------------------------------------
 
@@ -390,8 +594,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._watch(route, query, fields)
         elif verb == "create" and sub == "binding":
             self._bind(route, self._json_body(raw))
+        elif verb == "create" and sub == "eviction":
+            disruption.evict(store, ns or "", name, self._json_body(raw), dry_run=dry)
+            self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                             "code": 201})
         elif verb == "create":
-            self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry))
+            self._send(201, store.create(gvr, self._json_body(raw), ns, dry_run=dry,
+                                         warnings=self._warnings))
         elif verb == "update":
             body = self._json_body(raw)
             meta = body.setdefault("metadata", {})
@@ -403,7 +612,8 @@ class _Handler(BaseHTTPRequestHandler):
                     raise bad_request("the namespace of the provided object does not match the namespace "
                                       "sent on the request")
                 meta["namespace"] = ns
-            self._send(200, store.update(gvr, body, sub or None, dry_run=dry))
+            self._send(200, store.update(gvr, body, sub or None, dry_run=dry,
+                                         warnings=self._warnings))
         elif verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if ctype not in patching.PATCH_TYPES:
@@ -413,7 +623,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ClusterError(f"the body of the request was in an unknown format - accepted media types "
                                    f"include: {', '.join(accepted)}", status=415,
                                    reason="UnsupportedMediaType")
-            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry))
+            self._send(200, store.patch(gvr, ns, name, ctype, raw, sub or None, dry_run=dry,
+                                        warnings=self._warnings))
         elif verb == "delete":
             opts = self._delete_options(raw)
             policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
@@ -444,7 +655,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
                 wanted = patching.apply_patch(current, ctype, raw)
-            replicas = (wanted.get("spec") or {}).get("replicas")
+            # absent is 0: Scale.spec.replicas is no pointer, so a protobuf Scale leaves a 0 out
+            replicas = (wanted.get("spec") or {}).get("replicas", 0)
             if not isinstance(replicas, int) or replicas < 0:
                 raise ClusterError(f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: '
                                    f"Invalid value: {replicas!r}: must be greater than or equal to 0",
@@ -510,7 +722,11 @@ class _Handler(BaseHTTPRequestHandler):
         first_table = True
         try:
             self._start_chunked("application/json")
+            path = urlsplit(self.path).path
             while not api.stopping.is_set():
+                if not api.faults.hold(path, api.stopping):  # a frozen server sends no events
+                    self.close_connection = True
+                    return
                 elapsed = time.monotonic() - started
                 if timeout and elapsed >= timeout:
                     break
@@ -523,6 +739,9 @@ class _Handler(BaseHTTPRequestHandler):
                         self.close_connection = True
                         return
                     continue
+                if not api.faults.hold(path, api.stopping):  # frozen between wait and send
+                    self.close_connection = True
+                    return
                 type_, obj = ev
                 if as_table and type_ != "BOOKMARK":
                     obj = tables.table(route.gvr, [obj], obj["metadata"].get("resourceVersion", ""),
@@ -586,6 +805,9 @@ class ApiServer:
         self.authorizer = authorizer or Authorizer()
         self.faults = faults or ServerFaults()
         self.stopping = threading.Event()
+        self.resolver = proxy.Resolver(store)
+        self._upstreams: set[socket.socket] = set()
+        self._upstreams_lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.api = self
         self._thread: threading.Thread | None = None
@@ -610,8 +832,32 @@ class ApiServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.faults.wake()
         self.store.stop_watches()
-        self._httpd.shutdown()
+        if self._thread is not None:
+            self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._upstreams_lock:
+            upstreams = list(self._upstreams)
+        for sock in upstreams:  # a proxied stream blocks its thread in a read from the endpoint
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._httpd.close_connections(timeout=5)
+
+    @contextlib.contextmanager
+    def upstream(self, sock: socket.socket) -> Iterator[None]:
+        """Track a proxy's connection to an endpoint, so that stop() can cut it."""
+        with self._upstreams_lock:
+            self._upstreams.add(sock)
+        try:
+            yield
+        finally:
+            with self._upstreams_lock:
+                self._upstreams.discard(sock)
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served now (0 after stop())."""
+        return self._httpd.open_connections()

@@ -1,9 +1,10 @@
 """`SimCluster`: the embedded cluster as one object that starts, stops and writes a kubeconfig.
 
 It owns a root directory (a temporary one unless given; removed on stop unless `keep=True`), the
-Store, the PodLogs and the API server, plus a list of started components (part 2 attaches node
-behaviour, scheduler, controllers and a kubelet through `add_component`). It must not contain
-controller logic itself.
+Store, the PodLogs and the API server, plus a list of started components: the EndpointSlice
+controller always (Services and their proxy need it even with `--api-only`), and whatever part 2
+attaches through `add_component` (node behaviour, scheduler, workload controllers, kubelets). It must
+not contain controller logic itself.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 import yaml
 
 from runner.sim.apiserver import ApiServer
+from runner.sim.disruption import DisruptionController
+from runner.sim.endpoints import EndpointsController
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, PolicyRule
@@ -80,7 +83,10 @@ class SimCluster:
             self.authorizer.add_token(token, rules)
         self.faults = ServerFaults()
         self.api = ApiServer(self.store, self.logs, host, port, self.authorizer, self.faults)
-        self.components: list[Component] = []
+        # kube-controller-manager's part that the API side needs whatever else is attached: the
+        # EndpointSlice/Endpoints controller (Services resolve to Ready pods, the proxy follows them)
+        # and the disruption controller (PodDisruptionBudget status, which evictions honour)
+        self.components: list[Component] = [EndpointsController(self.store), DisruptionController(self.store)]
         self._started: list[Component] = []
         self._running = False
 

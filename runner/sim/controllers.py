@@ -26,10 +26,10 @@ import logging
 import math
 from typing import Any
 
-from runner.errors import ClusterError, Conflict, NotFound
+from runner.errors import ClusterError, Conflict, Forbidden, NotFound
 from runner.sim import events
 from runner.sim.loop import Loop
-from runner.sim.podstatus import get_condition, set_condition
+from runner.sim.podstatus import get_condition, remove_condition, set_condition
 from runner.sim.resources import DEPLOYMENTS, GVR, PODS, REPLICASETS, STATEFULSETS
 from runner.sim.selectors import LabelSelector
 from runner.sim.store import Obj, Store, clone, selector_string
@@ -121,6 +121,7 @@ class ReplicaSetController(Loop):
         spec = rs.get("spec") or {}
         want = int(spec.get("replicas", 1))
         active = [p for p in pods if is_active(p)]
+        failure = ""  # why a pod could not be created (admission), as kube-controller-manager reports it
         if len(active) < want:
             template = clone(spec.get("template") or {})
             tmeta = template.setdefault("metadata", {})
@@ -130,7 +131,13 @@ class ReplicaSetController(Loop):
                                     "annotations": dict(tmeta.get("annotations") or {}),
                                     "ownerReferences": [owner_ref(rs)]},
                        "spec": clone(template.get("spec") or {})}
-                created = self.store.create(PODS, pod)
+                try:
+                    created = self.store.create(PODS, pod)
+                except Forbidden as exc:  # e.g. Pod Security: retried on the next resync, not at once
+                    failure = str(exc)
+                    events.emit(self.store, rs, "FailedCreate", f"Error creating: {failure}",
+                                "replicaset-controller", type_="Warning")
+                    break
                 events.emit(self.store, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
                             "replicaset-controller")
                 active.append(created)
@@ -147,11 +154,20 @@ class ReplicaSetController(Loop):
                 active.remove(p)
         ready = sum(1 for p in active if is_ready(p))
         selector = LabelSelector.parse(selector_string(spec.get("selector") or {}))
-        status = {"replicas": len(active),
-                  "fullyLabeledReplicas": sum(1 for p in active
-                                              if selector.matches(p["metadata"].get("labels"))),
-                  "readyReplicas": ready, "availableReplicas": ready,
-                  "observedGeneration": meta.get("generation", 1)}
+        status: Obj = {"replicas": len(active),
+                       "fullyLabeledReplicas": sum(1 for p in active
+                                                   if selector.matches(p["metadata"].get("labels"))),
+                       "readyReplicas": ready, "availableReplicas": ready,
+                       "observedGeneration": meta.get("generation", 1)}
+        holder = {"conditions": list((rs.get("status") or {}).get("conditions") or [])}
+        if failure:
+            set_condition(holder, "ReplicaFailure", "True", "FailedCreate", failure)
+            holder["conditions"] = [{k: v for k, v in c.items() if k != "lastProbeTime"}
+                                    for c in holder["conditions"]]
+        else:
+            remove_condition(holder, "ReplicaFailure")
+        if holder["conditions"]:
+            status["conditions"] = holder["conditions"]
         _write_status(self.store, REPLICASETS, rs, status)
 
 
@@ -314,6 +330,17 @@ class DeploymentController(Loop):
              f'ReplicaSet "{name}" has successfully progressed.' if complete
              else f'ReplicaSet "{name}" is progressing.'),
         )
+        # A ReplicaSet that cannot create its pods shows on the Deployment (GetReplicaFailures).
+        failed = next((c for r in all_rs for c in (r.get("status") or {}).get("conditions") or []
+                       if c.get("type") == "ReplicaFailure" and c.get("status") == "True"), None)
+        holder = {"conditions": conditions}
+        if failed is not None:
+            _keep = _keep_time(holder, "ReplicaFailure")
+            set_condition(holder, "ReplicaFailure", "True", str(failed.get("reason", "")),
+                          str(failed.get("message", "")), lastUpdateTime=_keep)
+        else:
+            remove_condition(holder, "ReplicaFailure")
+        conditions = [{k: v for k, v in c.items() if k != "lastProbeTime"} for c in holder["conditions"]]
         status = {"observedGeneration": d["metadata"].get("generation", 1), "replicas": replicas,
                   "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": available,
                   "unavailableReplicas": max(want - available, 0), "conditions": conditions}
@@ -359,6 +386,11 @@ class StatefulSetController(Loop):
                     created = self.store.create(PODS, body)
                 except Conflict:
                     break  # the old pod of that name is still going away
+                except Forbidden as exc:  # e.g. Pod Security; retried on the next resync
+                    events.emit(self.store, sts, "FailedCreate",
+                                f"create Pod {name} in StatefulSet {meta['name']} failed error: {exc}",
+                                "statefulset-controller", type_="Warning")
+                    break
                 by_name[name] = created
                 events.emit(self.store, sts, "SuccessfulCreate",
                             f"create Pod {name} in StatefulSet {meta['name']} successful",

@@ -19,7 +19,10 @@ VERSION_INFO: dict[str, str] = {
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
              "binding": ["create"],
-             "finalize": ["update"]}
+             "finalize": ["update"],
+             # connect subresources: the verb follows the HTTP method (GET get, POST create, ...)
+             "proxy": ["create", "delete", "get", "patch", "update"],
+             "eviction": ["create"]}
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
@@ -55,11 +58,14 @@ def _entries(info: ResourceInfo) -> list[dict[str, Any]]:
         main["categories"] = list(info.categories)
     out = [main]
     for sub in sorted(info.subresources):
-        kind = {"binding": "Binding", "log": "Pod", "scale": "Scale"}.get(sub, info.kind)
+        kind = {"binding": "Binding", "log": "Pod", "scale": "Scale", "eviction": "Eviction",
+                "proxy": f"{info.kind}ProxyOptions"}.get(sub, info.kind)
         entry = {"name": f"{info.gvr.plural}/{sub}", "singularName": "", "namespaced": info.namespaced,
                  "kind": kind, "verbs": SUB_VERBS.get(sub, ["get"])}
         if sub == "scale":
             entry.update({"group": "autoscaling", "version": "v1"})
+        elif sub == "eviction":
+            entry.update({"group": "policy", "version": "v1"})
         out.append(entry)
     return out
 

@@ -89,7 +89,8 @@ class Authorizer:
         if identity.rules is None or any(r.allows(verb, group, resource, name) for r in identity.rules):
             return
         base, _, sub = resource.partition("/")
-        what = f'{base} "{name}"' if name else base
+        qualified = f"{base}.{group}" if group else base  # as the real message names it
+        what = f'{qualified} "{name}"' if name else qualified
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         noun = f'{base}/{sub}' if sub else base
         raise Forbidden(f'{what} is forbidden: User "{identity.user}" cannot {verb} resource "{noun}" '

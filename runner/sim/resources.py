@@ -82,6 +82,9 @@ CORE = ""
 APPS = "apps"
 APIEXT = "apiextensions.k8s.io"
 EVENTS = "events.k8s.io"
+COORDINATION = "coordination.k8s.io"
+DISCOVERY = "discovery.k8s.io"
+POLICY = "policy"
 
 NAMESPACES = GVR(CORE, "v1", "namespaces")
 NODES = GVR(CORE, "v1", "nodes")
@@ -93,12 +96,20 @@ DEPLOYMENTS = GVR(APPS, "v1", "deployments")
 REPLICASETS = GVR(APPS, "v1", "replicasets")
 STATEFULSETS = GVR(APPS, "v1", "statefulsets")
 CRDS = GVR(APIEXT, "v1", "customresourcedefinitions")
+LEASES = GVR(COORDINATION, "v1", "leases")
+SERVICES = GVR(CORE, "v1", "services")
+ENDPOINTS = GVR(CORE, "v1", "endpoints")
+ENDPOINTSLICES = GVR(DISCOVERY, "v1", "endpointslices")
+SECRETS = GVR(CORE, "v1", "secrets")
+SERVICEACCOUNTS = GVR(CORE, "v1", "serviceaccounts")
+PDBS = GVR(POLICY, "v1", "poddisruptionbudgets")
 
 _WORKLOAD_SUBS = frozenset({"status", "scale"})
 _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(NAMESPACES, "Namespace", False, frozenset({"status", "finalize"}), ("ns",)),
     ResourceInfo(NODES, "Node", False, frozenset({"status"}), ("no",)),
-    ResourceInfo(PODS, "Pod", True, frozenset({"status", "log", "binding"}), ("po",), categories=("all",)),
+    ResourceInfo(PODS, "Pod", True, frozenset({"status", "log", "binding", "proxy", "eviction"}), ("po",),
+                 categories=("all",)),
     ResourceInfo(CONFIGMAPS, "ConfigMap", True, frozenset(), ("cm",)),
     ResourceInfo(CORE_EVENTS, "Event", True, frozenset(), ("ev",)),
     ResourceInfo(EVENTS_V1, "Event", True, frozenset(), ("ev",)),
@@ -106,6 +117,14 @@ _BUILTINS: tuple[ResourceInfo, ...] = (
     ResourceInfo(REPLICASETS, "ReplicaSet", True, _WORKLOAD_SUBS, ("rs",), categories=("all",)),
     ResourceInfo(STATEFULSETS, "StatefulSet", True, _WORKLOAD_SUBS, ("sts",), categories=("all",)),
     ResourceInfo(CRDS, "CustomResourceDefinition", False, frozenset({"status"}), ("crd", "crds")),
+    ResourceInfo(LEASES, "Lease", True),
+    ResourceInfo(SERVICES, "Service", True, frozenset({"status", "proxy"}), ("svc",), categories=("all",)),
+    ResourceInfo(ENDPOINTS, "Endpoints", True, frozenset(), ("ep",), singular="endpoints",
+                 list_kind="EndpointsList"),
+    ResourceInfo(ENDPOINTSLICES, "EndpointSlice", True),
+    ResourceInfo(SECRETS, "Secret", True),
+    ResourceInfo(SERVICEACCOUNTS, "ServiceAccount", True, frozenset(), ("sa",)),
+    ResourceInfo(PDBS, "PodDisruptionBudget", True, frozenset({"status"}), ("pdb",)),
 )
 
 # Kinds whose generation follows spec changes only (others: any change outside metadata/status).

@@ -24,15 +24,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
-from runner.sim import patching
+from runner.errors import ClusterError, Conflict, Forbidden, Gone, Invalid, NotFound
+from runner.sim import patching, podsecurity, validation
 from runner.sim.resources import (
     CRDS,
     DEPLOYMENTS,
+    ENDPOINTSLICES,
     GVR,
+    LEASES,
     NAMESPACES,
     NODES,
+    PDBS,
     PODS,
+    SECRETS,
+    SERVICES,
     WORKLOADS,
     Registry,
     ResourceInfo,
@@ -46,8 +51,13 @@ Obj = dict[str, Any]
 ObjList = list[Obj]
 Dependents = list[tuple[ResourceInfo, Obj]]
 Listener = Callable[[str, GVR, Obj], None]
+Warnings = list[str]  # admission warnings, out-parameter of create/update/patch
 
 DEFAULT_HISTORY = 20000
+# What a fresh cluster has, plus the state namespace where runs keep their journals and leases
+# (runner/settings: `chaos-system` by default), so a first run needs no create rights on namespaces.
+STATE_NAMESPACE = "chaos-system"
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", STATE_NAMESPACE)
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -88,7 +98,10 @@ def canonical_quantities(value: Any) -> None:
 
 
 def already_exists(info: ResourceInfo, name: str) -> Conflict:
-    return Conflict(f'{info.gvr} "{name}" already exists', status=409, reason="AlreadyExists")
+    err = Conflict(f'{info.gvr} "{name}" already exists', status=409, reason="AlreadyExists")
+    # the name is in the details even when the URL (a POST to the collection) does not carry it
+    err.status_details = {"name": name, "group": info.gvr.group, "kind": info.gvr.plural}  # type: ignore[attr-defined]
+    return err
 
 
 def not_found(gvr: GVR, name: str) -> NotFound:
@@ -96,8 +109,9 @@ def not_found(gvr: GVR, name: str) -> NotFound:
 
 
 def invalid(info: ResourceInfo | GVR, name: str, detail: str) -> Invalid:
-    kind = info.kind if isinstance(info, ResourceInfo) else str(info)
-    return Invalid(f'{kind} "{name}" is invalid: {detail}', status=422, reason="Invalid")
+    if isinstance(info, ResourceInfo):
+        return validation.invalid(info.kind, info.gvr.group, name, detail)
+    return Invalid(f'{info} "{name}" is invalid: {detail}', status=422, reason="Invalid")
 
 
 def bad_request(message: str) -> ClusterError:
@@ -230,7 +244,7 @@ class Store:
         self._pending: collections.deque[_Event] = collections.deque()
         self._notify_lock = threading.RLock()
         self.bookmark_interval = bookmark_interval
-        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        for ns in INITIAL_NAMESPACES:
             self.create(NAMESPACES, {"metadata": {"name": ns}})
 
     # --- bookkeeping -----------------------------------------------------------------------
@@ -304,7 +318,9 @@ class Store:
 
     # --- verbs -----------------------------------------------------------------------------
 
-    def create(self, gvr: GVR, obj: Obj, namespace: str | None = None, dry_run: bool = False) -> Obj:
+    def create(self, gvr: GVR, obj: Obj, namespace: str | None = None, dry_run: bool = False,
+               warnings: Warnings | None = None) -> Obj:
+        """Create `obj`; admission warnings (Pod Security) are appended to `warnings` when given."""
         info = self.info(gvr)
         obj = clone(obj)
         meta = obj.setdefault("metadata", {})
@@ -342,6 +358,8 @@ class Store:
             for key in ("resourceVersion", "deletionTimestamp", "managedFields", "selfLink"):
                 meta.pop(key, None)
             self._defaults_on_create(info, obj)
+            self._allocate(info, obj, None)
+            self._admit(info, obj, None, warnings)
             if dry_run:  # everything checked and defaulted, nothing stored (dryRun=All)
                 return clone(obj)
             bucket[(ns, name)] = obj
@@ -374,7 +392,8 @@ class Store:
             items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
             return [clone(o) for o in items], str(self._rv)
 
-    def update(self, gvr: GVR, obj: Obj, subresource: str | None = None, dry_run: bool = False) -> Obj:
+    def update(self, gvr: GVR, obj: Obj, subresource: str | None = None, dry_run: bool = False,
+               warnings: Warnings | None = None) -> Obj:
         info = self.info(gvr)
         obj = clone(obj)
         meta = obj.get("metadata") or {}
@@ -384,12 +403,12 @@ class Store:
             current = self._bucket(gvr).get((ns, name))
             if current is None:
                 raise not_found(gvr, name)
-            out = self._replace(info, current, obj, subresource, dry_run)
+            out = self._replace(info, current, obj, subresource, dry_run, warnings)
         self._notify()
         return out
 
     def _replace(self, info: ResourceInfo, current: Obj, obj: Obj, subresource: str | None,
-                 dry_run: bool = False) -> Obj:
+                 dry_run: bool = False, warnings: Warnings | None = None) -> Obj:
         """Update `current` with `obj` (lock held). Returns a copy of the stored result."""
         self._check_type(info, obj)
         if info.builtin:
@@ -429,6 +448,8 @@ class Store:
             new["apiVersion"] = info.gvr.api_version
             new["kind"] = info.kind
             self._validate(info, new, cur_meta["name"])
+            self._allocate(info, new, current)
+            self._admit(info, new, current, warnings)
             if self._generation_changed(info, current, new):
                 new_meta["generation"] = int(cur_meta.get("generation", 1)) + 1
         if new == current:  # a no-op update keeps the resourceVersion and emits nothing
@@ -443,7 +464,8 @@ class Store:
         return clone(new)
 
     def patch(self, gvr: GVR, namespace: str | None, name: str, patch_type: str, body: Any,
-              subresource: str | None = None, dry_run: bool = False) -> Obj:
+              subresource: str | None = None, dry_run: bool = False,
+              warnings: Warnings | None = None) -> Obj:
         info = self.info(gvr)
         if patch_type == patching.STRATEGIC_MERGE_PATCH and not info.builtin:
             raise Invalid(f"the body of the request was in an unknown format - accepted media types "
@@ -463,7 +485,7 @@ class Store:
             # A patch applies to the current object: its rv only conflicts if the patch set one.
             if str(meta.get("resourceVersion")) == current["metadata"]["resourceVersion"]:
                 meta.pop("resourceVersion", None)
-            out = self._replace(info, current, patched, subresource, dry_run)
+            out = self._replace(info, current, patched, subresource, dry_run, warnings)
         self._notify()
         return out
 
@@ -640,6 +662,12 @@ class Store:
             if not LabelSelector.parse(selector_string(spec["selector"])).matches(tmpl_labels):
                 raise invalid(info, name, "spec.template.metadata.labels: Invalid value: "
                               "`selector` does not match template `labels`")
+        if info.gvr == LEASES:
+            validation.lease(obj, name)
+        if info.gvr == SECRETS:
+            validation.secret(obj, name)
+        if info.gvr == ENDPOINTSLICES:
+            validation.endpoint_slice(obj, name)
         if info.gvr == CRDS:
             spec = obj.get("spec") or {}
             names = spec.get("names") or {}
@@ -648,6 +676,61 @@ class Store:
             if name != f"{names['plural']}.{spec['group']}":
                 raise invalid(info, name, f'metadata.name: Invalid value: "{name}": must be spec.names.plural'
                               "+\".\"+spec.group")
+
+    def _allocate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
+        """Defaults that need the other objects (lock held): a Service's clusterIP and nodePorts."""
+        if info.gvr != SERVICES:
+            return
+        uid = ((old or {}).get("metadata") or {}).get("uid")
+        ips: set[str] = set()
+        node_ports: set[int] = set()
+        for other in self._bucket(SERVICES).values():
+            if other["metadata"]["uid"] == uid:
+                continue
+            spec = other.get("spec") or {}
+            ips.update(ip for ip in spec.get("clusterIPs") or [] if ip and ip != "None")
+            node_ports.update(int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort"))
+        validation.service(obj, old, ips, node_ports)
+
+    def _admit(self, info: ResourceInfo, obj: Obj, old: Obj | None, warnings: Warnings | None) -> None:
+        """Validating admission (lock held), after validation as in kube-apiserver: Pod Security."""
+        gvr = info.gvr
+        meta = obj["metadata"]
+        if gvr == NAMESPACES:
+            labels = meta.get("labels") or {}
+            old_labels = ((old or {}).get("metadata") or {}).get("labels") or {}
+            if old is not None and labels == old_labels:
+                return
+            errors = podsecurity.label_errors(labels)
+            if errors:
+                raise Invalid(f'namespaces "{meta["name"]}" is invalid: {", ".join(errors)}', status=422,
+                              reason="Invalid")
+            if old is not None and warnings is not None and (
+                    podsecurity.policy(labels, "enforce") != podsecurity.policy(old_labels, "enforce")):
+                pods = [o for (ns, _), o in self._bucket(PODS).items() if ns == meta["name"]]
+                warnings.extend(podsecurity.existing_pods_warnings(meta["name"], labels, pods))
+            return
+        if gvr != PODS and gvr not in WORKLOADS:
+            return
+        ns_obj = self._bucket(NAMESPACES).get(("", str(meta.get("namespace", ""))))
+        labels = ((ns_obj or {}).get("metadata") or {}).get("labels") or {}
+        if gvr == PODS:
+            if old is not None:
+                return  # a pod's spec is immutable where it matters; upstream skips such updates
+            decision = podsecurity.admit_pod(labels, obj)
+            if decision.forbidden:
+                err = Forbidden(f'pods "{meta["name"]}" is forbidden: {decision.forbidden}', status=403,
+                                reason="Forbidden")
+                err.status_details = {"name": meta["name"], "kind": "pods"}  # type: ignore[attr-defined]
+                raise err
+            if warnings is not None:
+                warnings.extend(decision.warnings)
+            return
+        template = (obj.get("spec") or {}).get("template") or {}
+        if old is not None and ((old.get("spec") or {}).get("template") or {}) == template:
+            return  # scaling or a status change: the template did not change
+        if warnings is not None:
+            warnings.extend(podsecurity.template_warnings(labels, template))
 
     @staticmethod
     def _defaults_on_create(info: ResourceInfo, obj: Obj) -> None:
@@ -666,6 +749,13 @@ class Store:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif gvr == NODES:
             obj.setdefault("spec", {})
+        elif gvr == SERVICES:
+            obj["status"] = {"loadBalancer": {}}
+        elif gvr == SECRETS:
+            obj.setdefault("type", "Opaque")
+        elif gvr == PDBS:
+            obj["status"] = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                             "expectedPods": 0}
         elif gvr in WORKLOADS:
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)

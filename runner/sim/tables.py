@@ -11,7 +11,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runner.sim.resources import DEPLOYMENTS, GVR, NODES, PODS, REPLICASETS, STATEFULSETS
+from runner.sim.resources import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    ENDPOINTSLICES,
+    GVR,
+    LEASES,
+    NAMESPACES,
+    NODES,
+    PDBS,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    SERVICES,
+    STATEFULSETS,
+)
 
 Obj = dict[str, Any]
 Column = tuple[str, int, Callable[[Obj], Any]]  # (name, priority, cell)
@@ -91,6 +107,51 @@ def _int(o: Obj, *path: str) -> int:
     return cur if isinstance(cur, int) else 0
 
 
+def _svc_external(svc: Obj) -> str:
+    spec = svc.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName", ""))
+    ingress = [str(i.get("ip") or i.get("hostname") or "") for i in
+               ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []]
+    external = [*ingress, *(spec.get("externalIPs") or [])]
+    if external:
+        return ",".join(external)
+    return "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+
+
+def _svc_ports(svc: Obj) -> str:
+    out = []
+    for p in (svc.get("spec") or {}).get("ports") or []:
+        node = f":{p['nodePort']}" if p.get("nodePort") else ""
+        out.append(f"{p.get('port')}{node}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _more(items: list[str], unset: str) -> str:
+    if not items:
+        return unset
+    shown = ",".join(items[:3])
+    return f"{shown} + {len(items) - 3} more..." if len(items) > 3 else shown
+
+
+def _slice_ports(s: Obj) -> str:
+    return _more([str(p.get("port")) for p in s.get("ports") or [] if p.get("port") is not None], "<unset>")
+
+
+def _slice_endpoints(s: Obj) -> str:
+    return _more([a for ep in s.get("endpoints") or [] for a in ep.get("addresses") or []], "<unset>")
+
+
+def _endpoints(ep: Obj) -> str:
+    pairs = []
+    for subset in ep.get("subsets") or []:
+        for address in subset.get("addresses") or []:
+            for port in subset.get("ports") or [{}]:
+                ip = str(address.get("ip"))
+                pairs.append(f"{ip}:{port['port']}" if port.get("port") else ip)
+    return _more(pairs, "<none>")
+
+
 COLUMNS: dict[GVR, list[Column]] = {
     PODS: [
         ("Name", 0, _name), ("Ready", 0, _pod_ready), ("Status", 0, _pod_status),
@@ -127,7 +188,40 @@ COLUMNS: dict[GVR, list[Column]] = {
         ("Ready", 0, lambda s: f"{_int(s, 'status', 'readyReplicas')}/{_int(s, 'spec', 'replicas')}"),
         ("Age", 0, age),
     ],
+    SERVICES: [
+        ("Name", 0, _name), ("Type", 0, lambda s: (s.get("spec") or {}).get("type", "ClusterIP")),
+        ("Cluster-IP", 0, lambda s: (s.get("spec") or {}).get("clusterIP") or "<none>"),
+        ("External-IP", 0, _svc_external), ("Port(s)", 0, _svc_ports), ("Age", 0, age),
+        ("Selector", 1, lambda s: ",".join(f"{k}={v}" for k, v in (
+            (s.get("spec") or {}).get("selector") or {}).items()) or "<none>"),
+    ],
+    ENDPOINTSLICES: [
+        ("Name", 0, _name), ("AddressType", 0, lambda s: s.get("addressType", "")),
+        ("Ports", 0, _slice_ports), ("Endpoints", 0, _slice_endpoints), ("Age", 0, age),
+    ],
+    ENDPOINTS: [("Name", 0, _name), ("Endpoints", 0, _endpoints), ("Age", 0, age)],
+    NAMESPACES: [("Name", 0, _name), ("Status", 0, lambda n: (n.get("status") or {}).get("phase", "")),
+                 ("Age", 0, age)],
+    CONFIGMAPS: [("Name", 0, _name),
+                 ("Data", 0, lambda c: len(c.get("data") or {}) + len(c.get("binaryData") or {})),
+                 ("Age", 0, age)],
+    SECRETS: [("Name", 0, _name), ("Type", 0, lambda x: x.get("type", "")),
+              ("Data", 0, lambda x: len(x.get("data") or {})), ("Age", 0, age)],
+    SERVICEACCOUNTS: [("Name", 0, _name), ("Secrets", 0, lambda x: len(x.get("secrets") or [])),
+                      ("Age", 0, age)],
+    PDBS: [
+        ("Name", 0, _name),
+        ("Min Available", 0, lambda p: str((p.get("spec") or {}).get("minAvailable", "N/A"))),
+        ("Max Unavailable", 0, lambda p: str((p.get("spec") or {}).get("maxUnavailable", "N/A"))),
+        ("Allowed Disruptions", 0, lambda p: _int(p, "status", "disruptionsAllowed")), ("Age", 0, age),
+    ],
+    LEASES: [
+        ("Name", 0, _name),
+        ("Holder", 0, lambda lease: (lease.get("spec") or {}).get("holderIdentity") or ""),
+        ("Age", 0, age),
+    ],
 }
+_INTEGER_COLUMNS = frozenset({"Restarts", "Data", "Secrets", "Allowed Disruptions"})
 DEFAULT_COLUMNS: list[Column] = [("Name", 0, _name), ("Age", 0, age)]
 
 
@@ -143,7 +237,7 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
 def table(gvr: GVR, objs: list[Obj], resource_version: str, include: str = "Metadata",
           with_columns: bool = True) -> Obj:
     cols = COLUMNS.get(gvr, DEFAULT_COLUMNS)
-    defs = [{"name": n, "type": "integer" if n == "Restarts" else "string",
+    defs = [{"name": n, "type": "integer" if n in _INTEGER_COLUMNS else "string",
              "format": "name" if n == "Name" else "", "description": "", "priority": p}
             for n, p, _ in cols] if with_columns else []
     rows = []
