@@ -106,6 +106,15 @@ def _finishing_signals() -> None:
         signal.signal(sig, note)
 
 
+def _no_more_signals() -> None:
+    """The verdict is out and everything is shut down: hold SIGINT/SIGTERM until the process ends,
+    so one that lands while the interpreter finalises (which restores the default handlers) cannot
+    kill it and turn the verdict's exit code into a signal death."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _kubectl_reason(context: str | None, kubeconfig: str | None) -> str:
     """Why a kubectl-like command (recover) talks to this cluster, in kubectl's own terms."""
     where = ("--kubeconfig" if kubeconfig else
@@ -189,13 +198,14 @@ def run_command(
 
             result = run_with_signals(scenario, connected, options, steps=REGISTRY,
                                       listener=_listener(output.value), report_writer=write)
-            _finishing_signals()  # the embedded cluster's shutdown and the render still follow
+            _finishing_signals()  # the render and the embedded cluster's shutdown still follow
+            if output is RunOutput.JSON:
+                typer.echo(json.dumps(result.to_json(), indent=2))
+            else:
+                render(result, [str(f) for f in files])
     except ChaosError as exc:
         raise _engine_fail(exc) from None
-    if output is RunOutput.JSON:
-        typer.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        render(result, [str(f) for f in files])
+    _no_more_signals()
     raise typer.Exit(result.exit_code)
 
 
