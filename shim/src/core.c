@@ -34,6 +34,7 @@ static int g_env_xid = SHIM_XID_DEFAULT;
 static char g_toggle_path[1024] = SHIM_DEFAULT_TOGGLE_FILE;
 static uint64_t g_poll_ms = 100;
 static int g_log_limit = 10;
+static int g_log_lookups;
 static long g_env_after;
 static uint32_t g_env_prob = SHIM_PROB_ONE;
 static unsigned g_env_mask;
@@ -174,6 +175,8 @@ static void init_once(void) {
     if ((v = getenv("CUDA_FAULT_AFTER_CALLS")) && parse_long(v, &n) && n >= 0) g_env_after = n;
     if ((v = getenv("CUDA_FAULT_PROBABILITY"))) parse_prob(v, &g_env_prob);
     if ((v = getenv("CUDA_FAULT_APIS"))) g_env_mask = parse_apis(v);
+    v = getenv("CUDA_FAULT_LOG_LOOKUPS");
+    g_log_lookups = v && v[0] == '1';
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     atomic_store(&g_rng, (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid());
@@ -339,7 +342,8 @@ static void start_poller(void) {
     publish_hot(atomic_load(&g_armed));
 }
 
-int shim_fault_slow(shim_sym_t *sym) {
+int shim_fault_slow(shim_sym_t *sym, int dev) {
+    (void)dev;
     ensure_init();
     if (g_disabled) return 0;
     pthread_once(&g_poller_once, start_poller);
@@ -469,36 +473,121 @@ shim_sym_t *shim_find(const char *name) {
     return NULL;
 }
 
-static void *bind(shim_sym_t *s, void *pfn) {
-    void *expected = NULL;
-    if (atomic_compare_exchange_strong(&s->real, &expected, pfn) || expected == pfn) return s->wrapper;
-    return pfn; /* bound to another copy of the library: do not call the wrong one */
+static void log_overflow(shim_sym_t *s) {
+    static atomic_int warned;
+    if (atomic_exchange(&warned, 1)) return;
+    line_t l = {.n = 0};
+    put_s(&l, "[cuda-intercept] ");
+    put_s(&l, s->name);
+    put_s(&l, ": more distinct real functions than wrappers; the extra one calls the first");
+    emit(&l);
 }
 
-/* Swap a real function pointer (from dlsym, cuGetProcAddress, an entry point) for our wrapper. */
-void *shim_wrap_pfn(const char *requested, void *pfn) {
-    static const char *const suffixes[] = {"", "_v2", "_v3", "_v4", "_ptsz", "_ptds", "_v2_ptsz", "_v2_ptds",
-                                           "_v3_ptds"};
-    if (!pfn || shim_disabled() || shim_is_ours(pfn)) return pfn;
-    Dl_info info;
-    if (!dladdr(pfn, &info)) return pfn;
-    if (info.dli_sname && info.dli_saddr == pfn) {
-        shim_sym_t *s = shim_find(info.dli_sname);
-        if (s) return bind(s, pfn);
+/* Our wrapper of `s` whose real call is `pfn`: the exported wrapper when pfn is the exported
+ * symbol, else an alternate bound to pfn (claimed once, never rebound), so the pointer a lookup
+ * hands out is always ours, whether the driver returned an exported or an internal function. */
+void *shim_bind(shim_sym_t *s, void *pfn) {
+    if (!pfn || shim_is_ours(pfn)) return pfn;
+    if (shim_real(s) == pfn) return s->wrapper;
+    for (int k = 0; k < SHIM_ALTS; k++) {
+        void *cur = atomic_load_explicit(&s->alt_real[k], memory_order_acquire);
+        if (cur == NULL) {
+            void *expected = NULL;
+            if (atomic_compare_exchange_strong(&s->alt_real[k], &expected, pfn) || expected == pfn)
+                return s->alt_wrapper[k];
+        } else if (cur == pfn) {
+            return s->alt_wrapper[k];
+        }
     }
-    /* An alias: try the names the request could have been versioned to. */
-    if (!requested || strlen(requested) > 200 || !info.dli_fname) return pfn;
-    void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    if (!h) return pfn;
-    void *out = pfn;
-    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes && out == pfn; i++) {
-        char cand[256];
-        size_t n = strlen(requested), m = strlen(suffixes[i]);
-        memcpy(cand, requested, n);
-        memcpy(cand + n, suffixes[i], m + 1);
-        shim_sym_t *s = shim_find(cand);
-        if (s && shim_real_dlsym(h, cand) == pfn) out = bind(s, pfn);
+    log_overflow(s);
+    return s->wrapper;
+}
+
+/* --- lookups ------------------------------------------------------------------------------- */
+static const shim_variant_t *const variant_tables[] = {shim_driver_variants, shim_lookup_variants};
+
+/* The variant cuGetProcAddress(base, version, flags) answers: the newest whose first version is
+ * not above `version`, per-thread when asked and there is one, else the oldest (a driver that
+ * answered a version older than the function: the closest we know). NULL: not a base we know. */
+static shim_sym_t *variant_for(const char *base, int version, unsigned long long flags) {
+    const shim_variant_t *legacy = NULL, *pt = NULL, *oldest = NULL;
+    int want_pt = (flags & SHIM_PER_THREAD_FLAG) != 0;
+    for (size_t t = 0; t < sizeof variant_tables / sizeof *variant_tables; t++) {
+        for (const shim_variant_t *v = variant_tables[t]; v->base; v++) {
+            if (strcmp(v->base, base) != 0) continue;
+            if (!oldest || v->version < oldest->version) oldest = v;
+            if (v->version > version) continue;
+            if (v->per_thread) {
+                if (!pt || v->version > pt->version) pt = v;
+            } else if (!legacy || v->version > legacy->version) {
+                legacy = v;
+            }
+        }
     }
-    dlclose(h);
+    const shim_variant_t *v = want_pt && pt ? pt : legacy ? legacy : oldest;
+    return v ? v->sym : NULL;
+}
+
+/* Is `s` one of the variants of `base`? */
+static int is_variant_of(const shim_sym_t *s, const char *base) {
+    for (size_t t = 0; t < sizeof variant_tables / sizeof *variant_tables; t++)
+        for (const shim_variant_t *v = variant_tables[t]; v->base; v++)
+            if (v->sym == s && strcmp(v->base, base) == 0) return 1;
+    return 0;
+}
+
+static void log_lookup(const char *what, const char *name, int version, unsigned long long flags,
+                       const shim_sym_t *s, const void *in, const void *out) {
+    if (!g_log_lookups) return;
+    line_t l = {.n = 0};
+    put_s(&l, "[cuda-intercept] ");
+    put_s(&l, what);
+    put_s(&l, " ");
+    put_s(&l, name);
+    if (version >= 0) {
+        put_s(&l, " ");
+        put_i(&l, version);
+        put_s(&l, " ");
+        put_i(&l, (long)flags);
+    }
+    put_s(&l, s ? " -> " : " -> passed");
+    if (s) put_s(&l, s->name);
+    if (s) put_s(&l, out != in && shim_is_ours(out) ? " (wrapped)" : " (NOT WRAPPED)");
+    emit(&l);
+}
+
+/* dlsym(handle, name): the function of exactly that name. */
+void *shim_wrap_name(const char *name, void *pfn) {
+    if (!pfn || !name || shim_disabled() || shim_is_ours(pfn)) return pfn;
+    if (strlen(name) > 200) return pfn;
+    shim_sym_t *s = shim_find(name);
+    void *out = s ? shim_bind(s, pfn) : pfn;
+    log_lookup("dlsym", name, -1, 0, s, pfn, out);
     return out;
 }
+
+/* cuGetProcAddress*(base, version, flags) and cudaGetDriverEntryPoint*: the exported symbol the
+ * pointer is, when it is one we know of that base; else the variant the request implies. */
+void *shim_wrap_proc(const char *base, int version, unsigned long long flags, void *pfn) {
+    if (!pfn || !base || shim_disabled() || shim_is_ours(pfn)) return pfn;
+    if (strlen(base) > 200) return pfn;
+    shim_sym_t *s = NULL;
+    Dl_info info;
+    if (dladdr(pfn, &info) && info.dli_sname && info.dli_saddr == pfn) {
+        shim_sym_t *exact = shim_find(info.dli_sname);
+        if (exact && (is_variant_of(exact, base) || strcmp(exact->name, base) == 0)) s = exact;
+    }
+    if (!s) s = variant_for(base, version, flags);
+    if (!s) s = shim_find(base); /* asked by its full name (cuMemAlloc_v2, a runtime name) */
+    void *out = s ? shim_bind(s, pfn) : pfn;
+    log_lookup("lookup", base, version, flags, s, pfn, out);
+    return out;
+}
+
+/* --- device tracking (per-GPU faults) ---------------------------------------------------------- */
+void shim_note_init(void) {}
+void shim_note_ctx(void *ctx, int dev) { (void)ctx; (void)dev; }
+void shim_note_current(void *ctx) { (void)ctx; }
+void shim_note_push(void *ctx) { (void)ctx; }
+void shim_note_pop(void) {}
+void shim_note_runtime_device(int dev) { (void)dev; }

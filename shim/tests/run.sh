@@ -24,14 +24,27 @@ expect() {
 }
 
 rm -f "$TOGGLE"
-# every path: disarmed gives the stub's answer, armed gives each XID's code
-for prog in drv_direct any_dlsym drv_getproc drv_getproc_v2 rt_entrypoint; do
-    expect $prog "" cuMemAlloc_v2 "rc=0 out=53248 via=shim"
-    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1" cuMemAlloc_v2 "rc=100 "
-    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=48" cuLaunchKernel "rc=214 "
-    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=95" cuStreamSynchronize_ptsz "rc=999 "
-    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=74" cuMemcpyPeer "rc=217 "
-    expect $prog "CUDA_FAULT_INJECTION_ENABLED=1" cuGetExportTable "rc=0 out=4660 via=real"
+# every path, with the stub driver's cuGetProcAddress handing out exported symbols and internal
+# functions: disarmed gives the stub's answer, armed gives each XID's code
+for mode in exported internal; do
+  m="STUB_CUDA_PROC=$mode"
+  for prog in drv_direct any_dlsym drv_getproc drv_getproc_v2 drv_getproc_self11 rt_entrypoint rt_entrypoint_ver; do
+    expect $prog "$m" cuMemAlloc_v2 "rc=0 out=53248 via=shim"
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1" cuMemAlloc_v2 "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=48" cuLaunchKernel "rc=214 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=95" cuStreamSynchronize_ptsz "rc=999 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_XID_TYPE=74" cuMemcpyPeer "rc=217 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1" cuGetExportTable "rc=0 out=4660 via=real"
+    # the variants that used to slip, each in its fault class
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=sync" cuEventRecord_ptsz "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=sync" cuStreamWaitEvent_ptsz "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=sync" cuMemsetD8_v2_ptds "rc=0 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=memcpy" cuMemcpy2DUnaligned_v2_ptds "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=memcpy" cuMemsetD32Async_ptsz "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=alloc" cuMemAllocFromPoolAsync_ptsz "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=alloc" cuMemHostRegister_v2 "rc=100 "
+    expect $prog "$m CUDA_FAULT_INJECTION_ENABLED=1 CUDA_FAULT_APIS=alloc" cuEventQuery "rc=0 "
+  done
 done
 for prog in rt_direct any_dlsym; do
     expect $prog "" cudaGetDeviceCount "rc=0 out=4 "
@@ -64,9 +77,15 @@ case "$out" in *"[XID 79 SIM] cudaStreamSynchronize -> cudaErrorNoDevice (100)"*
 # sanitizers: the state machine under 16 threads while the file flips (TSan), paths under ASan+UBSan
 ASAN_RT=$(${CC:-gcc} -print-file-name=libasan.so)
 TSAN_RT=$(${CC:-gcc} -print-file-name=libtsan.so)
-out=$(LD_PRELOAD="$ASAN_RT $B/asan/cuda_intercept.so" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" ASAN_OPTIONS=detect_leaks=0 \
-      UBSAN_OPTIONS=halt_on_error=1 "$B/progs/drv_getproc_v2" cuMemAlloc_v2 cuLaunchKernel 2>&1) \
-    && case "$out" in *"rc=100"*) ok ;; *) bad "asan: $out" ;; esac || bad "asan: $out"
+for mode in exported internal; do
+  for prog in drv_getproc_v2 drv_getproc_self11 rt_entrypoint_ver; do
+    out=$(STUB_CUDA_PROC=$mode LD_PRELOAD="$ASAN_RT $B/asan/cuda_intercept.so" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" \
+          ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 CUDA_FAULT_LOG_LOOKUPS=1 \
+          "$B/progs/$prog" cuMemAlloc_v2 cuLaunchKernel cuMemPrefetchAsync_v2_ptsz 2>&1) \
+        && case "$out" in *"rc=100"*"rc=100"*"rc=100"*) ok ;; *) bad "asan $mode $prog: $out" ;; esac \
+        || bad "asan $mode $prog: $out"
+  done
+done
 out=$(LD_PRELOAD="$TSAN_RT $B/tsan/cuda_intercept.so" CUDA_FAULT_TOGGLE_FILE="$TOGGLE" CUDA_FAULT_POLL_MS=1 \
       CUDA_FAULT_LOG_LIMIT=0 TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$B/progs/threads" "$TOGGLE" 40 2>&1) \
     && ok || bad "tsan: $out"

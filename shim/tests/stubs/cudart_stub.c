@@ -56,3 +56,13 @@ API int cudaGetDriverEntryPoint(const char *sym, void **fn, unsigned long long f
     if (!gpa) return 500; /* cudaErrorSymbolNotFound */
     return gpa(sym, fn, 12000, flags, status);
 }
+
+API int cudaGetDriverEntryPointByVersion(const char *sym, void **fn, unsigned ver, unsigned long long flags,
+                                         int *status) {
+    typedef int (*gpa_t)(const char *, void **, int, unsigned long long, int *);
+    BUMP();
+    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    gpa_t gpa = h ? (gpa_t)dlsym(h, "cuGetProcAddress_v2") : NULL;
+    if (!gpa) return 500;
+    return gpa(sym, fn, (int)ver, flags, status);
+}

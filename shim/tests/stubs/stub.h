@@ -43,6 +43,8 @@
 #define STUB_NVML_COUNT 2
 #define STUB_EXPORT_TABLE 0x1234
 #define STUB_PER_THREAD_FLAG 2ull /* CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM */
+#define STUB_DRIVER_VERSION 12090
+#define STUB_UUID_BYTE(dev) (0x10 + (dev)) /* default UUID of device d: that byte 16 times */
 
 extern long cudart_stub_calls;
 extern long cuda_stub_calls;
