@@ -59,6 +59,9 @@ typedef struct { int type, id; } loc_t; /* CUmemLocation, passed by value */
     W(C_DISC, cuDeviceGetUuid, 11040, 0, cuDeviceGetUuid_v2, (void *uuid, int dev), (uuid, dev), dev, NOPOST) \
     W(C_DISC, cuDeviceTotalMem, 2000, 0, cuDeviceTotalMem, (u32 *bytes, int dev), (bytes, dev), dev, NOPOST) \
     W(C_DISC, cuDeviceTotalMem, 3020, 0, cuDeviceTotalMem_v2, (size_t *bytes, int dev), (bytes, dev), dev, NOPOST) \
+    W(C_DISC, cuDeviceComputeCapability, 2000, 0, cuDeviceComputeCapability, (int *major, int *minor, int dev), (major, minor, dev), dev, NOPOST) \
+    W(C_DISC, cuDeviceGetPCIBusId, 4010, 0, cuDeviceGetPCIBusId, (char *bus, int len, int dev), (bus, len, dev), dev, NOPOST) \
+    W(C_DISC, cuDeviceGetByPCIBusId, 4010, 0, cuDeviceGetByPCIBusId, (int *dev, const char *bus), (dev, bus), NODEV, NOPOST) \
     W(C_CTX, cuDevicePrimaryCtxRetain, 7000, 0, cuDevicePrimaryCtxRetain, (h_t *ctx, int dev), (ctx, dev), dev, \
       if (ctx) shim_note_ctx(*ctx, dev))                                                           \
     W(C_CTX, cuCtxCreate, 2000, 0, cuCtxCreate, (h_t *ctx, unsigned f, int dev), (ctx, f, dev), dev, \
@@ -108,6 +111,9 @@ typedef struct { int type, id; } loc_t; /* CUmemLocation, passed by value */
       (p, n, l, f, s))                                                                             \
     V(C_ALLOC, cuMemPrefetchAsync, 12020, 1, cuMemPrefetchAsync_v2_ptsz, (dptr_t p, size_t n, loc_t l, unsigned f, h_t s), \
       (p, n, l, f, s))                                                                             \
+    V(C_ALLOC, cuMemAddressReserve, 10020, 0, cuMemAddressReserve, (dptr_t *p, size_t n, size_t al, dptr_t a, unsigned long long f), (p, n, al, a, f)) \
+    V(C_ALLOC, cuMemMap, 10020, 0, cuMemMap, (dptr_t p, size_t n, size_t off, unsigned long long h, unsigned long long f), (p, n, off, h, f)) \
+    V(C_ALLOC, cuMemSetAccess, 10020, 0, cuMemSetAccess, (dptr_t p, size_t n, const void *desc, size_t c), (p, n, desc, c)) \
     V(C_COPY, cuMemcpy, 4000, 0, cuMemcpy, (dptr_t d, dptr_t s, size_t n), (d, s, n))             \
     V(C_COPY, cuMemcpy, 7000, 1, cuMemcpy_ptds, (dptr_t d, dptr_t s, size_t n), (d, s, n))        \
     V(C_COPY, cuMemcpyAsync, 4000, 0, cuMemcpyAsync, (dptr_t d, dptr_t s, size_t n, h_t st), (d, s, n, st)) \
@@ -189,6 +195,47 @@ typedef struct { int type, id; } loc_t; /* CUmemLocation, passed by value */
     V(C_COPY, cuMemsetD2D16Async, 7000, 1, cuMemsetD2D16Async_ptsz, SET2DA_PARAMS(unsigned short), (d, p, v, w, h, s)) \
     V(C_COPY, cuMemsetD2D32Async, 3020, 0, cuMemsetD2D32Async, SET2DA_PARAMS(unsigned), (d, p, v, w, h, s)) \
     V(C_COPY, cuMemsetD2D32Async, 7000, 1, cuMemsetD2D32Async_ptsz, SET2DA_PARAMS(unsigned), (d, p, v, w, h, s)) \
+    V(C_COPY, cuMemcpyAtoA, 2000, 0, cuMemcpyAtoA, (h_t d, u32 doff, h_t s, u32 soff, u32 n), (d, doff, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoA, 3020, 0, cuMemcpyAtoA_v2, (h_t d, size_t doff, h_t s, size_t soff, size_t n), (d, doff, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoA, 7000, 1, cuMemcpyAtoA_v2_ptds, (h_t d, size_t doff, h_t s, size_t soff, size_t n), (d, doff, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoD, 2000, 0, cuMemcpyAtoD, (u32 d, h_t s, u32 soff, u32 n), (d, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoD, 3020, 0, cuMemcpyAtoD_v2, (dptr_t d, h_t s, size_t soff, size_t n), (d, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoD, 7000, 1, cuMemcpyAtoD_v2_ptds, (dptr_t d, h_t s, size_t soff, size_t n), (d, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoH, 2000, 0, cuMemcpyAtoH, (void *d, h_t s, u32 soff, u32 n), (d, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoH, 3020, 0, cuMemcpyAtoH_v2, (void *d, h_t s, size_t soff, size_t n), (d, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoH, 7000, 1, cuMemcpyAtoH_v2_ptds, (void *d, h_t s, size_t soff, size_t n), (d, s, soff, n)) \
+    V(C_COPY, cuMemcpyAtoHAsync, 2000, 0, cuMemcpyAtoHAsync, (void *d, h_t s, u32 soff, u32 n, h_t st), (d, s, soff, n, st)) \
+    V(C_COPY, cuMemcpyAtoHAsync, 3020, 0, cuMemcpyAtoHAsync_v2, (void *d, h_t s, size_t soff, size_t n, h_t st), (d, s, soff, n, st)) \
+    V(C_COPY, cuMemcpyAtoHAsync, 7000, 1, cuMemcpyAtoHAsync_v2_ptsz, (void *d, h_t s, size_t soff, size_t n, h_t st), (d, s, soff, n, st)) \
+    V(C_COPY, cuMemcpyDtoA, 2000, 0, cuMemcpyDtoA, (h_t d, u32 doff, u32 s, u32 n), (d, doff, s, n)) \
+    V(C_COPY, cuMemcpyDtoA, 3020, 0, cuMemcpyDtoA_v2, (h_t d, size_t doff, dptr_t s, size_t n), (d, doff, s, n)) \
+    V(C_COPY, cuMemcpyDtoA, 7000, 1, cuMemcpyDtoA_v2_ptds, (h_t d, size_t doff, dptr_t s, size_t n), (d, doff, s, n)) \
+    V(C_COPY, cuMemcpyHtoA, 2000, 0, cuMemcpyHtoA, (h_t d, u32 doff, const void *s, u32 n), (d, doff, s, n)) \
+    V(C_COPY, cuMemcpyHtoA, 3020, 0, cuMemcpyHtoA_v2, (h_t d, size_t doff, const void *s, size_t n), (d, doff, s, n)) \
+    V(C_COPY, cuMemcpyHtoA, 7000, 1, cuMemcpyHtoA_v2_ptds, (h_t d, size_t doff, const void *s, size_t n), (d, doff, s, n)) \
+    V(C_COPY, cuMemcpyHtoAAsync, 2000, 0, cuMemcpyHtoAAsync, (h_t d, u32 doff, const void *s, u32 n, h_t st), (d, doff, s, n, st)) \
+    V(C_COPY, cuMemcpyHtoAAsync, 3020, 0, cuMemcpyHtoAAsync_v2, (h_t d, size_t doff, const void *s, size_t n, h_t st), (d, doff, s, n, st)) \
+    V(C_COPY, cuMemcpyHtoAAsync, 7000, 1, cuMemcpyHtoAAsync_v2_ptsz, (h_t d, size_t doff, const void *s, size_t n, h_t st), (d, doff, s, n, st)) \
+    V(C_SYNC, cuStreamWaitValue32, 8000, 0, cuStreamWaitValue32, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue32, 8000, 1, cuStreamWaitValue32_ptsz, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue32, 11070, 0, cuStreamWaitValue32_v2, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue32, 11070, 1, cuStreamWaitValue32_v2_ptsz, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue64, 9000, 0, cuStreamWaitValue64, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue64, 9000, 1, cuStreamWaitValue64_ptsz, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue64, 11070, 0, cuStreamWaitValue64_v2, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamWaitValue64, 11070, 1, cuStreamWaitValue64_v2_ptsz, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue32, 8000, 0, cuStreamWriteValue32, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue32, 8000, 1, cuStreamWriteValue32_ptsz, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue32, 11070, 0, cuStreamWriteValue32_v2, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue32, 11070, 1, cuStreamWriteValue32_v2_ptsz, (h_t s, dptr_t a, unsigned v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue64, 9000, 0, cuStreamWriteValue64, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue64, 9000, 1, cuStreamWriteValue64_ptsz, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue64, 11070, 0, cuStreamWriteValue64_v2, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_COPY, cuStreamWriteValue64, 11070, 1, cuStreamWriteValue64_v2_ptsz, (h_t s, dptr_t a, unsigned long long v, unsigned f), (s, a, v, f)) \
+    V(C_SYNC, cuStreamBatchMemOp, 8000, 0, cuStreamBatchMemOp, (h_t s, unsigned n, void *ops, unsigned f), (s, n, ops, f)) \
+    V(C_SYNC, cuStreamBatchMemOp, 8000, 1, cuStreamBatchMemOp_ptsz, (h_t s, unsigned n, void *ops, unsigned f), (s, n, ops, f)) \
+    V(C_SYNC, cuStreamBatchMemOp, 11070, 0, cuStreamBatchMemOp_v2, (h_t s, unsigned n, void *ops, unsigned f), (s, n, ops, f)) \
+    V(C_SYNC, cuStreamBatchMemOp, 11070, 1, cuStreamBatchMemOp_v2_ptsz, (h_t s, unsigned n, void *ops, unsigned f), (s, n, ops, f)) \
     V(C_PEER, cuCtxEnablePeerAccess, 4000, 0, cuCtxEnablePeerAccess, (h_t ctx, unsigned f), (ctx, f)) \
     W(C_PEER, cuDeviceCanAccessPeer, 4000, 0, cuDeviceCanAccessPeer, (int *can, int dev, int peer), (can, dev, peer), \
       dev, NOPOST)                                                                                 \
@@ -217,6 +264,12 @@ typedef struct { int type, id; } loc_t; /* CUmemLocation, passed by value */
     V(C_LAUNCH, cuGraphLaunch, 10000, 1, cuGraphLaunch_ptsz, (h_t g, h_t s), (g, s))              \
     V(C_LAUNCH, cuGraphUpload, 11010, 0, cuGraphUpload, (h_t g, h_t s), (g, s))                   \
     V(C_LAUNCH, cuGraphUpload, 11010, 1, cuGraphUpload_ptsz, (h_t g, h_t s), (g, s))              \
+    V(C_LAUNCH, cuLaunch, 2000, 0, cuLaunch, (h_t f), (f)) \
+    V(C_LAUNCH, cuLaunchGrid, 2000, 0, cuLaunchGrid, (h_t f, int w, int h), (f, w, h)) \
+    V(C_LAUNCH, cuLaunchGridAsync, 2000, 0, cuLaunchGridAsync, (h_t f, int w, int h, h_t s), (f, w, h, s)) \
+    V(C_LAUNCH, cuLaunchCooperativeKernelMultiDevice, 9000, 0, cuLaunchCooperativeKernelMultiDevice, (void *l, unsigned n, unsigned f), (l, n, f)) \
+    V(C_LAUNCH, cuStreamAddCallback, 5000, 0, cuStreamAddCallback, (h_t s, void *cb, void *data, unsigned f), (s, cb, data, f)) \
+    V(C_LAUNCH, cuStreamAddCallback, 7000, 1, cuStreamAddCallback_ptsz, (h_t s, void *cb, void *data, unsigned f), (s, cb, data, f)) \
     V(C_SYNC, cuCtxSynchronize, 2000, 0, cuCtxSynchronize, (void), ())                            \
     V(C_SYNC, cuCtxSynchronize, 13000, 0, cuCtxSynchronize_v2, (h_t ctx), (ctx))                  \
     V(C_SYNC, cuStreamSynchronize, 2000, 0, cuStreamSynchronize, (h_t s), (s))                    \
