@@ -38,6 +38,7 @@ static int g_log_lookups;
 static long g_env_after;
 static uint32_t g_env_prob = SHIM_PROB_ONE;
 static unsigned g_env_mask;
+static shim_gpusel_t g_env_gpus;   /* CUDA_FAULT_GPUS: the default of the toggle file's gpus= */
 
 /* --- the current effective state (written by the poller, read by every slow-path call) ---- */
 static atomic_int g_armed;
@@ -52,7 +53,8 @@ static atomic_int g_polling;
 static _Atomic uint64_t g_next_poll_ms; /* when polling from calls: the coarse-clock deadline */
 static atomic_int g_sync_poll;          /* 1: no poller thread in this process; calls poll */
 static pthread_once_t g_poller_once = PTHREAD_ONCE_INIT;
-static atomic_int g_warned_xid;
+static atomic_int g_warned_xid, g_warned_gpus;
+static atomic_int g_dev_xid = -1;  /* XID table index of the faults latched on single devices */
 static _Atomic uint64_t g_rng;
 
 /* --- stderr lines, built without stdio (async-signal and fork friendly) ------------------- */
@@ -177,6 +179,9 @@ static void init_once(void) {
     if ((v = getenv("CUDA_FAULT_APIS"))) g_env_mask = parse_apis(v);
     v = getenv("CUDA_FAULT_LOG_LOOKUPS");
     g_log_lookups = v && v[0] == '1';
+    v = getenv("CUDA_FAULT_GPUS");
+    shim_gpus_parse(v ? v : "", v ? strlen(v) : 0, &g_env_gpus);
+    shim_devices_init();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     atomic_store(&g_rng, (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid());
@@ -200,6 +205,7 @@ typedef struct {
     long expires, after;
     uint32_t prob;
     unsigned mask;
+    shim_gpusel_t gpus;
 } settings_t;
 
 static void parse_toggle(const char *buf, settings_t *s) {
@@ -219,6 +225,7 @@ static void parse_toggle(const char *buf, settings_t *s) {
             else if (word_is(line, k, "after_calls") && parse_long(val, &n) && n >= 0) s->after = n;
             else if (word_is(line, k, "probability")) parse_prob(val, &s->prob);
             else if (word_is(line, k, "apis")) s->mask = parse_apis(val);
+            else if (word_is(line, k, "gpus")) shim_gpus_parse(val, nl ? (size_t)(nl - val) : strlen(val), &s->gpus);
         }
         line = nl;
     }
@@ -235,7 +242,8 @@ static void publish_hot(int armed) {
 /* Re-read the toggle file (by content, every time: mtime lies on some volumes). */
 static void poll_toggle(uint64_t now) {
     if (atomic_exchange(&g_polling, 1)) return; /* another thread is at it; use current state */
-    settings_t s = {g_env_armed, g_env_xid, 0, g_env_after, g_env_prob, g_env_mask};
+    static settings_t s; /* only one poller at a time (g_polling); too big for a call's stack */
+    s = (settings_t){g_env_armed, g_env_xid, 0, g_env_after, g_env_prob, g_env_mask, g_env_gpus};
     char buf[4096];
     int fd = open(g_toggle_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd >= 0) {
@@ -259,6 +267,16 @@ static void poll_toggle(uint64_t now) {
         }
         s.armed = 0;
     }
+    if (s.armed && s.gpus.mode == SHIM_SEL_SUBSET && (s.gpus.n_bad || !(s.gpus.n_idx + s.gpus.n_uuid)) &&
+        !atomic_exchange(&g_warned_gpus, 1)) {
+        line_t l = {.n = 0};
+        put_s(&l, "[cuda-intercept] gpus: ");
+        put_i(&l, s.gpus.n_bad);
+        put_s(&l, " entries are neither a GPU index nor a GPU UUID");
+        if (!(s.gpus.n_idx + s.gpus.n_uuid)) put_s(&l, "; it names no GPU, faults stay off");
+        emit(&l);
+    }
+    shim_devices_publish(&s.gpus); /* before arming: a call that sees armed sees the GPUs */
     atomic_store(&g_xid_index, idx);
     atomic_store(&g_after, s.after);
     atomic_store(&g_prob, s.prob);
@@ -342,8 +360,8 @@ static void start_poller(void) {
     publish_hot(atomic_load(&g_armed));
 }
 
-int shim_fault_slow(shim_sym_t *sym, int dev) {
-    (void)dev;
+/* Common to every slow path: settings read, poller started, the toggle file fresh. */
+static int slow_prologue(void) {
     ensure_init();
     if (g_disabled) return 0;
     pthread_once(&g_poller_once, start_poller);
@@ -351,23 +369,71 @@ int shim_fault_slow(shim_sym_t *sym, int dev) {
         uint64_t now = shim_now_ms();
         if (now >= atomic_load(&g_next_poll_ms)) poll_toggle(now);
     }
-    int latched = atomic_load(&g_latched);
-    if (latched >= 0) return code_for(latched, sym, 1); /* real hardware does not heal */
-    if (!atomic_load(&g_armed)) return 0;
-    int idx = atomic_load(&g_xid_index);
-    if (idx < 0) return 0;
-    if (sym->cls == SHIM_C_NVML) return code_for(idx, sym, 1); /* monitoring sees a lost GPU */
-    unsigned mask = atomic_load(&g_mask);
-    if (!mask) mask = default_mask(idx);
-    if (!(sym->cls & mask)) return 0;
-    long after = atomic_load(&g_after);
-    if (after > 0 && atomic_fetch_add(&g_eligible, 1) < after) return 0;
-    uint32_t prob = atomic_load(&g_prob);
-    if (prob < SHIM_PROB_ONE && next_random_ppm() >= prob) return 0;
+    return 1;
+}
+
+static int latch_process(int idx, const shim_sym_t *sym) {
     int expected = -1;
     atomic_compare_exchange_strong(&g_latched, &expected, idx);
     atomic_fetch_or(&shim_hot, (uint64_t)SHIM_HOT_LATCHED);
     return code_for(atomic_load(&g_latched), sym, 1);
+}
+
+/* One device latched (`gpus=` in a process with several GPUs): its calls keep failing. */
+static int latch_device_xid(int idx, const shim_sym_t *sym) {
+    int expected = -1;
+    atomic_compare_exchange_strong(&g_dev_xid, &expected, idx);
+    atomic_fetch_or(&shim_hot, (uint64_t)SHIM_HOT_LATCHED);
+    return code_for(atomic_load(&g_dev_xid), sym, 1);
+}
+
+int shim_fault_slow(shim_sym_t *sym, int dev) {
+    if (!slow_prologue()) return 0;
+    if (sym->cls == SHIM_C_NVML) return shim_nvml_fault(sym, -1, NULL, NULL, 1);
+    int latched = atomic_load(&g_latched);
+    if (latched >= 0) return code_for(latched, sym, 1); /* real hardware does not heal */
+    int dev_xid = atomic_load(&g_dev_xid);
+    if (dev_xid >= 0 && shim_devices_latched(sym, dev)) return code_for(dev_xid, sym, 1);
+    if (!atomic_load(&g_armed)) return 0;
+    int idx = atomic_load(&g_xid_index);
+    if (idx < 0) return 0;
+    unsigned mask = atomic_load(&g_mask);
+    if (!mask) mask = default_mask(idx);
+    if (!(sym->cls & mask)) return 0;
+    int which = -1, where = shim_devices_subset() ? shim_devices_decide(sym, dev, &which) : SHIM_DEV_FAULT;
+    if (where == SHIM_DEV_PASS) return 0; /* a healthy GPU, or no GPU of the fault's */
+    long after = atomic_load(&g_after);
+    if (after > 0 && atomic_fetch_add(&g_eligible, 1) < after) return 0;
+    uint32_t prob = atomic_load(&g_prob);
+    if (prob < SHIM_PROB_ONE && next_random_ppm() >= prob) return 0;
+    if (where == SHIM_DEV_FAULT_ONE) {
+        shim_devices_latch(which);
+        return latch_device_xid(idx, sym);
+    }
+    return latch_process(idx, sym);
+}
+
+/* NVML: a GPU-lost XID makes its device report NVML_ERROR_GPU_IS_LOST, and the process that
+ * heard it keeps hearing it (latched), also after the fault is disarmed. `final` 0: a handle
+ * lookup before its real call (-1: decide again once the handle is known). */
+int shim_nvml_fault(shim_sym_t *sym, int index, const char *uuid, void *handle, int final) {
+    if (!slow_prologue()) return 0;
+    int latched = atomic_load(&g_latched);
+    if (latched >= 0) return code_for(latched, sym, 1);
+    int dev_xid = atomic_load(&g_dev_xid);
+    if (dev_xid >= 0 && shim_devices_nvml_latched(index, uuid, handle)) return code_for(dev_xid, sym, 1);
+    if (!atomic_load(&g_armed)) return 0;
+    int idx = atomic_load(&g_xid_index);
+    if (idx < 0 || !shim_xid_table[idx].gpu_lost) return 0;
+    int which = -1, slot = -1;
+    int where = shim_devices_subset() ? shim_devices_nvml_decide(index, uuid, handle, &which, &slot) : SHIM_DEV_FAULT;
+    if (where == SHIM_DEV_PASS) return 0;
+    if (where == SHIM_DEV_DEFER) return final ? latch_process(idx, sym) : -1;
+    if (where == SHIM_DEV_FAULT_ONE) {
+        shim_devices_nvml_latch(which, slot);
+        return latch_device_xid(idx, sym);
+    }
+    return latch_process(idx, sym);
 }
 
 /* --- real-symbol resolution (once per symbol) -------------------------------------------- */
@@ -584,10 +650,12 @@ void *shim_wrap_proc(const char *base, int version, unsigned long long flags, vo
     return out;
 }
 
-/* --- device tracking (per-GPU faults) ---------------------------------------------------------- */
-void shim_note_init(void) {}
-void shim_note_ctx(void *ctx, int dev) { (void)ctx; (void)dev; }
-void shim_note_current(void *ctx) { (void)ctx; }
-void shim_note_push(void *ctx) { (void)ctx; }
-void shim_note_pop(void) {}
-void shim_note_runtime_device(int dev) { (void)dev; }
+/* The driver's exported function `name` (for the per-GPU checks in devices.c), never ours. */
+void *shim_real_driver_fn(const char *name) {
+    void *p = shim_real_dlsym(RTLD_NEXT, name);
+    if (!p || shim_is_ours(p)) {
+        void *h = family_handle(SHIM_DRIVER);
+        p = h ? shim_real_dlsym(h, name) : NULL;
+    }
+    return p && !shim_is_ours(p) ? p : NULL;
+}

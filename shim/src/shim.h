@@ -125,7 +125,31 @@ int shim_disabled(void);
 #define SHIM_PER_THREAD_FLAG 2ull   /* CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM */
 #define SHIM_VERSION_NEWEST 0x7fffffff
 
-/* Device tracking hooks (core.c), called by the few wrappers that change or reveal it. */
+/* --- per-GPU faults (devices.c) ----------------------------------------------------------- */
+#define SHIM_MAX_GPUS 64 /* entries of gpus=, devices of a process, tracked contexts and handles */
+enum { SHIM_SEL_NODE = 0, SHIM_SEL_SUBSET = 1 };  /* gpus= absent/empty/all, or a list */
+enum { SHIM_P_ALL = 0, SHIM_P_HEALTHY = 1, SHIM_P_MIXED = 2 }; /* a process's GPUs vs the list */
+enum { SHIM_DEV_PASS = 0, SHIM_DEV_FAULT = 1, SHIM_DEV_FAULT_ONE = 2, SHIM_DEV_DEFER = 3 };
+typedef struct shim_gpusel {
+    int mode, n_idx, n_uuid, n_bad;
+    int idx[SHIM_MAX_GPUS];                      /* node indexes (nvidia-smi numbering) */
+    uint64_t hi[SHIM_MAX_GPUS], lo[SHIM_MAX_GPUS]; /* UUIDs, 16 bytes each */
+} shim_gpusel_t;
+void shim_gpus_parse(const char *s, size_t len, shim_gpusel_t *out);
+void shim_devices_init(void);
+void shim_devices_publish(const shim_gpusel_t *sel);
+int shim_devices_subset(void);
+int shim_devices_decide(const shim_sym_t *sym, int dev, int *which);
+void shim_devices_latch(int dev);
+int shim_devices_latched(const shim_sym_t *sym, int dev);
+int shim_devices_nvml_decide(int index, const char *uuid, void *handle, int *which, int *slot);
+void shim_devices_nvml_latch(int index, int slot);
+int shim_devices_nvml_latched(int index, const char *uuid, void *handle);
+int shim_devices_any_latched(void);
+void *shim_real_driver_fn(const char *name);
+extern shim_sym_t shim_sym_nvmlDeviceGetUUID;
+
+/* Device tracking hooks (devices.c), called by the few wrappers that change or reveal it. */
 void shim_note_init(void);
 void shim_note_ctx(void *ctx, int dev);
 void shim_note_current(void *ctx);
@@ -134,7 +158,7 @@ void shim_note_pop(void);
 void shim_note_runtime_device(int dev);
 void shim_note_nvml_init(void);
 void shim_note_nvml_handle(void *handle, int index, const char *uuid);
-int shim_nvml_fault(shim_sym_t *sym, int index, const char *uuid, void *handle);
+int shim_nvml_fault(shim_sym_t *sym, int index, const char *uuid, void *handle, int final);
 
 /* Per-family symbol tables, NULL-terminated; driver variants (the one table), {NULL}-terminated. */
 extern shim_sym_t *const shim_runtime_syms[];
