@@ -6,7 +6,9 @@ version). With the stub libcuda.so.1 first on the library path, in both of its b
 (cuGetProcAddress handing out exported symbols, or internal functions that match none), the
 shim must: change nothing while disarmed, see every lookup (cudart asks for cuGetProcAddress
 itself and makes its ~415 other lookups through the pointer it got), and, armed, fail the first
-intercepted call with the XID's code, before the driver sees it. The wheels are dev dependencies.
+intercepted call with the XID's code, before the driver sees it. NVIDIA's pynvml (nvidia-ml-py)
+over the stub NVML: a lost GPU stays lost for the process that saw it, and with gpus= only the
+lost device is gone. The wheels are dev dependencies.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from pathlib import Path
 import pytest
 
 from runner import xid as xidcat
-from tests.integration.shim_support import built, shim_env
+from tests.integration.shim_support import built, shim_env, write_toggle
 from tests.integration.test_shim_recorded import WRAPPED_CLASSES, classes, recorded
 
 MODES = ["exported", "internal"]
 ECC = xidcat.ECC_UNCORRECTABLE.code
+LOST = xidcat.NVML_ERROR_GPU_IS_LOST
 
 
 def _wheel_lib() -> Path | None:
@@ -196,3 +199,81 @@ def test_cuda_bindings_disarmed_works_and_armed_fails_each_call(mode: str, ptds:
         assert f"[XID 48 SIM] {variant[name]} -> CUDA_ERROR_ECC_UNCORRECTABLE ({ECC})" in lines, name
     calls = set(log.read_text().splitlines())
     assert calls & {f"CALL {v}" for v in variant.values()} == set()  # none reached the driver
+
+
+PYNVML_SCRIPT = r"""
+import sys
+import pynvml as n
+
+handles = {}
+
+def rc(f, *a):
+    try:
+        out = f(*a)
+        return 0, out
+    except n.NVMLError as e:
+        return e.value, None
+
+for line in sys.stdin:
+    op, *arg = line.split()
+    if op == "init":
+        code, _ = rc(n.nvmlInit)
+    elif op == "count":
+        code, _ = rc(n.nvmlDeviceGetCount)
+    elif op == "handle":
+        code, h = rc(n.nvmlDeviceGetHandleByIndex, int(arg[0]))
+        if h is not None:
+            handles[int(arg[0])] = h
+    elif op == "name":
+        code, _ = rc(n.nvmlDeviceGetName, handles[int(arg[0])])
+    print(op, *arg, f"rc={code}", flush=True)
+"""
+needs_pynvml = pytest.mark.skipif(importlib.util.find_spec("pynvml") is None,
+                                  reason="nvidia-ml-py (a dev dependency) is not installed")
+
+
+class Pynvml:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", PYNVML_SCRIPT], env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def __call__(self, op: str) -> int:
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(op + "\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline().rsplit("rc=", 1)[1])
+
+    def close(self) -> str:
+        return self.proc.communicate(timeout=30)[1]
+
+
+@needs_pynvml
+def test_pynvml_keeps_seeing_the_lost_gpu_after_the_disarm(tmp_path: Path) -> None:
+    """The issue's finding: NVML faults did not latch, so pynvml recovered in the same process
+    while its CUDA calls stayed failed. A lost GPU stays lost for the process that saw it."""
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, "0\n")
+    agent = Pynvml(shim_env(b, toggle, CUDA_FAULT_POLL_MS=0, CUDA_FAULT_LOG_LIMIT=0))
+    assert [agent("init"), agent("count"), agent("handle 0")] == [0, 0, 0]
+    write_toggle(toggle, "1\nxid=79\n")
+    assert [agent("count"), agent("name 0")] == [LOST, LOST]
+    write_toggle(toggle, "0\n")
+    assert [agent("count"), agent("name 0"), agent("init")] == [LOST, LOST, LOST]
+    agent.close()
+    fresh = Pynvml(shim_env(b, toggle, CUDA_FAULT_LOG_LIMIT=0))
+    assert [fresh("init"), fresh("count"), fresh("handle 0")] == [0, 0, 0]
+    fresh.close()
+
+
+@needs_pynvml
+def test_pynvml_sees_only_the_lost_gpu_gone(tmp_path: Path) -> None:
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, "1\nxid=79\ngpus=1\n")
+    agent = Pynvml(shim_env(b, toggle, CUDA_FAULT_POLL_MS=0, CUDA_FAULT_LOG_LIMIT=0))
+    assert [agent(op) for op in ("init", "count", "handle 0", "handle 1", "name 0")] == [0, 0, 0, LOST, 0]
+    write_toggle(toggle, "0\n")
+    assert [agent("handle 1"), agent("name 0")] == [LOST, 0]
+    agent.close()
