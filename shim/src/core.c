@@ -272,7 +272,7 @@ static void poll_toggle(uint64_t now) {
         line_t l = {.n = 0};
         put_s(&l, "[cuda-intercept] gpus: ");
         put_i(&l, s.gpus.n_bad);
-        put_s(&l, " entries are neither a GPU index nor a GPU UUID");
+        put_s(&l, " entries ignored (neither a GPU index nor a GPU UUID, or past the 64th)");
         if (!(s.gpus.n_idx + s.gpus.n_uuid)) put_s(&l, "; it names no GPU, faults stay off");
         emit(&l);
     }

@@ -108,10 +108,14 @@ static int sel_token(const char *t, size_t n, void *ctx) {
     uint64_t hi, lo;
     if (n == 3 && memcmp(t, "all", 3) == 0) s->mode = SHIM_SEL_NODE;
     else if (n == 0) {}
-    else if (parse_index(t, n, &idx) && s->n_idx < SHIM_MAX_GPUS) s->idx[s->n_idx++] = idx;
-    else if (parse_uuid(t, n, &hi, &lo) && s->n_uuid < SHIM_MAX_GPUS) {
-        s->hi[s->n_uuid] = hi;
-        s->lo[s->n_uuid++] = lo;
+    else if (parse_index(t, n, &idx)) {
+        if (s->n_idx < SHIM_MAX_GPUS) s->idx[s->n_idx++] = idx;
+        else s->n_bad++; /* past the 64th: ignored, never a bigger blast radius */
+    } else if (parse_uuid(t, n, &hi, &lo)) {
+        if (s->n_uuid < SHIM_MAX_GPUS) {
+            s->hi[s->n_uuid] = hi;
+            s->lo[s->n_uuid++] = lo;
+        } else s->n_bad++;
     } else s->n_bad++;
     return 1;
 }

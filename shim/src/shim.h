@@ -36,7 +36,7 @@ enum shim_class {
     SHIM_C_MEMCPY = 1u << 5,
     SHIM_C_PEER = 1u << 6,
     SHIM_C_ERRQ = 1u << 7,      /* cudaGetLastError/PeekAtLastError: report only a latched fault */
-    SHIM_C_NVML = 1u << 8,      /* NVML device queries: GPU_IS_LOST while a GPU-lost XID is armed */
+    SHIM_C_NVML = 1u << 8,      /* NVML device queries: GPU_IS_LOST for a GPU-lost XID (latched) */
     SHIM_C_LOOKUP = 1u << 9,    /* dlsym/cuGetProcAddress/entry points: never fail */
     SHIM_C_STATE = 1u << 10,    /* cuCtxSetCurrent/Push/Pop: tracked, fail only when latched */
 };

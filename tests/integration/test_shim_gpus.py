@@ -216,7 +216,7 @@ def test_garbage_only_gpus_warns_once_and_keeps_faults_off(tmp_path: Path) -> No
     rcs, err = gpus_run(b, ["drv:init", "rt:set:1", "rt:malloc"], toggle, CUDA_FAULT_LOG_LIMIT=10)
     assert rcs == [0, 0, 0]
     assert err.splitlines() == [
-        "[cuda-intercept] gpus: 2 entries are neither a GPU index nor a GPU UUID;"
+        "[cuda-intercept] gpus: 2 entries ignored (neither a GPU index nor a GPU UUID, or past the 64th);"
         " it names no GPU, faults stay off"]
 
 
