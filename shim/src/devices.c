@@ -40,6 +40,11 @@ static ident_t v_nvd[SHIM_MAX_GPUS]; /* container device k (NVIDIA_VISIBLE_DEVIC
 static int v_nvd_n = -1;             /* -1: not listed (all of the node's GPUs) */
 static ident_t v_cuda[SHIM_MAX_GPUS];/* CUDA ordinal j */
 static int v_cuda_n = -1;            /* -1: unknown count, ordinal j is node GPU j */
+/* What each ordinal / NVML index is taken to be: the lists above, except that with several GPUs
+ * the UUID at a position is not trusted (CUDA and NVML number devices by PCI bus, not in the
+ * order of NVIDIA_VISIBLE_DEVICES): it is asked of the driver instead. Which GPUs the process has
+ * (the set, for its verdict) does not depend on the order. */
+static ident_t v_cuda_pos[SHIM_MAX_GPUS], v_nvd_pos[SHIM_MAX_GPUS];
 
 /* --- tokens and identities ----------------------------------------------------------------- */
 static int hexval(char c) {
@@ -186,6 +191,12 @@ void shim_devices_init(void) {
         v_cuda_n = v.n;
         if (v.bad) v_kind = VIEW_UNKNOWN;
     }
+    for (int j = 0; j < SHIM_MAX_GPUS; j++) {
+        v_cuda_pos[j] = v_cuda[j];
+        v_nvd_pos[j] = v_nvd[j];
+        if (v_cuda_n > 1) v_cuda_pos[j].has_uuid = 0;
+        if (v_nvd_n > 1) v_nvd_pos[j].has_uuid = 0;
+    }
 }
 
 /* --- the published selection (poller writes, calls read; a seqlock over atomics) --------------- */
@@ -241,22 +252,22 @@ static int match(const shim_gpusel_t *sel, const ident_t *id) {
     return undecided ? V_UNDECIDED : V_HEALTHY;
 }
 
-/* The verdicts of a view: bit j faulty / undecided, and the process's verdict. */
-static void view_masks(const shim_gpusel_t *sel, const ident_t *list, int n, uint64_t *faulty, uint64_t *undec,
-                       int *verdict) {
+/* The verdicts of a view: bit j faulty / undecided (from `pos`, what position j is taken to
+ * be), and the process's verdict (from `set`, the GPUs it has, in any order). */
+static void view_masks(const shim_gpusel_t *sel, const ident_t *set, const ident_t *pos, int n, uint64_t *faulty,
+                       uint64_t *undec, int *verdict) {
     *faulty = *undec = 0;
-    int limit = n < 0 ? SHIM_MAX_GPUS : n;
+    int limit = n < 0 ? SHIM_MAX_GPUS : n, hit = 0;
     for (int j = 0; j < limit; j++) {
         ident_t id = {j, 0, 0, 0};
-        int m = match(sel, n < 0 ? &id : &list[j]);
+        int m = match(sel, n < 0 ? &id : &pos[j]);
         if (m == V_FAULTY) *faulty |= 1ull << j;
         else if (m == V_UNDECIDED) *undec |= 1ull << j;
+        hit += (n < 0 ? m : match(sel, &set[j])) != V_HEALTHY;
     }
-    uint64_t hit = *faulty | *undec;
-    uint64_t all = n >= SHIM_MAX_GPUS ? ~0ull : n > 0 ? (1ull << n) - 1 : 0;
     if (v_kind == VIEW_UNKNOWN) *verdict = SHIM_P_ALL;
     else if (n == 0 || hit == 0) *verdict = SHIM_P_HEALTHY;
-    else if (n > 0 && (hit & all) == all) *verdict = SHIM_P_ALL;
+    else if (n > 0 && hit == n) *verdict = SHIM_P_ALL;
     else *verdict = SHIM_P_MIXED;
 }
 
@@ -264,8 +275,8 @@ void shim_devices_publish(const shim_gpusel_t *sel) {
     uint64_t cf = 0, cu = 0, nf = 0, nu = 0;
     int cv = SHIM_P_ALL, nv = SHIM_P_ALL;
     if (sel->mode == SHIM_SEL_SUBSET) {
-        view_masks(sel, v_cuda, v_cuda_n, &cf, &cu, &cv);
-        view_masks(sel, v_nvd, v_kind == VIEW_NONE ? 0 : v_nvd_n, &nf, &nu, &nv);
+        view_masks(sel, v_cuda, v_cuda_pos, v_cuda_n, &cf, &cu, &cv);
+        view_masks(sel, v_nvd, v_nvd_pos, v_kind == VIEW_NONE ? 0 : v_nvd_n, &nf, &nu, &nv);
     }
     atomic_fetch_add_explicit(&p_seq, 1, memory_order_acq_rel);
     atomic_thread_fence(memory_order_release);
@@ -298,6 +309,8 @@ static _Atomic uint64_t g_cuda_latched, g_nvml_latched;
 static _Atomic(void *) h_ptr[SHIM_MAX_GPUS];
 static atomic_int h_idx[SHIM_MAX_GPUS], h_uuid_state[SHIM_MAX_GPUS], h_latched[SHIM_MAX_GPUS];
 static _Atomic uint64_t h_hi[SHIM_MAX_GPUS], h_lo[SHIM_MAX_GPUS];
+static atomic_int lu_n; /* UUIDs of NVML devices latched lost */
+static _Atomic uint64_t lu_hi[SHIM_MAX_GPUS], lu_lo[SHIM_MAX_GPUS];
 
 /* per thread, offset so that zero (the initial value) means "unknown" / "never set" */
 #define TLS __thread __attribute__((tls_model("initial-exec")))
@@ -418,7 +431,7 @@ static int ordinal_verdict(const snap_t *s, int j) {
     uint64_t hi, lo;
     if (s->n_uuid > 0 && cuda_uuid(j, &hi, &lo)) {
         if (uuid_in(s, hi, lo)) return V_FAULTY;
-        int idx = v_cuda_n < 0 ? j : v_cuda[j].idx;
+        int idx = v_cuda_n < 0 ? j : v_cuda_pos[j].idx;
         return s->has_idx && idx < 0 ? V_UNDECIDED : V_HEALTHY;
     }
     return V_UNDECIDED;
@@ -511,12 +524,6 @@ static int handle_uuid(int slot, void *handle, uint64_t *hi, uint64_t *lo) {
     return 1;
 }
 
-static int nvd_index_of(uint64_t hi, uint64_t lo) {
-    for (int k = 0; k < v_nvd_n; k++)
-        if (v_nvd[k].has_uuid && v_nvd[k].hi == hi && v_nvd[k].lo == lo) return k;
-    return -1;
-}
-
 /* Is NVML device `index` faulty, by the view alone. */
 static int index_verdict(const snap_t *s, int index) {
     if (index < 0 || index >= SHIM_MAX_GPUS) return V_UNDECIDED;
@@ -540,7 +547,6 @@ int shim_devices_nvml_decide(int index, const char *uuid, void *handle, int *whi
     }
     uint64_t hi = 0, lo = 0;
     int has = uuid && parse_uuid(uuid, strnlen(uuid, 96), &hi, &lo);
-    if (index < 0 && has) index = nvd_index_of(hi, lo);
     int v = index_verdict(&s, index);
     if (v == V_UNDECIDED) {
         if (!has && handle) has = handle_uuid(*slot, handle, &hi, &lo);
@@ -548,7 +554,7 @@ int shim_devices_nvml_decide(int index, const char *uuid, void *handle, int *whi
             v = V_FAULTY;
         } else if (has) { /* not a named UUID: undecided only if an index entry cannot be matched */
             int idx = index < 0 || index >= SHIM_MAX_GPUS ? -1
-                      : v_nvd_n < 0 ? index : index < v_nvd_n ? v_nvd[index].idx : -1;
+                      : v_nvd_n < 0 ? index : index < v_nvd_n ? v_nvd_pos[index].idx : -1;
             v = s.has_idx && idx < 0 ? V_UNDECIDED : V_HEALTHY;
         } else if (!handle && atomic_load(&g_nvml_inited)) {
             return SHIM_DEV_DEFER;
@@ -556,6 +562,14 @@ int shim_devices_nvml_decide(int index, const char *uuid, void *handle, int *whi
     }
     if (v == V_HEALTHY) return SHIM_DEV_PASS;
     *which = index;
+    if (!has && handle) has = handle_uuid(*slot, handle, &hi, &lo);
+    if (has) { /* latched by UUID too: nvmlDeviceGetHandleByUUID and other handles of that GPU */
+        int k = atomic_fetch_add(&lu_n, 1);
+        if (k < SHIM_MAX_GPUS) {
+            atomic_store_explicit(&lu_hi[k], hi, memory_order_relaxed);
+            atomic_store_explicit(&lu_lo[k], lo, memory_order_release);
+        }
+    }
     return SHIM_DEV_FAULT_ONE;
 }
 
@@ -564,16 +578,28 @@ void shim_devices_nvml_latch(int index, int slot) {
     if (slot >= 0 && slot < SHIM_MAX_GPUS) atomic_store(&h_latched[slot], 1);
 }
 
+static int uuid_latched(uint64_t hi, uint64_t lo) {
+    int n = atomic_load(&lu_n);
+    for (int k = 0; k < n && k < SHIM_MAX_GPUS; k++)
+        if (atomic_load_explicit(&lu_lo[k], memory_order_acquire) == lo &&
+            atomic_load_explicit(&lu_hi[k], memory_order_relaxed) == hi)
+            return 1;
+    return 0;
+}
+
 int shim_devices_nvml_latched(int index, const char *uuid, void *handle) {
     uint64_t m = atomic_load_explicit(&g_nvml_latched, memory_order_relaxed);
     int slot = handle_slot(handle);
+    uint64_t hi, lo;
     if (slot >= 0) {
         if (atomic_load(&h_latched[slot])) return 1;
         int raw = atomic_load_explicit(&h_idx[slot], memory_order_relaxed);
         if (raw > 0) index = raw - 1;
+        if (atomic_load_explicit(&h_uuid_state[slot], memory_order_acquire) == 1 &&
+            uuid_latched(atomic_load(&h_hi[slot]), atomic_load(&h_lo[slot])))
+            return 1;
     }
-    uint64_t hi, lo;
-    if (index < 0 && uuid && parse_uuid(uuid, strnlen(uuid, 96), &hi, &lo)) index = nvd_index_of(hi, lo);
+    if (uuid && parse_uuid(uuid, strnlen(uuid, 96), &hi, &lo) && uuid_latched(hi, lo)) return 1;
     return index >= 0 && index < SHIM_MAX_GPUS && (m >> index & 1u);
 }
 

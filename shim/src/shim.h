@@ -45,8 +45,8 @@ enum shim_class {
 /* Distinct real functions one wrapper can stand for: the exported symbol (primary) plus up to
  * SHIM_ALTS other pointers a lookup handed out for the same variant (an internal, non-exported
  * function of the driver, another copy of the library). Each has its own wrapper; every one
- * more costs a copy of every wrapper (build time: ~1,000 functions per copy). */
-#define SHIM_ALTS 2
+ * more costs a copy of all ~320 wrappers, i.e. build time in the init container. */
+#define SHIM_ALTS 1
 
 /* One intercepted symbol: its name, our wrappers and the real functions (resolved once). */
 typedef struct shim_sym {
@@ -184,11 +184,11 @@ static inline void *shim_alt(shim_sym_t *sym, int k) {
     SHIM_EXPORT int fname params;                                                                 \
     SHIM_EXPORT int fname params BODY(fname, shim_real(&shim_sym_##fname), __VA_ARGS__)           \
     static int fname##__alt0 params BODY(fname, shim_alt(&shim_sym_##fname, 0), __VA_ARGS__)     \
-    static int fname##__alt1 params BODY(fname, shim_alt(&shim_sym_##fname, 1), __VA_ARGS__)
+
 
 #define SHIM_SYM(fam, klass, fname)                                                               \
     shim_sym_t shim_sym_##fname = {#fname, (void *)fname, NULL, 0, PTHREAD_ONCE_INIT, fam, klass,   \
-                                   {(void *)fname##__alt0, (void *)fname##__alt1}, {NULL, NULL}};
+                                   {(void *)fname##__alt0}, {NULL}};
 
 /* The body of a plain wrapper: fault check (for device `dev`), real call, then `post` on success.
  * Arguments go to the real function untouched; only device ordinals passed by value are read

@@ -74,6 +74,20 @@ def test_visible_devices_decide_whether_a_process_is_hit(nvd: str | None, cvd: s
     assert rcs == want
 
 
+def test_device_order_comes_from_the_driver_not_the_list(tmp_path: Path) -> None:
+    """NVIDIA_VISIBLE_DEVICES lists GPU 1 before GPU 0, but CUDA and NVML number devices by PCI bus
+    (the stubs: ordinal/index d is GPU d): with several GPUs the shim asks which UUID an ordinal
+    (cuDeviceGetUuid) or a handle (nvmlDeviceGetUUID) is, instead of trusting the list's order."""
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, f"1\nxid=79\ngpus={uuid(1)}\n")
+    env = {"NVIDIA_VISIBLE_DEVICES": f"{uuid(1)},{uuid(0)}", "STUB_CUDA_DEVICES": 2}
+    ops = ["drv:init", "drv:count", "drv:get:0", "drv:get:1", "rt:set:0", "rt:malloc", "rt:set:1",
+           "nvml:init", "nvml:handle:0", "nvml:handle:1", "nvml:name:0"]
+    rcs, _ = gpus_run(b, ops, toggle, **env)
+    assert rcs == [0, 0, 0, NO_DEV, 0, 0, NO_DEV, 0, 0, LOST, 0]
+
+
 def test_the_environment_names_gpus_too(tmp_path: Path) -> None:
     b = built()
     env = {"CUDA_FAULT_INJECTION_ENABLED": 1, "NVIDIA_VISIBLE_DEVICES": uuid(1)}
