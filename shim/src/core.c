@@ -283,7 +283,8 @@ static void poll_toggle(uint64_t now) {
     atomic_store(&g_mask, s.mask);
     atomic_store(&g_armed, s.armed);
     atomic_store(&g_next_poll_ms, now + g_poll_ms);
-    publish_hot(s.armed);
+    /* a process none of whose GPUs the fault names keeps the one-load hot path */
+    publish_hot(s.armed && !shim_devices_untouched());
     atomic_store(&g_polling, 0);
 }
 
@@ -357,7 +358,7 @@ static void start_poller(void) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     atomic_store(&g_sync_poll, !started);
-    publish_hot(atomic_load(&g_armed));
+    publish_hot(atomic_load(&g_armed) && !shim_devices_untouched());
 }
 
 /* Common to every slow path: settings read, poller started, the toggle file fresh. */

@@ -298,6 +298,12 @@ void shim_devices_publish(const shim_gpusel_t *sel) {
 
 int shim_devices_subset(void) { return atomic_load_explicit(&p_mode, memory_order_relaxed) == SHIM_SEL_SUBSET; }
 
+/* Armed for GPUs none of which this process has (CUDA and NVML alike): it is not faulted at all. */
+int shim_devices_untouched(void) {
+    return shim_devices_subset() && atomic_load(&p_cuda_verdict) == SHIM_P_HEALTHY &&
+           atomic_load(&p_nvml_verdict) == SHIM_P_HEALTHY;
+}
+
 /* --- what the process has seen: contexts, the current device, learned UUIDs, latches -------- */
 static atomic_int g_cu_inited, g_nvml_inited;
 static _Atomic(void *) c_ptr[SHIM_MAX_GPUS * 2];

@@ -140,6 +140,7 @@ void shim_gpus_parse(const char *s, size_t len, shim_gpusel_t *out);
 void shim_devices_init(void);
 void shim_devices_publish(const shim_gpusel_t *sel);
 int shim_devices_subset(void);
+int shim_devices_untouched(void);
 int shim_devices_decide(const shim_sym_t *sym, int dev, int *which);
 void shim_devices_latch(int dev);
 int shim_devices_latched(const shim_sym_t *sym, int dev);
