@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.shim_support import SHIM
+from tests.integration.shim_support import SHIM, built
 
 ROW = re.compile(r"\b([VW])\((C_\w+), (cu\w+), (\d+), ([01]), (cu\w+), ")
 
@@ -143,3 +145,13 @@ def test_exported_names_are_nvidia_s() -> None:
     undeclared = sorted(name for (_, ver, _), (name, _) in rows.items()
                         if ver <= cuda_version and name not in declared and not name.endswith(per_thread))
     assert undeclared == [], "names cuda.h neither declares nor maps to"
+
+
+def test_every_variant_of_the_table_is_exported() -> None:
+    if shutil.which("readelf") is None:
+        pytest.skip("readelf (binutils) is not installed")
+    out = subprocess.run(["readelf", "--dyn-syms", "-W", str(built().lib)], capture_output=True, text=True,
+                         check=True).stdout
+    exported = {cols[7].split("@")[0] for cols in (ln.split() for ln in out.splitlines())
+                if len(cols) >= 8 and cols[4] == "GLOBAL" and cols[6] != "UND"}
+    assert sorted({name for name, _ in table().values()} - exported) == []
