@@ -34,9 +34,11 @@ static int g_env_xid = SHIM_XID_DEFAULT;
 static char g_toggle_path[1024] = SHIM_DEFAULT_TOGGLE_FILE;
 static uint64_t g_poll_ms = 100;
 static int g_log_limit = 10;
+static int g_log_lookups;
 static long g_env_after;
 static uint32_t g_env_prob = SHIM_PROB_ONE;
 static unsigned g_env_mask;
+static shim_gpusel_t g_env_gpus;   /* CUDA_FAULT_GPUS: the default of the toggle file's gpus= */
 
 /* --- the current effective state (written by the poller, read by every slow-path call) ---- */
 static atomic_int g_armed;
@@ -51,7 +53,8 @@ static atomic_int g_polling;
 static _Atomic uint64_t g_next_poll_ms; /* when polling from calls: the coarse-clock deadline */
 static atomic_int g_sync_poll;          /* 1: no poller thread in this process; calls poll */
 static pthread_once_t g_poller_once = PTHREAD_ONCE_INIT;
-static atomic_int g_warned_xid;
+static atomic_int g_warned_xid, g_warned_gpus;
+static atomic_int g_dev_xid = -1;  /* XID table index of the faults latched on single devices */
 static _Atomic uint64_t g_rng;
 
 /* --- stderr lines, built without stdio (async-signal and fork friendly) ------------------- */
@@ -174,6 +177,11 @@ static void init_once(void) {
     if ((v = getenv("CUDA_FAULT_AFTER_CALLS")) && parse_long(v, &n) && n >= 0) g_env_after = n;
     if ((v = getenv("CUDA_FAULT_PROBABILITY"))) parse_prob(v, &g_env_prob);
     if ((v = getenv("CUDA_FAULT_APIS"))) g_env_mask = parse_apis(v);
+    v = getenv("CUDA_FAULT_LOG_LOOKUPS");
+    g_log_lookups = v && v[0] == '1';
+    v = getenv("CUDA_FAULT_GPUS");
+    shim_gpus_parse(v ? v : "", v ? strlen(v) : 0, &g_env_gpus);
+    shim_devices_init();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     atomic_store(&g_rng, (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid());
@@ -197,6 +205,7 @@ typedef struct {
     long expires, after;
     uint32_t prob;
     unsigned mask;
+    shim_gpusel_t gpus;
 } settings_t;
 
 static void parse_toggle(const char *buf, settings_t *s) {
@@ -216,6 +225,7 @@ static void parse_toggle(const char *buf, settings_t *s) {
             else if (word_is(line, k, "after_calls") && parse_long(val, &n) && n >= 0) s->after = n;
             else if (word_is(line, k, "probability")) parse_prob(val, &s->prob);
             else if (word_is(line, k, "apis")) s->mask = parse_apis(val);
+            else if (word_is(line, k, "gpus")) shim_gpus_parse(val, nl ? (size_t)(nl - val) : strlen(val), &s->gpus);
         }
         line = nl;
     }
@@ -232,7 +242,8 @@ static void publish_hot(int armed) {
 /* Re-read the toggle file (by content, every time: mtime lies on some volumes). */
 static void poll_toggle(uint64_t now) {
     if (atomic_exchange(&g_polling, 1)) return; /* another thread is at it; use current state */
-    settings_t s = {g_env_armed, g_env_xid, 0, g_env_after, g_env_prob, g_env_mask};
+    static settings_t s; /* only one poller at a time (g_polling); too big for a call's stack */
+    s = (settings_t){g_env_armed, g_env_xid, 0, g_env_after, g_env_prob, g_env_mask, g_env_gpus};
     char buf[4096];
     int fd = open(g_toggle_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd >= 0) {
@@ -256,13 +267,24 @@ static void poll_toggle(uint64_t now) {
         }
         s.armed = 0;
     }
+    if (s.armed && s.gpus.mode == SHIM_SEL_SUBSET && (s.gpus.n_bad || !(s.gpus.n_idx + s.gpus.n_uuid)) &&
+        !atomic_exchange(&g_warned_gpus, 1)) {
+        line_t l = {.n = 0};
+        put_s(&l, "[cuda-intercept] gpus: ");
+        put_i(&l, s.gpus.n_bad);
+        put_s(&l, " entries ignored (neither a GPU index nor a GPU UUID, or past the 64th)");
+        if (!(s.gpus.n_idx + s.gpus.n_uuid)) put_s(&l, "; it names no GPU, faults stay off");
+        emit(&l);
+    }
+    shim_devices_publish(&s.gpus); /* before arming: a call that sees armed sees the GPUs */
     atomic_store(&g_xid_index, idx);
     atomic_store(&g_after, s.after);
     atomic_store(&g_prob, s.prob);
     atomic_store(&g_mask, s.mask);
     atomic_store(&g_armed, s.armed);
     atomic_store(&g_next_poll_ms, now + g_poll_ms);
-    publish_hot(s.armed);
+    /* a process none of whose GPUs the fault names keeps the one-load hot path */
+    publish_hot(s.armed && !shim_devices_untouched());
     atomic_store(&g_polling, 0);
 }
 
@@ -336,10 +358,11 @@ static void start_poller(void) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     atomic_store(&g_sync_poll, !started);
-    publish_hot(atomic_load(&g_armed));
+    publish_hot(atomic_load(&g_armed) && !shim_devices_untouched());
 }
 
-int shim_fault_slow(shim_sym_t *sym) {
+/* Common to every slow path: settings read, poller started, the toggle file fresh. */
+static int slow_prologue(void) {
     ensure_init();
     if (g_disabled) return 0;
     pthread_once(&g_poller_once, start_poller);
@@ -347,23 +370,71 @@ int shim_fault_slow(shim_sym_t *sym) {
         uint64_t now = shim_now_ms();
         if (now >= atomic_load(&g_next_poll_ms)) poll_toggle(now);
     }
-    int latched = atomic_load(&g_latched);
-    if (latched >= 0) return code_for(latched, sym, 1); /* real hardware does not heal */
-    if (!atomic_load(&g_armed)) return 0;
-    int idx = atomic_load(&g_xid_index);
-    if (idx < 0) return 0;
-    if (sym->cls == SHIM_C_NVML) return code_for(idx, sym, 1); /* monitoring sees a lost GPU */
-    unsigned mask = atomic_load(&g_mask);
-    if (!mask) mask = default_mask(idx);
-    if (!(sym->cls & mask)) return 0;
-    long after = atomic_load(&g_after);
-    if (after > 0 && atomic_fetch_add(&g_eligible, 1) < after) return 0;
-    uint32_t prob = atomic_load(&g_prob);
-    if (prob < SHIM_PROB_ONE && next_random_ppm() >= prob) return 0;
+    return 1;
+}
+
+static int latch_process(int idx, const shim_sym_t *sym) {
     int expected = -1;
     atomic_compare_exchange_strong(&g_latched, &expected, idx);
     atomic_fetch_or(&shim_hot, (uint64_t)SHIM_HOT_LATCHED);
     return code_for(atomic_load(&g_latched), sym, 1);
+}
+
+/* One device latched (`gpus=` in a process with several GPUs): its calls keep failing. */
+static int latch_device_xid(int idx, const shim_sym_t *sym) {
+    int expected = -1;
+    atomic_compare_exchange_strong(&g_dev_xid, &expected, idx);
+    atomic_fetch_or(&shim_hot, (uint64_t)SHIM_HOT_LATCHED);
+    return code_for(atomic_load(&g_dev_xid), sym, 1);
+}
+
+int shim_fault_slow(shim_sym_t *sym, int dev) {
+    if (!slow_prologue()) return 0;
+    if (sym->cls == SHIM_C_NVML) return shim_nvml_fault(sym, -1, NULL, NULL, 1);
+    int latched = atomic_load(&g_latched);
+    if (latched >= 0) return code_for(latched, sym, 1); /* real hardware does not heal */
+    int dev_xid = atomic_load(&g_dev_xid);
+    if (dev_xid >= 0 && shim_devices_latched(sym, dev)) return code_for(dev_xid, sym, 1);
+    if (!atomic_load(&g_armed)) return 0;
+    int idx = atomic_load(&g_xid_index);
+    if (idx < 0) return 0;
+    unsigned mask = atomic_load(&g_mask);
+    if (!mask) mask = default_mask(idx);
+    if (!(sym->cls & mask)) return 0;
+    int which = -1, where = shim_devices_subset() ? shim_devices_decide(sym, dev, &which) : SHIM_DEV_FAULT;
+    if (where == SHIM_DEV_PASS) return 0; /* a healthy GPU, or no GPU of the fault's */
+    long after = atomic_load(&g_after);
+    if (after > 0 && atomic_fetch_add(&g_eligible, 1) < after) return 0;
+    uint32_t prob = atomic_load(&g_prob);
+    if (prob < SHIM_PROB_ONE && next_random_ppm() >= prob) return 0;
+    if (where == SHIM_DEV_FAULT_ONE) {
+        shim_devices_latch(which);
+        return latch_device_xid(idx, sym);
+    }
+    return latch_process(idx, sym);
+}
+
+/* NVML: a GPU-lost XID makes its device report NVML_ERROR_GPU_IS_LOST, and the process that
+ * heard it keeps hearing it (latched), also after the fault is disarmed. `final` 0: a handle
+ * lookup before its real call (-1: decide again once the handle is known). */
+int shim_nvml_fault(shim_sym_t *sym, int index, const char *uuid, void *handle, int final) {
+    if (!slow_prologue()) return 0;
+    int latched = atomic_load(&g_latched);
+    if (latched >= 0) return code_for(latched, sym, 1);
+    int dev_xid = atomic_load(&g_dev_xid);
+    if (dev_xid >= 0 && shim_devices_nvml_latched(index, uuid, handle)) return code_for(dev_xid, sym, 1);
+    if (!atomic_load(&g_armed)) return 0;
+    int idx = atomic_load(&g_xid_index);
+    if (idx < 0 || !shim_xid_table[idx].gpu_lost) return 0;
+    int which = -1, slot = -1;
+    int where = shim_devices_subset() ? shim_devices_nvml_decide(index, uuid, handle, &which, &slot) : SHIM_DEV_FAULT;
+    if (where == SHIM_DEV_PASS) return 0;
+    if (where == SHIM_DEV_DEFER) return final ? latch_process(idx, sym) : -1;
+    if (where == SHIM_DEV_FAULT_ONE) {
+        shim_devices_nvml_latch(which, slot);
+        return latch_device_xid(idx, sym);
+    }
+    return latch_process(idx, sym);
 }
 
 /* --- real-symbol resolution (once per symbol) -------------------------------------------- */
@@ -469,36 +540,123 @@ shim_sym_t *shim_find(const char *name) {
     return NULL;
 }
 
-static void *bind(shim_sym_t *s, void *pfn) {
-    void *expected = NULL;
-    if (atomic_compare_exchange_strong(&s->real, &expected, pfn) || expected == pfn) return s->wrapper;
-    return pfn; /* bound to another copy of the library: do not call the wrong one */
+static void log_overflow(shim_sym_t *s) {
+    static atomic_int warned;
+    if (atomic_exchange(&warned, 1)) return;
+    line_t l = {.n = 0};
+    put_s(&l, "[cuda-intercept] ");
+    put_s(&l, s->name);
+    put_s(&l, ": more distinct real functions than wrappers; the extra one calls the first");
+    emit(&l);
 }
 
-/* Swap a real function pointer (from dlsym, cuGetProcAddress, an entry point) for our wrapper. */
-void *shim_wrap_pfn(const char *requested, void *pfn) {
-    static const char *const suffixes[] = {"", "_v2", "_v3", "_v4", "_ptsz", "_ptds", "_v2_ptsz", "_v2_ptds",
-                                           "_v3_ptds"};
-    if (!pfn || shim_disabled() || shim_is_ours(pfn)) return pfn;
-    Dl_info info;
-    if (!dladdr(pfn, &info)) return pfn;
-    if (info.dli_sname && info.dli_saddr == pfn) {
-        shim_sym_t *s = shim_find(info.dli_sname);
-        if (s) return bind(s, pfn);
+/* Our wrapper of `s` whose real call is `pfn`: the exported wrapper when pfn is the exported
+ * symbol, else an alternate bound to pfn (claimed once, never rebound), so the pointer a lookup
+ * hands out is always ours, whether the driver returned an exported or an internal function. */
+void *shim_bind(shim_sym_t *s, void *pfn) {
+    if (!pfn || shim_is_ours(pfn)) return pfn;
+    if (shim_real(s) == pfn) return s->wrapper;
+    for (int k = 0; k < SHIM_ALTS; k++) {
+        void *cur = atomic_load_explicit(&s->alt_real[k], memory_order_acquire);
+        if (cur == NULL) {
+            void *expected = NULL;
+            if (atomic_compare_exchange_strong(&s->alt_real[k], &expected, pfn) || expected == pfn)
+                return s->alt_wrapper[k];
+        } else if (cur == pfn) {
+            return s->alt_wrapper[k];
+        }
     }
-    /* An alias: try the names the request could have been versioned to. */
-    if (!requested || strlen(requested) > 200 || !info.dli_fname) return pfn;
-    void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    if (!h) return pfn;
-    void *out = pfn;
-    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes && out == pfn; i++) {
-        char cand[256];
-        size_t n = strlen(requested), m = strlen(suffixes[i]);
-        memcpy(cand, requested, n);
-        memcpy(cand + n, suffixes[i], m + 1);
-        shim_sym_t *s = shim_find(cand);
-        if (s && shim_real_dlsym(h, cand) == pfn) out = bind(s, pfn);
+    log_overflow(s);
+    return s->wrapper;
+}
+
+/* --- lookups ------------------------------------------------------------------------------- */
+static const shim_variant_t *const variant_tables[] = {shim_driver_variants, shim_lookup_variants};
+
+/* The variant cuGetProcAddress(base, version, flags) answers: the newest whose first version is
+ * not above `version`, per-thread when asked and there is one, else the oldest (a driver that
+ * answered a version older than the function: the closest we know). NULL: not a base we know. */
+static shim_sym_t *variant_for(const char *base, int version, unsigned long long flags) {
+    const shim_variant_t *legacy = NULL, *pt = NULL, *oldest = NULL;
+    int want_pt = (flags & SHIM_PER_THREAD_FLAG) != 0;
+    for (size_t t = 0; t < sizeof variant_tables / sizeof *variant_tables; t++) {
+        for (const shim_variant_t *v = variant_tables[t]; v->base; v++) {
+            if (strcmp(v->base, base) != 0) continue;
+            if (!oldest || v->version < oldest->version) oldest = v;
+            if (v->version > version) continue;
+            if (v->per_thread) {
+                if (!pt || v->version > pt->version) pt = v;
+            } else if (!legacy || v->version > legacy->version) {
+                legacy = v;
+            }
+        }
     }
-    dlclose(h);
+    const shim_variant_t *v = want_pt && pt ? pt : legacy ? legacy : oldest;
+    return v ? v->sym : NULL;
+}
+
+/* Is `s` one of the variants of `base`? */
+static int is_variant_of(const shim_sym_t *s, const char *base) {
+    for (size_t t = 0; t < sizeof variant_tables / sizeof *variant_tables; t++)
+        for (const shim_variant_t *v = variant_tables[t]; v->base; v++)
+            if (v->sym == s && strcmp(v->base, base) == 0) return 1;
+    return 0;
+}
+
+static void log_lookup(const char *what, const char *name, int version, unsigned long long flags,
+                       const shim_sym_t *s, const void *in, const void *out) {
+    if (!g_log_lookups) return;
+    line_t l = {.n = 0};
+    put_s(&l, "[cuda-intercept] ");
+    put_s(&l, what);
+    put_s(&l, " ");
+    put_s(&l, name);
+    if (version >= 0) {
+        put_s(&l, " ");
+        put_i(&l, version);
+        put_s(&l, " ");
+        put_i(&l, (long)flags);
+    }
+    put_s(&l, s ? " -> " : " -> passed");
+    if (s) put_s(&l, s->name);
+    if (s) put_s(&l, out != in && shim_is_ours(out) ? " (wrapped)" : " (NOT WRAPPED)");
+    emit(&l);
+}
+
+/* dlsym(handle, name): the function of exactly that name. */
+void *shim_wrap_name(const char *name, void *pfn) {
+    if (!pfn || !name || shim_disabled() || shim_is_ours(pfn)) return pfn;
+    if (strlen(name) > 200) return pfn;
+    shim_sym_t *s = shim_find(name);
+    void *out = s ? shim_bind(s, pfn) : pfn;
+    log_lookup("dlsym", name, -1, 0, s, pfn, out);
     return out;
+}
+
+/* cuGetProcAddress*(base, version, flags) and cudaGetDriverEntryPoint*: the exported symbol the
+ * pointer is, when it is one we know of that base; else the variant the request implies. */
+void *shim_wrap_proc(const char *base, int version, unsigned long long flags, void *pfn) {
+    if (!pfn || !base || shim_disabled() || shim_is_ours(pfn)) return pfn;
+    if (strlen(base) > 200) return pfn;
+    shim_sym_t *s = NULL;
+    Dl_info info;
+    if (dladdr(pfn, &info) && info.dli_sname && info.dli_saddr == pfn) {
+        shim_sym_t *exact = shim_find(info.dli_sname);
+        if (exact && (is_variant_of(exact, base) || strcmp(exact->name, base) == 0)) s = exact;
+    }
+    if (!s) s = variant_for(base, version, flags);
+    if (!s) s = shim_find(base); /* asked by its full name (cuMemAlloc_v2, a runtime name) */
+    void *out = s ? shim_bind(s, pfn) : pfn;
+    log_lookup("lookup", base, version, flags, s, pfn, out);
+    return out;
+}
+
+/* The driver's exported function `name` (for the per-GPU checks in devices.c), never ours. */
+void *shim_real_driver_fn(const char *name) {
+    void *p = shim_real_dlsym(RTLD_NEXT, name);
+    if (!p || shim_is_ours(p)) {
+        void *h = family_handle(SHIM_DRIVER);
+        p = h ? shim_real_dlsym(h, name) : NULL;
+    }
+    return p && !shim_is_ours(p) ? p : NULL;
 }

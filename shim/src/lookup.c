@@ -5,10 +5,16 @@
  *
  * Why: without these, a program that looks its functions up would bypass every wrapper.
  * Each asks the real lookup first and only then swaps the answer for our wrapper of the same
- * function, so versions, per-thread-stream variants and failures stay the real library's.
+ * function, so versions, per-thread-stream variants and failures stay the real library's. The
+ * swap holds whatever the driver hands out: an exported symbol or an internal function (the
+ * wrapper's real call is bound to the pointer it returned, see shim_bind), and a request for
+ * cuGetProcAddress itself returns our own resolver.
  * Must not: touch cuGetExportTable (passed through untouched: it is not ours), start the fault
  * state for names that are not CUDA's (dlsym is called by every program), or fail a lookup.
  */
+/* Hundreds of small wrappers: at -O1 (with tail calls, and shim.h's inline hot path inlined)
+ * they build in a third of the time of -O2, with the same hot-path instructions (bench/shim). */
+#pragma GCC optimize("O1", "optimize-sibling-calls")
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <string.h>
@@ -31,56 +37,57 @@ SHIM_NO_SANITIZE SHIM_EXPORT void *dlsym(void *handle, const char *name) {
         /* RTLD_DEFAULT found our export: answer only if the real library is there behind us,
          * so "is CUDA loaded?" probes keep their answer. */
         void *next = shim_real_dlsym(RTLD_NEXT, name);
-        return next ? shim_wrap_pfn(name, next) : NULL;
+        return next ? shim_wrap_name(name, next) : NULL;
     }
-    return shim_wrap_pfn(name, p);
+    return shim_wrap_name(name, p);
 }
 
-#define LOOKUP_SYM(fam, fname)                                                                    \
-    shim_sym_t shim_sym_##fname = {#fname, (void *)fname, NULL, 0, PTHREAD_ONCE_INIT, fam, SHIM_C_LOOKUP};
-
-#define GETPROC(fname, params, args, sym_arg, pfn_arg)                                            \
-    SHIM_EXPORT int fname params;                                                                 \
-    LOOKUP_SYM(SHIM_DRIVER, fname)                                                                \
-    SHIM_EXPORT int fname params {                                                                \
+/* The body of every lookup function (and of its alternates): ask the real lookup, then swap the
+ * answer for our wrapper of what was asked for (base name, version, stream flag). */
+#define LOOKUP_BODY(fname, REAL, params, args, sym_arg, pfn_arg, ver_expr, flags_expr)            \
+    {                                                                                             \
         typedef int (*fn_t) params;                                                               \
-        fn_t real = (fn_t)shim_real(&shim_sym_##fname);                                           \
+        fn_t real = (fn_t)(REAL);                                                                 \
         if (!real) return shim_missing(&shim_sym_##fname);                                        \
         int rc = real args;                                                                       \
-        if (rc == 0 && pfn_arg) *pfn_arg = shim_wrap_pfn(sym_arg, *pfn_arg);                       \
+        if (rc == 0 && pfn_arg) *pfn_arg = shim_wrap_proc(sym_arg, ver_expr, flags_expr, *pfn_arg); \
         return rc;                                                                                \
     }
+#define LOOKUP(fam, fname, params, args, sym_arg, pfn_arg, ver_expr, flags_expr)                  \
+    SHIM_DEFINE(fname, params, LOOKUP_BODY, params, args, sym_arg, pfn_arg, ver_expr, flags_expr) \
+    SHIM_SYM(fam, SHIM_C_LOOKUP, fname)
 
-#define ENTRYPOINT(fname, params, args, sym_arg, pfn_arg)                                         \
-    SHIM_EXPORT int fname params;                                                                 \
-    LOOKUP_SYM(SHIM_RUNTIME, fname)                                                               \
-    SHIM_EXPORT int fname params {                                                                \
-        typedef int (*fn_t) params;                                                               \
-        fn_t real = (fn_t)shim_real(&shim_sym_##fname);                                           \
-        if (!real) return shim_missing(&shim_sym_##fname);                                        \
-        int rc = real args;                                                                       \
-        if (rc == 0 && pfn_arg) *pfn_arg = shim_wrap_pfn(sym_arg, *pfn_arg);                       \
-        return rc;                                                                                \
-    }
+/* The _ptsz spellings default to the per-thread default stream, as cuda.h's inline does. */
+#define PT_DEFAULT(f) (((f) & 3u) == 0 ? (f) | SHIM_PER_THREAD_FLAG : (f))
 
-GETPROC(cuGetProcAddress, (const char *symbol, void **pfn, int ver, u64 flags), (symbol, pfn, ver, flags),
-        symbol, pfn)
-GETPROC(cuGetProcAddress_v2, (const char *symbol, void **pfn, int ver, u64 flags, void *status),
-        (symbol, pfn, ver, flags, status), symbol, pfn)
-GETPROC(cuGetProcAddress_v2_ptsz, (const char *symbol, void **pfn, int ver, u64 flags, void *status),
-        (symbol, pfn, ver, flags, status), symbol, pfn)
-ENTRYPOINT(cudaGetDriverEntryPoint, (const char *symbol, void **fn, u64 flags, void *status),
-           (symbol, fn, flags, status), symbol, fn)
-ENTRYPOINT(cudaGetDriverEntryPoint_ptsz, (const char *symbol, void **fn, u64 flags, void *status),
-           (symbol, fn, flags, status), symbol, fn)
-ENTRYPOINT(cudaGetDriverEntryPointByVersion,
-           (const char *symbol, void **fn, unsigned ver, u64 flags, void *status),
-           (symbol, fn, ver, flags, status), symbol, fn)
-ENTRYPOINT(cudaGetDriverEntryPointByVersion_ptsz,
-           (const char *symbol, void **fn, unsigned ver, u64 flags, void *status),
-           (symbol, fn, ver, flags, status), symbol, fn)
+LOOKUP(SHIM_DRIVER, cuGetProcAddress, (const char *symbol, void **pfn, int ver, u64 flags),
+       (symbol, pfn, ver, flags), symbol, pfn, ver, flags)
+LOOKUP(SHIM_DRIVER, cuGetProcAddress_v2, (const char *symbol, void **pfn, int ver, u64 flags, void *status),
+       (symbol, pfn, ver, flags, status), symbol, pfn, ver, flags)
+LOOKUP(SHIM_DRIVER, cuGetProcAddress_v2_ptsz, (const char *symbol, void **pfn, int ver, u64 flags, void *status),
+       (symbol, pfn, ver, flags, status), symbol, pfn, ver, PT_DEFAULT(flags))
+/* cudart asks the driver with its own version; a pointer that is not ours by then (cudart's
+ * lookup went around us) is wrapped as the newest variant. */
+LOOKUP(SHIM_RUNTIME, cudaGetDriverEntryPoint, (const char *symbol, void **fn, u64 flags, void *status),
+       (symbol, fn, flags, status), symbol, fn, SHIM_VERSION_NEWEST, flags)
+LOOKUP(SHIM_RUNTIME, cudaGetDriverEntryPoint_ptsz, (const char *symbol, void **fn, u64 flags, void *status),
+       (symbol, fn, flags, status), symbol, fn, SHIM_VERSION_NEWEST, PT_DEFAULT(flags))
+LOOKUP(SHIM_RUNTIME, cudaGetDriverEntryPointByVersion,
+       (const char *symbol, void **fn, unsigned ver, u64 flags, void *status),
+       (symbol, fn, ver, flags, status), symbol, fn, (int)ver, flags)
+LOOKUP(SHIM_RUNTIME, cudaGetDriverEntryPointByVersion_ptsz,
+       (const char *symbol, void **fn, unsigned ver, u64 flags, void *status),
+       (symbol, fn, ver, flags, status), symbol, fn, (int)ver, PT_DEFAULT(flags))
 
 shim_sym_t *const shim_lookup_syms[] = {
     &shim_sym_cuGetProcAddress, &shim_sym_cuGetProcAddress_v2, &shim_sym_cuGetProcAddress_v2_ptsz,
     &shim_sym_cudaGetDriverEntryPoint, &shim_sym_cudaGetDriverEntryPoint_ptsz,
     &shim_sym_cudaGetDriverEntryPointByVersion, &shim_sym_cudaGetDriverEntryPointByVersion_ptsz, NULL};
+
+/* Asked for "cuGetProcAddress" itself, the driver's answer is bound to our resolver of the form
+ * that version implies (4 arguments below CUDA 12.0, 5 from 12.0), so every later lookup made
+ * through the returned pointer comes through here too. */
+const shim_variant_t shim_lookup_variants[] = {
+    {"cuGetProcAddress", 11030, 0, &shim_sym_cuGetProcAddress},
+    {"cuGetProcAddress", 12000, 0, &shim_sym_cuGetProcAddress_v2},
+    {NULL, 0, 0, NULL}};

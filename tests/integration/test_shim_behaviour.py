@@ -110,11 +110,51 @@ def test_expired_arming_is_disarmed(tmp_path: Path) -> None:
 def test_arming_lapses_when_the_runner_stops_renewing(tmp_path: Path) -> None:
     b = built()
     toggle = tmp_path / "toggle"
-    write_toggle(toggle, f"1\nxid=79\nexpires={int(time.time()) + 2}\n")
-    # NVML queries do not latch, so one process sees the fault and then its lapse
-    (res,), err = run(b, "nvml_direct", ["--until-ok", "nvmlDeviceGetCount_v2", "20000"], shim_env(b, toggle))
-    assert res.rc == 0
-    assert "[XID 79 SIM] nvmlDeviceGetCount_v2 -> NVML_ERROR_GPU_IS_LOST (15)" in err
+    expires = int(time.time()) + 2
+    write_toggle(toggle, f"1\nxid=79\nexpires={expires}\n")
+    seen = Interactive(b, "nvml_direct", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
+    assert seen.call("nvmlDeviceGetCount_v2").rc == xidcat.NVML_ERROR_GPU_IS_LOST
+    # a new process started after the expiry finds the GPU back ...
+    fresh = []
+    while time.time() < expires + 20 and not (fresh and fresh[-1] == 0):
+        (res,), _ = run(b, "nvml_direct", ["nvmlDeviceGetCount_v2"], shim_env(b, toggle))
+        fresh.append(res.rc)
+        time.sleep(0.2)
+    assert fresh[-1] == 0
+    assert set(fresh[:-1]) <= {xidcat.NVML_ERROR_GPU_IS_LOST}  # those started before it were not
+    # ... the one that saw it lost does not (a lost GPU stays lost for the process that saw it)
+    assert seen.call("nvmlDeviceGetCount_v2").rc == xidcat.NVML_ERROR_GPU_IS_LOST
+    assert "[XID 79 SIM] nvmlDeviceGetCount_v2 -> NVML_ERROR_GPU_IS_LOST (15)" in seen.close()
+
+
+@pytest.mark.parametrize("number", xidcat.supported())
+def test_nvml_latches_with_the_xid_semantics(number: int, tmp_path: Path) -> None:
+    """NVML reports the GPU lost only for GPU-lost XIDs; once a process heard it, it keeps hearing
+    it after the disarm (and so do its CUDA calls), while a new process is healthy again."""
+    b = built()
+    x = xidcat.CATALOGUE[number]
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, f"1\nxid={number}\n")
+    p = Interactive(b, "nvml_direct", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
+    lost = xidcat.NVML_ERROR_GPU_IS_LOST if x.nvml_gpu_lost else 0
+    assert p.call("nvmlDeviceGetCount_v2").rc == lost
+    write_toggle(toggle, "0\n")
+    after = [p.call(op).rc for op in ("nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex_v2")]
+    assert after == [lost, lost]
+    p.close()
+    (fresh,), _ = run(b, "nvml_direct", ["nvmlDeviceGetCount_v2"], shim_env(b, toggle))
+    assert fresh.rc == 0
+
+
+def test_a_process_that_saw_the_gpu_lost_in_nvml_fails_its_cuda_calls_too(tmp_path: Path) -> None:
+    b = built()
+    toggle = tmp_path / "toggle"
+    write_toggle(toggle, "1\nxid=79\n")
+    p = Interactive(b, "any_dlsym", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
+    assert p.call("nvmlDeviceGetHandleByIndex_v2").rc == xidcat.NVML_ERROR_GPU_IS_LOST
+    write_toggle(toggle, "0\n")
+    assert p.call("cuMemAlloc_v2").rc == xidcat.NO_DEVICE.code
+    p.close()
 
 
 def test_after_calls_lets_the_first_n_through(tmp_path: Path) -> None:

@@ -20,10 +20,15 @@ LOADER_ONLY = {"mprotect": 2}
 
 def _syscalls(trace: Path, lib: Path) -> Counter[str]:
     calls: Counter[str] = Counter()
+    mapping_lib = False
     for line in trace.read_text().splitlines():
         body = re.sub(r"^\d+\s+", "", line)
         if body.startswith(("---", "+++", "<...")) or lib.name in body:
+            mapping_lib = lib.name in body
             continue  # signals, exits, resumed halves, and the loader mapping the .so itself
+        if mapping_lib and body.startswith("mmap(") and "MAP_FIXED|MAP_ANONYMOUS" in body:
+            continue  # right after its segments: the loader zero-filling the .so's .bss
+        mapping_lib = False
         m = re.match(r"([a-z_0-9]+)\(", body)
         if m:
             calls[m.group(1)] += 1

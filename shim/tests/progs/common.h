@@ -30,7 +30,9 @@ struct op {
     unsigned long long flags;
     enum fam fam;
     call_fn call;
+    int version; /* the CUDA version a lookup asks for; 0: 12000 */
 };
+#define VERSION(op) ((op)->version ? (op)->version : 12000)
 
 typedef struct { unsigned x, y, z; } dim3_t;
 static char hostbuf[64];
@@ -61,48 +63,93 @@ static int c_culaunchex(void *fn, long *o) { (void)o; return F(int (*)(const voi
 static int c_ctxpeer(void *fn, long *o) { (void)o; return F(int (*)(void *, unsigned))(NULL, 0); }
 static int c_cupeer(void *fn, long *o) { (void)o; return F(int (*)(unsigned long long, void *, unsigned long long, void *, size_t))(STUB_DRV_DEVICE_PTR, NULL, STUB_DRV_DEVICE_PTR, NULL, 16); }
 static int c_export(void *fn, long *o) { const void *t = NULL; int rc = F(int (*)(const void **, const void *))(&t, NULL); *o = (long)t; return rc; }
+typedef unsigned long long dp_t;
+static int c_dalloc32(void *fn, long *o) { unsigned p = 0; int rc = F(int (*)(unsigned *, unsigned))(&p, 256); *o = (long)p; return rc; }
+static int c_ctx3(void *fn, long *o) { void *c = NULL; int rc = F(int (*)(void **, void *, int, unsigned, int))(&c, NULL, 0, 0, 0); *o = (long)c; return rc; }
+static int c_ctx4(void *fn, long *o) { void *c = NULL; int rc = F(int (*)(void **, void *, unsigned, int))(&c, NULL, 0, 0); *o = (long)c; return rc; }
+static int c_memset(void *fn, long *o) { (void)o; return F(int (*)(dp_t, unsigned char, size_t))(STUB_DRV_DEVICE_PTR, 1, 16); }
+static int c_memset32a(void *fn, long *o) { (void)o; return F(int (*)(dp_t, unsigned, size_t, void *))(STUB_DRV_DEVICE_PTR, 1, 16, NULL); }
+static int c_memset2d(void *fn, long *o) { (void)o; return F(int (*)(dp_t, size_t, unsigned char, size_t, size_t))(STUB_DRV_DEVICE_PTR, 64, 1, 16, 2); }
+static int c_dtod(void *fn, long *o) { (void)o; return F(int (*)(dp_t, dp_t, size_t))(STUB_DRV_DEVICE_PTR, STUB_DRV_DEVICE_PTR, 16); }
+static int c_cupeera(void *fn, long *o) { (void)o; return F(int (*)(dp_t, void *, dp_t, void *, size_t, void *))(STUB_DRV_DEVICE_PTR, NULL, STUB_DRV_DEVICE_PTR, NULL, 16, NULL); }
+static int c_pool(void *fn, long *o) { dp_t p = 0; int rc = F(int (*)(dp_t *, size_t, void *, void *))(&p, 256, NULL, NULL); *o = (long)p; return rc; }
+static int c_prefetch(void *fn, long *o) { (void)o; return F(int (*)(dp_t, size_t, int, void *))(STUB_DRV_DEVICE_PTR, 16, 0, NULL); }
+typedef struct { int type, id; } loc_t;
+static int c_prefetch2(void *fn, long *o) { loc_t l = {1, 0}; (void)o; return F(int (*)(dp_t, size_t, loc_t, unsigned, void *))(STUB_DRV_DEVICE_PTR, 16, l, 0, NULL); }
+static int c_hostreg(void *fn, long *o) { (void)o; return F(int (*)(void *, size_t, unsigned))(hostbuf, sizeof hostbuf, 0); }
+static int c_wait(void *fn, long *o) { (void)o; return F(int (*)(void *, void *, unsigned))(NULL, NULL, 0); }
+static int c_hostfn(void *fn, long *o) { (void)o; return F(int (*)(void *, void *, void *))(NULL, NULL, NULL); }
+static int c_uuid(void *fn, long *o) { unsigned char u[16] = {0}; int rc = F(int (*)(void *, int))(u, 0); *o = u[0] | u[15] << 8; return rc; }
+static int c_setcur(void *fn, long *o) { (void)o; return F(int (*)(void *))((void *)STUB_CTX); }
 static int c_ucount(void *fn, long *o) { unsigned c = 0; int rc = F(int (*)(unsigned *))(&c); *o = c; return rc; }
 static int c_handle(void *fn, long *o) { void *d = NULL; int rc = F(int (*)(unsigned, void **))(0, &d); *o = (long)d; return rc; }
 
 #define PT STUB_PER_THREAD_FLAG
 static const struct op ops[] = {
-    {"cudaGetDeviceCount", NULL, 0, RT, c_count},
-    {"cudaSetDevice", NULL, 0, RT, c_int0},
-    {"cudaGetDeviceProperties", NULL, 0, RT, c_props},
-    {"cudaGetDeviceProperties_v2", NULL, 0, RT, c_props},
-    {"cudaMalloc", NULL, 0, RT, c_malloc},
-    {"cudaFree", NULL, 0, RT, c_free},
-    {"cudaMemcpy", NULL, 0, RT, c_memcpy},
-    {"cudaMemcpyAsync", NULL, 0, RT, c_memcpya},
-    {"cudaLaunchKernel", NULL, 0, RT, c_launch},
-    {"cudaGraphLaunch", NULL, 0, RT, c_ptr2},
-    {"cudaDeviceSynchronize", NULL, 0, RT, c_void},
-    {"cudaStreamSynchronize", NULL, 0, RT, c_ptr0},
-    {"cudaDeviceEnablePeerAccess", NULL, 0, RT, c_peer},
-    {"cudaGetLastError", NULL, 0, RT, c_void},
-    {"cudaPeekAtLastError", NULL, 0, RT, c_void},
-    {"cuInit", "cuInit", 0, DRV, c_uint0},
-    {"cuDeviceGet", "cuDeviceGet", 0, DRV, c_dev},
-    {"cuDeviceGetCount", "cuDeviceGetCount", 0, DRV, c_count},
-    {"cuCtxCreate_v2", "cuCtxCreate", 0, DRV, c_ctx},
-    {"cuMemAlloc_v2", "cuMemAlloc", 0, DRV, c_dalloc},
-    {"cuMemAllocManaged", "cuMemAllocManaged", 0, DRV, c_dalloc_m},
-    {"cuMemFree_v2", "cuMemFree", 0, DRV, c_dfree},
-    {"cuMemcpyHtoD_v2", "cuMemcpyHtoD", 0, DRV, c_htod},
-    {"cuMemcpyDtoH_v2", "cuMemcpyDtoH", 0, DRV, c_dtoh},
-    {"cuLaunchKernel", "cuLaunchKernel", 0, DRV, c_culaunch},
-    {"cuLaunchKernel_ptsz", "cuLaunchKernel", PT, DRV, c_culaunch},
-    {"cuLaunchKernelEx", "cuLaunchKernelEx", 0, DRV, c_culaunchex},
-    {"cuGraphLaunch", "cuGraphLaunch", 0, DRV, c_ptr2},
-    {"cuStreamSynchronize", "cuStreamSynchronize", 0, DRV, c_ptr0},
-    {"cuStreamSynchronize_ptsz", "cuStreamSynchronize", PT, DRV, c_ptr0},
-    {"cuCtxSynchronize", "cuCtxSynchronize", 0, DRV, c_void},
-    {"cuCtxEnablePeerAccess", "cuCtxEnablePeerAccess", 0, DRV, c_ctxpeer},
-    {"cuMemcpyPeer", "cuMemcpyPeer", 0, DRV, c_cupeer},
-    {"cuGetExportTable", "cuGetExportTable", 0, DRV, c_export},
-    {"nvmlInit_v2", NULL, 0, NVML, c_void},
-    {"nvmlDeviceGetCount_v2", NULL, 0, NVML, c_ucount},
-    {"nvmlDeviceGetHandleByIndex_v2", NULL, 0, NVML, c_handle},
+    {"cudaGetDeviceCount", NULL, 0, RT, c_count, 0},
+    {"cudaSetDevice", NULL, 0, RT, c_int0, 0},
+    {"cudaGetDeviceProperties", NULL, 0, RT, c_props, 0},
+    {"cudaGetDeviceProperties_v2", NULL, 0, RT, c_props, 0},
+    {"cudaMalloc", NULL, 0, RT, c_malloc, 0},
+    {"cudaFree", NULL, 0, RT, c_free, 0},
+    {"cudaMemcpy", NULL, 0, RT, c_memcpy, 0},
+    {"cudaMemcpyAsync", NULL, 0, RT, c_memcpya, 0},
+    {"cudaLaunchKernel", NULL, 0, RT, c_launch, 0},
+    {"cudaGraphLaunch", NULL, 0, RT, c_ptr2, 0},
+    {"cudaDeviceSynchronize", NULL, 0, RT, c_void, 0},
+    {"cudaStreamSynchronize", NULL, 0, RT, c_ptr0, 0},
+    {"cudaDeviceEnablePeerAccess", NULL, 0, RT, c_peer, 0},
+    {"cudaGetLastError", NULL, 0, RT, c_void, 0},
+    {"cudaPeekAtLastError", NULL, 0, RT, c_void, 0},
+    {"cuInit", "cuInit", 0, DRV, c_uint0, 0},
+    {"cuDeviceGet", "cuDeviceGet", 0, DRV, c_dev, 0},
+    {"cuDeviceGetCount", "cuDeviceGetCount", 0, DRV, c_count, 0},
+    {"cuCtxCreate_v2", "cuCtxCreate", 0, DRV, c_ctx, 0},
+    {"cuMemAlloc_v2", "cuMemAlloc", 0, DRV, c_dalloc, 0},
+    {"cuMemAllocManaged", "cuMemAllocManaged", 0, DRV, c_dalloc_m, 0},
+    {"cuMemFree_v2", "cuMemFree", 0, DRV, c_dfree, 0},
+    {"cuMemcpyHtoD_v2", "cuMemcpyHtoD", 0, DRV, c_htod, 0},
+    {"cuMemcpyDtoH_v2", "cuMemcpyDtoH", 0, DRV, c_dtoh, 0},
+    {"cuLaunchKernel", "cuLaunchKernel", 0, DRV, c_culaunch, 0},
+    {"cuLaunchKernel_ptsz", "cuLaunchKernel", PT, DRV, c_culaunch, 0},
+    {"cuLaunchKernelEx", "cuLaunchKernelEx", 0, DRV, c_culaunchex, 0},
+    {"cuGraphLaunch", "cuGraphLaunch", 0, DRV, c_ptr2, 0},
+    {"cuStreamSynchronize", "cuStreamSynchronize", 0, DRV, c_ptr0, 0},
+    {"cuStreamSynchronize_ptsz", "cuStreamSynchronize", PT, DRV, c_ptr0, 0},
+    {"cuCtxSynchronize", "cuCtxSynchronize", 0, DRV, c_void, 0},
+    {"cuCtxEnablePeerAccess", "cuCtxEnablePeerAccess", 0, DRV, c_ctxpeer, 0},
+    {"cuMemcpyPeer", "cuMemcpyPeer", 0, DRV, c_cupeer, 0},
+    {"cuGetExportTable", "cuGetExportTable", 0, DRV, c_export, 0},
+    /* variants chosen by version and stream flag (the driver table's 2D/3D copies, memsets,
+     * pools, prefetches, host registration, events and stream waits) */
+    {"cuMemAlloc", "cuMemAlloc", 0, DRV, c_dalloc32, 2000},
+    {"cuCtxCreate_v3", "cuCtxCreate", 0, DRV, c_ctx3, 11040},
+    {"cuCtxCreate_v4", "cuCtxCreate", 0, DRV, c_ctx4, 12050},
+    {"cuDeviceGetUuid", "cuDeviceGetUuid", 0, DRV, c_uuid, 9020},
+    {"cuDeviceGetUuid_v2", "cuDeviceGetUuid", 0, DRV, c_uuid, 11040},
+    {"cuCtxSetCurrent", "cuCtxSetCurrent", 0, DRV, c_setcur, 4000},
+    {"cuMemcpyDtoD_v2_ptds", "cuMemcpyDtoD", PT, DRV, c_dtod, 7000},
+    {"cuMemcpy2DUnaligned_v2", "cuMemcpy2DUnaligned", 0, DRV, c_ptr0, 3020},
+    {"cuMemcpy2DUnaligned_v2_ptds", "cuMemcpy2DUnaligned", PT, DRV, c_ptr0, 7000},
+    {"cuMemcpy3D_v2_ptds", "cuMemcpy3D", PT, DRV, c_ptr0, 7000},
+    {"cuMemsetD8_v2_ptds", "cuMemsetD8", PT, DRV, c_memset, 7000},
+    {"cuMemsetD32Async_ptsz", "cuMemsetD32Async", PT, DRV, c_memset32a, 7000},
+    {"cuMemsetD2D8_v2", "cuMemsetD2D8", 0, DRV, c_memset2d, 3020},
+    {"cuMemcpyPeerAsync_ptsz", "cuMemcpyPeerAsync", PT, DRV, c_cupeera, 7000},
+    {"cuMemAllocFromPoolAsync_ptsz", "cuMemAllocFromPoolAsync", PT, DRV, c_pool, 11020},
+    {"cuMemPrefetchAsync", "cuMemPrefetchAsync", 0, DRV, c_prefetch, 12000},
+    {"cuMemPrefetchAsync_v2_ptsz", "cuMemPrefetchAsync", PT, DRV, c_prefetch2, 12020},
+    {"cuMemHostRegister", "cuMemHostRegister", 0, DRV, c_hostreg, 4000},
+    {"cuMemHostRegister_v2", "cuMemHostRegister", 0, DRV, c_hostreg, 6050},
+    {"cuMemFreeHost", "cuMemFreeHost", 0, DRV, c_ptr0, 2000},
+    {"cuStreamWaitEvent_ptsz", "cuStreamWaitEvent", PT, DRV, c_wait, 7000},
+    {"cuEventRecord_ptsz", "cuEventRecord", PT, DRV, c_ptr2, 7000},
+    {"cuEventQuery", "cuEventQuery", 0, DRV, c_ptr0, 2000},
+    {"cuLaunchHostFunc_ptsz", "cuLaunchHostFunc", PT, DRV, c_hostfn, 10000},
+    {"cuGraphUpload", "cuGraphUpload", 0, DRV, c_ptr2, 11010},
+    {"nvmlInit_v2", NULL, 0, NVML, c_void, 0},
+    {"nvmlDeviceGetCount_v2", NULL, 0, NVML, c_ucount, 0},
+    {"nvmlDeviceGetHandleByIndex_v2", NULL, 0, NVML, c_handle, 0},
 };
 
 static void *resolve(const struct op *op);

@@ -7,6 +7,6 @@ static void *resolve(const struct op *op) {
     void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     gpa_t gpa = h ? (gpa_t)dlsym(h, "cuGetProcAddress") : NULL;
     void *fn = NULL;
-    if (!gpa || op->fam != DRV || gpa(op->request, &fn, 12000, op->flags) != 0) return NULL;
+    if (!gpa || op->fam != DRV || gpa(op->request, &fn, VERSION(op), op->flags) != 0) return NULL;
     return fn;
 }

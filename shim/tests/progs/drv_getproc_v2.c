@@ -14,6 +14,6 @@ static void *resolve(const struct op *op) {
         printf("cuGetProcAddress-self via=%s\n", owner(self));
         return NULL;
     }
-    if (op->fam != DRV || ((gpa2_t)self)(op->request, &fn, 12000, op->flags, &status) != 0) return NULL;
+    if (op->fam != DRV || ((gpa2_t)self)(op->request, &fn, VERSION(op), op->flags, &status) != 0) return NULL;
     return fn;
 }

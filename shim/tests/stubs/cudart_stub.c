@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stub.h"
@@ -14,8 +15,21 @@ API long cudart_stub_calls;
 #define BUMP() __atomic_add_fetch(&cudart_stub_calls, 1, __ATOMIC_RELAXED)
 #define OK(decl) API int decl { BUMP(); return 0; }
 
-API int cudaGetDeviceCount(int *c) { BUMP(); if (c) *c = STUB_DEVICE_COUNT; return 0; }
-OK(cudaSetDevice(int d))
+/* devices: STUB_CUDA_DEVICES (default 4), as the stub driver's; the current one per thread */
+static int device_count(void) {
+    const char *v = getenv("STUB_CUDA_DEVICES");
+    int n = v && *v ? atoi(v) : STUB_DEVICE_COUNT;
+    return n < 0 ? 0 : n;
+}
+static __thread int t_device;
+API int cudaGetDeviceCount(int *c) { BUMP(); if (c) *c = device_count(); return 0; }
+API int cudaSetDevice(int d) {
+    BUMP();
+    if (d < 0 || d >= device_count()) return 101; /* cudaErrorInvalidDevice */
+    t_device = d;
+    return 0;
+}
+API int cudaGetDevice(int *d) { BUMP(); if (d) *d = t_device; return 0; }
 OK(cudaInitDevice(int d, unsigned a, unsigned b))
 API int cudaDeviceGetAttribute(int *v, int a, int d) { (void)a; (void)d; BUMP(); if (v) *v = 7; return 0; }
 API int cudaGetDeviceProperties(void *p, int d) { (void)d; BUMP(); if (p) memcpy(p, "stub-gpu", 9); return 0; }
@@ -55,4 +69,14 @@ API int cudaGetDriverEntryPoint(const char *sym, void **fn, unsigned long long f
     gpa_t gpa = h ? (gpa_t)dlsym(h, "cuGetProcAddress_v2") : NULL;
     if (!gpa) return 500; /* cudaErrorSymbolNotFound */
     return gpa(sym, fn, 12000, flags, status);
+}
+
+API int cudaGetDriverEntryPointByVersion(const char *sym, void **fn, unsigned ver, unsigned long long flags,
+                                         int *status) {
+    typedef int (*gpa_t)(const char *, void **, int, unsigned long long, int *);
+    BUMP();
+    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    gpa_t gpa = h ? (gpa_t)dlsym(h, "cuGetProcAddress_v2") : NULL;
+    if (!gpa) return 500;
+    return gpa(sym, fn, (int)ver, flags, status);
 }
