@@ -39,9 +39,15 @@ ENV_PROBABILITY = "CUDA_FAULT_PROBABILITY"
 ENV_AFTER_CALLS = "CUDA_FAULT_AFTER_CALLS"
 ENV_APIS = "CUDA_FAULT_APIS"
 ENV_DISABLE = "CUDA_FAULT_INJECTION_DISABLE"  # the kill switch: 1 and the shim does nothing
+ENV_GPUS = "CUDA_FAULT_GPUS"  # the GPUs a fault concerns (the toggle file's gpus= wins over it)
+ENV_LOG_LOOKUPS = "CUDA_FAULT_LOG_LOOKUPS"  # 1: one stderr line per symbol lookup (diagnosis)
+
+# What the shim reads of the container's own environment, which chaos never sets: the GPUs the
+# device plugin (NVIDIA_VISIBLE_DEVICES) and the program (CUDA_VISIBLE_DEVICES) give the process.
+DEVICE_ENV = ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")
 
 SHIM_ENV_VARS = (ENV_PRELOAD, ENV_ENABLED, ENV_XID, ENV_TOGGLE_FILE, ENV_POLL_MS, ENV_LOG_LIMIT,
-                 ENV_PROBABILITY, ENV_AFTER_CALLS, ENV_APIS, ENV_DISABLE)
+                 ENV_PROBABILITY, ENV_AFTER_CALLS, ENV_APIS, ENV_DISABLE, ENV_GPUS, ENV_LOG_LOOKUPS)
 
 # --- API classes ------------------------------------------------------------------------------
 
@@ -84,6 +90,24 @@ def check_apis(apis: Sequence[str]) -> str:
     return ",".join(apis)
 
 
+# gpus= entries (shim/src/devices.c): a node-level index as nvidia-smi numbers GPUs, or a UUID
+# (GPU- or MIG- and 32 hex digits, dashes anywhere, any case); absent or `all`: every GPU.
+MAX_GPUS = 64
+GPU_UUID = re.compile(r"(?i)(?:GPU|MIG)-(?:-*[0-9a-f]){32}-*")
+
+
+def check_gpus(gpus: Sequence[str | int]) -> str:
+    """The comma-separated `gpus=` value; ShimInputError for an entry the shim would ignore."""
+    entries = [str(g).strip() for g in gpus]
+    bad = [e for e in entries if not (e.isdigit() or GPU_UUID.fullmatch(e))]
+    if bad:
+        raise ShimInputError(f"GPU {', '.join(map(repr, bad))} is neither an index (0, 1, ...) nor "
+                             "a GPU UUID (GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
+    if len(entries) > MAX_GPUS:
+        raise ShimInputError(f"at most {MAX_GPUS} GPUs can be named, not {len(entries)}")
+    return ",".join(entries)
+
+
 def format_probability(p: float) -> str:
     """Six decimals: the shim's parser has no exponent (`1e-05` would read as 1) and keeps 1e-6."""
     if not 0.0 <= p <= 1.0:
@@ -94,9 +118,9 @@ def format_probability(p: float) -> str:
 def shim_env(xid: int = DEFAULT_XID, armed: bool = False, toggle_file: str = DEFAULT_TOGGLE_FILE, *,
              library: str | None = None, poll_ms: int | None = None, log_limit: int | None = None,
              probability: float | None = None, after_calls: int | None = None,
-             apis: Sequence[str] | None = None) -> dict[str, str]:
+             apis: Sequence[str] | None = None, gpus: Sequence[str | int] | None = None) -> dict[str, str]:
     """The environment that loads and configures the shim in a process or a pod's container.
-    Values left at the shim's own defaults (None) are not set."""
+    Values left at the shim's own defaults (None, or no GPUs: all of them) are not set."""
     env = {ENV_XID: str(check_xid(xid)), ENV_ENABLED: "1" if armed else "0",
            ENV_TOGGLE_FILE: toggle_file}
     if library is not None:
@@ -111,12 +135,14 @@ def shim_env(xid: int = DEFAULT_XID, armed: bool = False, toggle_file: str = DEF
         env[ENV_AFTER_CALLS] = str(after_calls)
     if apis:
         env[ENV_APIS] = check_apis(apis)
+    if gpus:
+        env[ENV_GPUS] = check_gpus(gpus)
     return env
 
 
 # --- the toggle file --------------------------------------------------------------------------
 
-TOGGLE_KEYS = ("xid", "expires", "probability", "after_calls", "apis")  # read_toggle in core.c
+TOGGLE_KEYS = ("xid", "expires", "probability", "after_calls", "apis", "gpus")  # read_toggle in core.c
 
 
 @dataclass(frozen=True)
@@ -129,6 +155,7 @@ class ToggleState:
     probability: float | None = None
     after_calls: int | None = None
     apis: tuple[str, ...] = ()
+    gpus: tuple[str, ...] = ()  # GPU indexes or UUIDs; empty: every GPU of the node
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def active(self, now: float) -> bool:
@@ -138,7 +165,7 @@ class ToggleState:
 
 def render_toggle(armed: bool, xid: int | None = None, expires: int | None = None, *,
                   probability: float | None = None, after_calls: int | None = None,
-                  apis: Sequence[str] | None = None) -> str:
+                  apis: Sequence[str] | None = None, gpus: Sequence[str | int] | None = None) -> str:
     """The toggle file: first character 1/0, then a `key=value` line for each option given
     (DESIGN.md §5). Callers give none when disarming: disarming must not depend on parsing them."""
     lines = ["1" if armed else "0"]
@@ -154,6 +181,8 @@ def render_toggle(armed: bool, xid: int | None = None, expires: int | None = Non
         lines.append(f"after_calls={after_calls}")
     if apis:
         lines.append(f"apis={check_apis(apis)}")
+    if gpus:
+        lines.append(f"gpus={check_gpus(gpus)}")
     return "\n".join(lines) + "\n"
 
 
@@ -178,4 +207,5 @@ def parse_toggle(text: str) -> ToggleState:
     prob_text = kv.pop("probability", None)
     probability = float(prob_text) if prob_text and re.fullmatch(r"\d*\.?\d+", prob_text) else None
     apis = tuple(a.strip() for a in kv.pop("apis", "").split(",") if a.strip())
-    return ToggleState(armed, xid, expires, probability, after, apis, MappingProxyType(kv))
+    gpus = tuple(g.strip() for g in kv.pop("gpus", "").split(",") if g.strip() and g.strip() != "all")
+    return ToggleState(armed, xid, expires, probability, after, apis, gpus, MappingProxyType(kv))

@@ -62,7 +62,6 @@ CONDITION = "GpuXidError"
 HEALTH_LABEL = "chaos.dev/gpu-health"
 XID_ANNOTATION = "chaos.dev/xid"
 FAULTY_GPUS_ANNOTATION = "chaos.dev/faulty-gpus"
-TOGGLE_GPUS_KEY = "gpus"  # the toggle file's `gpus=` line (runner/shimwire.py once it knows the key)
 _UUID_IN_LINE = re.compile(r"GPU-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PCI_IN_LINE = re.compile(r"\b(?:[0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]\b")
 XID_LINE_BYTES = re.compile(XID_LINE.pattern.encode())  # container logs are read as bytes
@@ -87,12 +86,7 @@ def toggle_gpus(state: ToggleState, gpus: list[GpuDevice]) -> set[int] | None:
     """The node's GPU indexes a toggle's fault concerns; None for all of them. Read as the shim
     reads `gpus=` (comma-separated indexes or UUIDs; absent, empty or `all`: every GPU); entries
     that name no GPU of the node are ignored, so a list of only those concerns none."""
-    raw: object = getattr(state, "gpus", None)  # a future ToggleState field, else an extra key
-    if raw is None:
-        raw = state.extra.get(TOGGLE_GPUS_KEY)
-    tokens = [str(t).strip() for t in raw] if isinstance(raw, (list, tuple)) else \
-        [t.strip() for t in str(raw or "").split(",")]
-    tokens = [t for t in tokens if t]
+    tokens = [t.strip() for t in state.gpus if t.strip()]
     if not tokens or "all" in tokens:
         return None
     by_uuid = {g.uuid.lower(): g.index for g in gpus}

@@ -31,7 +31,7 @@ def c_function(name: str) -> str:
 
 
 def test_every_environment_variable_is_read_by_the_shim_and_no_other() -> None:
-    read = set(re.findall(r'getenv\("([A-Z_]+)"\)', c_sources()))
+    read = set(re.findall(r'getenv\("([A-Z_]+)"\)', c_sources())) - set(shimwire.DEVICE_ENV)
     ours = set(shimwire.SHIM_ENV_VARS) - {shimwire.ENV_PRELOAD}  # the loader reads LD_PRELOAD
     assert ours - read == set(), "variables Python sets that the shim never reads"
     assert {v for v in read if v.startswith("CUDA_")} - ours == set(), \
@@ -96,3 +96,23 @@ def test_fault_env_sets_only_what_differs_from_the_shims_defaults() -> None:
     env = fault_env(Fault(log_limit=3, after_calls=5), armed=False, toggle_file="/t")
     assert env["CUDA_FAULT_LOG_LIMIT"] == "3"
     assert env["CUDA_FAULT_AFTER_CALLS"] == "5"
+
+
+def test_gpus_travel_by_index_or_uuid_and_junk_is_refused_before_the_shim_ignores_it() -> None:
+    uuid = "GPU-3f5c1a2b-9d4e-4c6f-8a7b-1e2d3c4b5a69"
+    text = shimwire.render_toggle(True, 79, 100, gpus=[2, uuid])
+    assert "gpus=2," + uuid in text
+    assert shimwire.parse_toggle(text).gpus == ("2", uuid)
+    assert shimwire.parse_toggle("1\ngpus=all\n").gpus == ()  # all: the whole node, as the shim reads it
+    assert shimwire.shim_env(79, gpus=["0", "1"])[shimwire.ENV_GPUS] == "0,1"
+    for bad in (["gpu2"], ["-1"], ["GPU-123"], [str(i) for i in range(shimwire.MAX_GPUS + 1)]):
+        with pytest.raises(shimwire.ShimInputError):
+            shimwire.check_gpus(bad)
+
+
+def test_the_gpu_grammar_is_the_shims() -> None:
+    found = re.search(r"#define SHIM_MAX_GPUS (\d+)", c_sources())
+    assert found is not None
+    assert shimwire.MAX_GPUS == int(found.group(1))  # entries the shim keeps
+    assert shimwire.GPU_UUID.fullmatch("MIG-" + "a" * 32)
+    assert shimwire.GPU_UUID.fullmatch("gpu-3F5C1A2B9D4E4C6F8A7B1E2D3C4B5A69")

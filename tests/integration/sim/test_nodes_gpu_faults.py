@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from kubernetes import client
@@ -79,10 +78,7 @@ def test_toggle_gpus_is_read_tolerantly() -> None:
     assert toggle_gpus(parse_toggle(f"1\ngpus= 2 ,{gpus[0].uuid.upper()}, junk,,9\n"), gpus) == {0, 2}
     assert toggle_gpus(parse_toggle("1\ngpus=00000000:3a:00.0\n"), gpus) == {2}
     assert toggle_gpus(parse_toggle("1\ngpus=junk\n"), gpus) == set()  # names none: concerns none
-    # once runner/shimwire.py parses the key itself (a `gpus` field), the same answer
-    typed = ToggleState(True, 79, None, None, None, (), MappingProxyType({}))
-    object.__setattr__(typed, "gpus", ("1", "3"))
-    assert toggle_gpus(typed, gpus) == {1, 3}
+    assert toggle_gpus(ToggleState(armed=True, xid=79, gpus=("1", "3")), gpus) == {1, 3}
 
 
 def test_node_scoped_xid_names_the_faulty_gpu_and_collects_more(gpu_sim: SimCluster,
