@@ -113,6 +113,6 @@ def test_gpus_travel_by_index_or_uuid_and_junk_is_refused_before_the_shim_ignore
 def test_the_gpu_grammar_is_the_shims() -> None:
     found = re.search(r"#define SHIM_MAX_GPUS (\d+)", c_sources())
     assert found is not None
-    assert shimwire.MAX_GPUS == int(found.group(1))  # entries the shim keeps
+    assert int(found.group(1)) == shimwire.MAX_GPUS  # entries the shim keeps
     assert shimwire.GPU_UUID.fullmatch("MIG-" + "a" * 32)
     assert shimwire.GPU_UUID.fullmatch("gpu-3F5C1A2B9D4E4C6F8A7B1E2D3C4B5A69")
