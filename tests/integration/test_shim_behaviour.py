@@ -115,7 +115,7 @@ def test_arming_lapses_when_the_runner_stops_renewing(tmp_path: Path) -> None:
     seen = Interactive(b, "nvml_direct", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
     assert seen.call("nvmlDeviceGetCount_v2").rc == xidcat.NVML_ERROR_GPU_IS_LOST
     # a new process started after the expiry finds the GPU back ...
-    fresh = []
+    fresh: list[int | None] = []
     while time.time() < expires + 20 and not (fresh and fresh[-1] == 0):
         (res,), _ = run(b, "nvml_direct", ["nvmlDeviceGetCount_v2"], shim_env(b, toggle))
         fresh.append(res.rc)

@@ -81,7 +81,7 @@ def test_device_order_comes_from_the_driver_not_the_list(tmp_path: Path) -> None
     b = built()
     toggle = tmp_path / "toggle"
     write_toggle(toggle, f"1\nxid=79\ngpus={uuid(1)}\n")
-    env = {"NVIDIA_VISIBLE_DEVICES": f"{uuid(1)},{uuid(0)}", "STUB_CUDA_DEVICES": 2}
+    env: dict[str, str | int] = {"NVIDIA_VISIBLE_DEVICES": f"{uuid(1)},{uuid(0)}", "STUB_CUDA_DEVICES": 2}
     ops = ["drv:init", "drv:count", "drv:get:0", "drv:get:1", "rt:set:0", "rt:malloc", "rt:set:1",
            "nvml:init", "nvml:handle:0", "nvml:handle:1", "nvml:name:0"]
     rcs, _ = gpus_run(b, ops, toggle, **env)
@@ -90,7 +90,7 @@ def test_device_order_comes_from_the_driver_not_the_list(tmp_path: Path) -> None
 
 def test_the_environment_names_gpus_too(tmp_path: Path) -> None:
     b = built()
-    env = {"CUDA_FAULT_INJECTION_ENABLED": 1, "NVIDIA_VISIBLE_DEVICES": uuid(1)}
+    env: dict[str, str | int] = {"CUDA_FAULT_INJECTION_ENABLED": 1, "NVIDIA_VISIBLE_DEVICES": uuid(1)}
     assert gpus_run(b, ["rt:malloc"], tmp_path / "toggle", CUDA_FAULT_GPUS=uuid(1), **env)[0] == [NO_DEV]
     assert gpus_run(b, ["rt:malloc"], tmp_path / "toggle", CUDA_FAULT_GPUS=uuid(0), **env)[0] == [0]
     write_toggle(tmp_path / "toggle", f"1\ngpus={uuid(1)}\n")  # the file's key wins over the variable
@@ -149,6 +149,7 @@ def test_the_shim_asks_the_driver_only_while_armed_for_some_gpus(tmp_path: Path)
     assert asked("1\nxid=94\n") == [0, 0] + [ECC] * 5 + [0]  # the whole process, latched
     *rcs, n = asked(f"1\nxid=94\ngpus={uuid(1)}\n")
     assert rcs == [0, 0, 0, 0, ECC, 0, 0]
+    assert n is not None
     assert n >= 3
     # without the program's own cuInit the shim may not ask: it cannot tell, so it fails the call
     write_toggle(toggle, f"1\nxid=94\ngpus={uuid(1)}\n")

@@ -71,7 +71,9 @@ def table() -> dict[tuple[str, int, int], tuple[str, int]]:
         if rest.startswith("("):
             n = _arity(_balanced(rest, 0))
         else:
-            n = _arity(macros[re.match(r"\w+", rest).group(0)])
+            word = re.match(r"\w+", rest)
+            assert word is not None, rest[:40]
+            n = _arity(macros[word.group(0)])
         rows[(base, int(ver), int(pt))] = (name, n)
     return rows
 
@@ -81,7 +83,9 @@ def typedefs() -> tuple[dict[tuple[str, int, int], int], int]:
     text = (HEADERS / "cudaTypedefs.h").read_text()
     pfn = r"typedef\s+CUresult\s+\(CUDAAPI\s+\*PFN_(cu\w+?)_v(\d+)(_ptds|_ptsz)?\)\s*\(([^;]*)\);"
     found = re.findall(pfn, text)
-    version = int(re.search(r"#define CUDA_VERSION (\d+)", (HEADERS / "cuda.h").read_text()).group(1))
+    defined = re.search(r"#define CUDA_VERSION (\d+)", (HEADERS / "cuda.h").read_text())
+    assert defined is not None, "cuda.h defines no CUDA_VERSION"
+    version = int(defined.group(1))
     return {(b, int(v), int(bool(pt))): _arity(" ".join(a.split())) for b, v, pt, a in found}, version
 
 
