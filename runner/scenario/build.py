@@ -96,11 +96,13 @@ def _convert(hint: Any, value: Any, path: PathKey, doc: Document) -> Any:
     if hint is str or hint is bool or hint is int:
         return value  # the schema already checked the type
     origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):  # `X | None`
+    if origin in (types.UnionType, typing.Union):  # `X | None`, or plain values (`int | str`)
         if value is None:
             return None
-        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(inner, value, path, doc)
+        arms = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(arms) > 1:
+            return value  # the schema already checked it is one of them
+        return _convert(arms[0], value, path, doc)
     if origin is tuple:
         item = typing.get_args(hint)[0]
         return tuple(_convert(item, v, (*path, i), doc) for i, v in enumerate(value))

@@ -212,6 +212,17 @@ def check_fault(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
                        ("fault", "probability"))
 
 
+def check_gpus(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
+    """An index no embedded node has would hit nothing there (a real cluster may have more)."""
+    if scenario.settings.cluster is m.ClusterChoice.KUBE:
+        return
+    most = max((n.gpus for n in scenario.settings.sim.nodes), default=0)
+    for i, gpu in enumerate(scenario.fault.gpus):
+        if isinstance(gpu, int) and gpu >= most:
+            yield _problem(doc, "CH040", f"fault.gpus names GPU {gpu}, but the embedded cluster's "
+                           f"nodes have {most} GPU(s) (indexes 0..{most - 1})", ("fault", "gpus", i))
+
+
 def check_manifests(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     if not scenario.path:
         return
@@ -224,7 +235,7 @@ def check_manifests(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 
 CHECKS: tuple[Check, ...] = (check_xids, check_order, check_scope, check_cleanup, check_durations,
                              check_names, check_workload, check_guardrails, check_steps, check_pin,
-                             check_fault, check_manifests)
+                             check_fault, check_gpus, check_manifests)
 
 
 def run_checks(scenario: m.Scenario, doc: Document) -> list[Problem]:

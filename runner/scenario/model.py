@@ -185,6 +185,9 @@ class Fault:
     after_calls: int = 0  # eligible calls that still succeed after arming
     apis: tuple[ApiClass, ...] = ()  # API classes that fail (empty: all)
     log_limit: int = DEFAULT_LOG_LIMIT  # first N injections per process logged as `[XID n SIM] ...`
+    # The GPUs of the node the fault hits (indexes as nvidia-smi numbers them, or GPU UUIDs); empty:
+    # every GPU. Only processes using one of them fail; the rest keep serving until remediation.
+    gpus: tuple[int | str, ...] = ()
 
     @property
     def entry(self) -> xid_catalogue.Xid | None:
@@ -212,6 +215,7 @@ class SimNode:
     count: int = 3
     gpus: int = 1
     product: str = "NVIDIA-H100-80GB-HBM3"
+    labels: Mapping[str, str] = field(default_factory=frozen_map)  # on each node (e.g. a pool)
 
 
 @dataclass(frozen=True)

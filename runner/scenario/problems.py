@@ -91,6 +91,8 @@ CODES: dict[str, Code] = _codes(
     Code("CH038", WARN, "fault can never fire", "probability 0 injects nothing; raise fault.probability"),
     Code("CH039", WARN, "waiting on the fault before it is armed",
          "with fault.mode toggle nothing fails before `- toggle: {enabled: true}`; move the step after it"),
+    Code("CH040", WARN, "GPU index beyond the embedded cluster's nodes",
+         "settings.sim.nodes[].gpus says how many GPUs each embedded node has; name one of those"),
 )
 
 

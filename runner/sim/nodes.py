@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import Conflict, NotFound
@@ -155,6 +155,7 @@ class NodeGroup:
     count: int = 3
     gpus: int = 8
     product: str = DEFAULT_PRODUCT
+    labels: Mapping[str, str] = field(default_factory=dict)  # e.g. a pool the workload prefers
 
 
 def node_dir(root: Path, node: str) -> Path:
@@ -205,6 +206,7 @@ def add_nodes(store: Store, root: Path, groups: Iterable[NodeGroup]) -> list[str
             obj = node_object(name, group.gpus, index)
             labels, annotations = gpu_identity(name, group.gpus, group.product)
             obj["metadata"]["labels"].update(labels)
+            obj["metadata"]["labels"].update(group.labels)
             obj["metadata"].setdefault("annotations", {}).update(annotations)
             try:
                 store.create(NODES, obj)

@@ -86,7 +86,8 @@ def apply(store: Store, docs: Sequence[tuple[str, Obj]], default_namespace: str 
 def seed(cluster: SimCluster, sim: SimSettings, base_dir: Path) -> list[str]:
     """Create the topology's nodes and apply its manifests; returns the node names."""
     names = add_nodes(cluster.store, cluster.root,
-                      [NodeGroup(count=n.count, gpus=n.gpus, product=n.product) for n in sim.nodes])
+                      [NodeGroup(count=n.count, gpus=n.gpus, product=n.product, labels=dict(n.labels))
+                       for n in sim.nodes])
     paths = [Path(m) if Path(m).is_absolute() else Path(base_dir) / m for m in sim.manifests]
     apply(cluster.store, load_manifests(paths))
     return names

@@ -179,11 +179,18 @@ class AssertRescheduleImpl:
                    "ready_elsewhere": seen.recovered, "armed_to_first_crash_s": since(seen.first_crash),
                    "armed_to_cordon_s": since(seen.cordoned),
                    "armed_to_ready_elsewhere_s": since(seen.recovered)}
+        # the pods that ran on the node when it was armed: those that crashed (the fault hit their
+        # GPU) and those that left without crashing (drained: with one GPU of eight faulty, most)
+        was_there = sorted(p for p, n in ctx.state.placements_before.items() if n == node)
+        crashed = [p for p in was_there if ctx.state.crashes_marked.get(p, 0) > 0]
+        drained = [p for p in was_there if p not in crashed and after.get(p) != node]
         return (
             Evidence("placement", f"before: {len(ctx.state.placements_before)} pod(s); after: "
-                     f"{len(after)} pod(s), {sum(1 for n in after.values() if n == node)} on {node}",
+                     f"{len(after)} pod(s), {sum(1 for n in after.values() if n == node)} on {node}; of "
+                     f"{len(was_there)} on {node}, {len(crashed)} crashed and {len(drained)} drained",
                      {"before": dict(ctx.state.placements_before), "after": after,
-                      "pods": pod_summaries(pods), "restarts": dict(seen.restarts)}),
+                      "pods": pod_summaries(pods), "restarts": dict(seen.restarts),
+                      "crashed": crashed, "drained": drained}),
             Evidence("log", f"{len(seen.xid_lines)} XID line(s) from crashed pods",
                      {"lines": seen.xid_lines}),
             Evidence("timing", "fault armed → first crash → node cordoned → Ready elsewhere", timings),

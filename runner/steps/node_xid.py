@@ -10,7 +10,8 @@ the helper pod is journaled (DeleteObject).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from runner import xid as catalogue
 from runner.cluster.protocol import ObjectRef
@@ -20,15 +21,31 @@ from runner.kernel.undo import DeleteObject
 from runner.scenario.model import NodeXidStep, Scenario, StepKind
 from runner.steps.common import emit, node_ref, safe_name
 from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
+from runner.workload.views import node_gpus
 
-PCI = "0000:3b:00"
+PCI = "0000:3b:00"  # when the node does not say which GPU is where (a real node)
 KMSG_ENV = "CHAOS_KMSG_LINE"  # the line, handed to the helper pod as a value (no shell quoting)
 
 
-def kmsg_line(xid: int, message: str = "") -> str:
+def nvrm_pci(bus_id: str) -> str:
+    """`00000000:3B:00.0` (nvidia-smi, the device plugin) -> `0000:3b:00` (how NVRM lines name it)."""
+    domain, _, rest = bus_id.partition(":")
+    bus, _, device = rest.partition(":")
+    return f"{domain[-4:]}:{bus}:{device.partition('.')[0]}".lower() if bus and device else PCI
+
+
+def faulty_pci(node: Mapping[str, Any], gpus: Sequence[int | str]) -> str:
+    """The NVRM PCI address of the faulty GPU: the first of `fault.gpus` the node lists."""
+    for gpu in node_gpus(node):
+        if not gpus or gpu.index in gpus or gpu.uuid.lower() in {str(g).lower() for g in gpus}:
+            return nvrm_pci(gpu.pci_bus_id)
+    return PCI
+
+
+def kmsg_line(xid: int, message: str = "", pci: str = PCI) -> str:
     entry = catalogue.lookup(xid)
     text = message or (entry.title if entry else "simulated by chaos")
-    return f"NVRM: Xid (PCI:{PCI}): {xid}, pid=0, name=chaos, {text}".replace("\n", " ")
+    return f"NVRM: Xid (PCI:{pci}): {xid}, pid=0, name=chaos, {text}".replace("\n", " ")
 
 
 class NodeXidImpl:
@@ -49,7 +66,8 @@ class NodeXidImpl:
                             "steps are allowed for this run (--allow-privileged)")
         node = ctx.state.resolve_node(step.node)
         xid = step.xid if step.xid is not None else ctx.scenario.fault.xid
-        line = kmsg_line(xid, step.message)
+        line = kmsg_line(xid, step.message, faulty_pci(ctx.cluster.get(node_ref(node)),
+                                                      ctx.scenario.fault.gpus))
         namespace = ctx.scenario.target.namespace
         name = safe_name("chaos", "kmsg", ctx.run_id, node)
         ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace, name)))

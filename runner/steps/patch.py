@@ -75,7 +75,8 @@ def fault_env(fault: Fault, *, armed: bool, toggle_file: str) -> dict[str, str]:
         probability=fault.probability if fault.probability != 1.0 else None,
         after_calls=fault.after_calls or None,
         apis=[shimwire.SCENARIO_API_CLASSES[a.value] for a in fault.apis],
-        log_limit=fault.log_limit if fault.log_limit != shimwire.DEFAULT_LOG_LIMIT else None)
+        log_limit=fault.log_limit if fault.log_limit != shimwire.DEFAULT_LOG_LIMIT else None,
+        gpus=fault.gpus)
 
 
 def configmap_name(run_id: str) -> str:

@@ -14,8 +14,9 @@ rollback, so a renewal never re-arms a disarmed node. It records placements befo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from runner.cluster.protocol import Cluster, ObjectRef
 from runner.errors import ChaosError, NotFound, StepError
@@ -44,7 +45,7 @@ from runner.steps.common import (
 )
 from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
 from runner.workload.targets import ready_pods_by_node
-from runner.workload.views import pod_view
+from runner.workload.views import node_gpus, pod_view
 
 MOUNT = "/host-fault"
 HELPER_TIMEOUT_S = 120.0
@@ -73,6 +74,15 @@ def write_node_toggle(cluster: Cluster, clock: Clock, *, node: str, namespace: s
                                write_command(), image=image, mounts=(HostMount(toggle_dir, MOUNT),),
                                env={CONTENT_ENV: content})
     return run_helper(cluster, clock, manifest, deadline=deadline).log
+
+
+def gpu_uuids(node: Mapping[str, Any], gpus: Sequence[int | str]) -> tuple[str, ...]:
+    """`fault.gpus` as the shim can match them in any container: node indexes become the UUIDs the
+    node lists (a container sees its GPUs by UUID, so it cannot tell which node index is its own).
+    A node that lists no GPUs (a real one) keeps the indexes; the shim then treats a process it
+    cannot place as hit, which fails more, never less."""
+    by_index = {g.index: g.uuid for g in node_gpus(node)}
+    return tuple(by_index.get(g, str(g)) if isinstance(g, int) else str(g) for g in gpus)
 
 
 def _follow_auto_target(step: ToggleStep, ctx: StepContext) -> None:
@@ -146,8 +156,8 @@ class ToggleImpl:
     def plan(self, step: ToggleStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         node = state.resolve_node(step.node)
         xid = step.xid if step.xid is not None else scenario.fault.xid
-        content = (render_toggle(True, xid, 0).replace("expires=0", "expires=<now + fault_expiry, renewed>")
-                   if step.enabled else render_toggle(False))
+        content = (render_toggle(True, xid, 0, gpus=scenario.fault.gpus).replace(
+            "expires=0", "expires=<now + fault_expiry, renewed>") if step.enabled else render_toggle(False))
         how = "helper pod" if step.method is ToggleMethod.HELPER_POD else "exec in a target pod"
         return [PlannedChange(f"node {node}", f"write toggle file ({how})",
                               {"path": f"{default_toggle_dir(scenario)}/{TOGGLE_FILE_NAME}",
@@ -189,25 +199,29 @@ class ToggleImpl:
         expiry = scenario.settings.fault_expiry.seconds
         pods = pods_before_arming(ctx)
         placements = {pod_view(p).name: pod_view(p).node for p in pods}
-        ctx.state.placements_before.update(placements)
+        ctx.state.placements_before = dict(placements)  # "before the fault" is now
         evidence = [Evidence("placement", f"{len(pods)} target pod(s) before arming",
                              {"pods": pod_summaries(pods), "placements": placements})]
         ctx.record_undo(DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
-        log = self._write(step, ctx, node, render_toggle(True, xid, int(ctx.clock.time() + expiry)),
-                          "toggle")
+        gpus = gpu_uuids(ctx.cluster.get(node_ref(node)), scenario.fault.gpus)
+        log = self._write(step, ctx, node, render_toggle(True, xid, int(ctx.clock.time() + expiry),
+                                                         gpus=gpus), "toggle")
         ctx.state.armed_nodes[node] = ctx.clock.time()
-        ctx.timeline("fault-armed", f"XID {xid}", node=node)
+        on = f" on GPU {', '.join(map(str, scenario.fault.gpus))}" if gpus else ""
+        ctx.timeline("fault-armed", f"XID {xid}{on}", node=node)
         emit(ctx, node_ref(node), "ChaosFaultArmed", f"CUDA fault injection armed (XID {xid})",
              warning=True)
         ctx.progress(f"armed node {node}", pods=pod_summaries(pods))
         evidence.append(Evidence("note", f"toggle file on {node}: {log.strip()[:80]}",
-                                 {"node": node, "file": log}))
+                                 {"node": node, "file": log, "gpus": list(scenario.fault.gpus),
+                                  "gpus_as_written": list(gpus)}))
         if step.method is ToggleMethod.HELPER_POD and expiry > 0:
-            self._start_renewer(ctx, node, xid, expiry)
-        return StepOutcome(StepStatus.PASSED, f"armed node {node} (XID {xid})", tuple(evidence),
-                           (f"armed {node}",))
+            self._start_renewer(ctx, node, xid, expiry, gpus)
+        return StepOutcome(StepStatus.PASSED, f"armed node {node}{on} (XID {xid})", tuple(evidence),
+                           (f"armed {node}{on}",))
 
-    def _start_renewer(self, ctx: StepContext, node: str, xid: int, expiry: float) -> None:
+    def _start_renewer(self, ctx: StepContext, node: str, xid: int, expiry: float,
+                       gpus: tuple[str, ...]) -> None:
         """Re-write the expiry every `expiry/3` on the run's clock until the engine stops it."""
         namespace = ctx.scenario.target.namespace
         ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace,
@@ -218,7 +232,7 @@ class ToggleImpl:
         def renew() -> None:
             write_node_toggle(cluster, clock, node=node, namespace=namespace, run_id=run_id,
                               toggle_dir=toggle_dir,
-                              content=render_toggle(True, xid, int(clock.time() + expiry)),
+                              content=render_toggle(True, xid, int(clock.time() + expiry), gpus=gpus),
                               image=self.image, role="renew",
                               deadline=clock.monotonic() + min(expiry / 3, HELPER_TIMEOUT_S))
 

@@ -10,6 +10,7 @@ Readiness is defined here and only here: a pod is ready when Running, Ready and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -154,6 +155,27 @@ def node_view(obj: Mapping[str, Any]) -> NodeView:
         name=str(meta.get("name", "")), unschedulable=bool((obj.get("spec") or {}).get("unschedulable")),
         ready=node_is_ready(obj), conditions=MappingProxyType(conditions),
         labels=_frozen(meta.get("labels")), annotations=_frozen(meta.get("annotations")), gpus=count)
+
+
+GPUS_ANNOTATION = "chaos.dev/gpus"  # [{index, uuid, pci_bus_id}]: how the embedded cluster lists GPUs
+
+
+@dataclass(frozen=True)
+class GpuView:
+    index: int  # as nvidia-smi numbers the node's GPUs
+    uuid: str
+    pci_bus_id: str  # 00000000:3B:00.0
+
+
+def node_gpus(node: Mapping[str, Any]) -> list[GpuView]:
+    """The node's GPUs where it lists them (the embedded cluster's `chaos.dev/gpus`); [] when it
+    does not (a real node: GPU Feature Discovery publishes counts, not identities)."""
+    raw = ((node.get("metadata") or {}).get("annotations") or {}).get(GPUS_ANNOTATION)
+    try:
+        items = json.loads(raw) if raw else []
+        return [GpuView(int(g["index"]), str(g["uuid"]), str(g["pci_bus_id"])) for g in items]
+    except (ValueError, TypeError, KeyError):
+        return []
 
 
 def field_value(obj: Mapping[str, Any], dotted: str) -> str | None:

@@ -55,10 +55,41 @@ def test_bundled_scenario_passes_with_the_xids_outcome(chaos: Chaos, tmp_path: P
     else:
         assert "node-cordoned" not in kinds  # a process-scoped fault leaves the node alone
         assert any(s["kind"] == "assert" and s["status"] == "passed" for s in report["steps"])
+    if name == "xid79-one-gpu.yaml":
+        one_gpu_of_four_fell_off(report)
+    if name == "xid94-one-gpu.yaml":
+        only_that_gpus_worker_restarted(report)
     for name_ in ("junit.xml", "summary.md", "report.html"):
         assert (tmp_path / "run" / name_).stat().st_size > 0
     suite = ET.parse(tmp_path / "run" / "junit.xml").getroot()
     assert suite.find(".//failure") is None
+
+
+def evidence(report: dict, step_kind: str, kind: str) -> list[dict]:
+    return [e for s in report["steps"] if s["kind"] == step_kind for e in s["evidence"] if e["kind"] == kind]
+
+
+def one_gpu_of_four_fell_off(report: dict) -> None:
+    """XID 79 on GPU 2: only the worker holding it crashed; the other three on the node were drained
+    without a crash, and all eight are Ready elsewhere."""
+    (placement,) = [e for e in evidence(report, "assert-reschedule", "placement") if "crashed" in e["data"]]
+    assert len(placement["data"]["crashed"]) == 1, placement
+    assert len(placement["data"]["drained"]) == 3, placement
+    crashed = {e["pod"] for e in report["timeline"] if e["kind"] == "pod-crash"}
+    assert crashed == set(placement["data"]["crashed"])
+    toggle = next(e for e in evidence(report, "toggle", "note") if "gpus" in e["data"])
+    assert toggle["data"]["gpus"] == [2]
+    assert toggle["data"]["gpus_as_written"][0].startswith("GPU-")  # the node's index 2, by UUID
+
+
+def only_that_gpus_worker_restarted(report: dict) -> None:
+    """XID 94 on GPU 2: one worker restarted in place; the node was not cordoned; every other worker
+    (on that node too) has restart count 0."""
+    (seen,) = [e for s in report["steps"] if s["name"] == "recovered-in-place" for e in s["evidence"]]
+    restarts = sorted(p["restarts"] for p in seen["data"]["pods"])
+    assert restarts == [0] * 7 + [1], seen["data"]["pods"]
+    node = report["fault"]["node"]
+    assert sum(1 for p in seen["data"]["pods"] if p["node"] == node) == 4
 
 
 def test_a_workload_that_cannot_recover_fails_and_rolls_back(chaos: Chaos, tmp_path: Path) -> None:

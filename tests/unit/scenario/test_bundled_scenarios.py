@@ -17,11 +17,12 @@ REPO = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 NODE_SCOPED = ["xid79", "xid48", "xid95", "xid74"]
 PROCESS_SCOPED = ["xid94", "xid43"]
+ONE_GPU = ["xid79-one-gpu", "xid94-one-gpu"]  # nodes of 4 GPUs, the fault on one of them
 
 
 def test_expected_files_exist() -> None:
     names = {p.stem for p in SCENARIOS}
-    assert names == {*NODE_SCOPED, *PROCESS_SCOPED, "dynamo-xid79"}
+    assert names == {*NODE_SCOPED, *PROCESS_SCOPED, *ONE_GPU, "dynamo-xid79"}
 
 
 def test_cli_validates_the_directory_cleanly(chaos: Callable[..., subprocess.CompletedProcess[str]]) -> None:
@@ -37,7 +38,12 @@ def test_scenario_header_and_sim(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.metadata.description
     assert scenario.settings.cluster is None  # runnable on sim or a real cluster alike
-    assert scenario.settings.sim.nodes == (m.SimNode(count=3, gpus=1),)
+    if path.stem in ONE_GPU:
+        assert [(n.count, n.gpus, dict(n.labels)) for n in scenario.settings.sim.nodes] == [
+            (2, 4, {"pool": "serving"}), (1, 4, {"pool": "spare"})]
+        assert scenario.fault.gpus == (2,)
+    else:
+        assert scenario.settings.sim.nodes == (m.SimNode(count=3, gpus=1),)
     assert 0 < scenario.settings.sim.time_scale < 1
     assert scenario.settings.timeout.seconds <= 15 * 60
     for manifest in scenario.settings.sim.manifests:
@@ -48,7 +54,7 @@ def kinds(scenario: m.Scenario) -> list[str]:
     return [s.kind.value for s in scenario.steps]
 
 
-@pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79"])
+@pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79", "xid79-one-gpu"])
 def test_node_scoped_story(name: str) -> None:
     scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml")
     entry = scenario.fault.entry

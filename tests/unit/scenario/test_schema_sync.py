@@ -141,7 +141,7 @@ def schema_default_of(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: schema_default_of(v) for k, v in dataclasses.asdict(value).items()}
+        return {f.name: schema_default_of(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
 
 
