@@ -17,6 +17,8 @@ The CHAOS_* variables, the whole list (README "Settings"):
 | CHAOS_TIMEOUT       | settings.timeout         | `20m`     |
 | CHAOS_ROLLBACK      | settings.rollback        | `always`  |
 | CHAOS_FAULT_EXPIRY  | settings.fault-expiry    | `3m`      |
+| CHAOS_ROLLBACK_TIMEOUT | settings.rollback-timeout | `5m`   |
+| CHAOS_STATE_NAMESPACE | settings.state-namespace | `chaos` |
 
 Any other CHAOS_* variable is ignored (and `chaos run` says so once), so a typo cannot silently
 look like a setting that took effect.
@@ -25,6 +27,7 @@ look like a setting that took effect.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +85,13 @@ def _duration(name: str, text: str) -> Duration:
         raise ScenarioError(f"{name}={text!r}: {exc}", code="ENV001", field=name) from None
 
 
+def _namespace(name: str, text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", text) or len(text) > 63:
+        raise ScenarioError(f"{name}={text!r} is not a namespace name (lower-case letters, digits "
+                            "and '-', at most 63)", code="ENV001", field=name)
+    return text
+
+
 def _choice(name: str, text: str, enum: type[ClusterChoice] | type[RollbackPolicy]) -> str:
     allowed = [e.value for e in enum]
     if text not in allowed:
@@ -96,6 +106,8 @@ _SETTINGS_ENV: Mapping[str, Callable[[Settings, str, str], Settings]] = MappingP
     "CHAOS_ROLLBACK": lambda s, n, v: dataclasses.replace(
         s, rollback=RollbackPolicy(_choice(n, v, RollbackPolicy))),
     "CHAOS_FAULT_EXPIRY": lambda s, n, v: dataclasses.replace(s, fault_expiry=_duration(n, v)),
+    "CHAOS_ROLLBACK_TIMEOUT": lambda s, n, v: dataclasses.replace(s, rollback_timeout=_duration(n, v)),
+    "CHAOS_STATE_NAMESPACE": lambda s, n, v: dataclasses.replace(s, state_namespace=_namespace(n, v)),
 })
 RUN_ENV = ("CHAOS_CLUSTER", "CHAOS_CONTEXT", "CHAOS_REPORTS_DIR")
 ENV_VARS: tuple[str, ...] = (*RUN_ENV, *_SETTINGS_ENV)

@@ -153,8 +153,11 @@ class _Context:
         self.gate = run.gate
         self.state = run.state
 
-    def record_undo(self, action: UndoAction) -> None:
-        self._run.record_undo(action, self._step.name)
+    def record_undo(self, action: UndoAction) -> int:
+        return self._run.record_undo(action, self._step.name)
+
+    def record_applied(self, recorded: int, action: UndoAction) -> None:
+        self._run.record_applied(recorded, action)
 
     def progress(self, message: str, **data: JsonValue) -> None:
         self._run.listener.step_progress(self._step, message, dict(data))
@@ -196,14 +199,22 @@ class Executor:
 
     # --- used by step contexts ------------------------------------------------------------------
 
-    def record_undo(self, action: UndoAction, step: str) -> None:
+    def record_undo(self, action: UndoAction, step: str) -> int:
         journal = self._journal()
         with self.gate.critical():
             try:
-                journal.record_undo(action, step)
+                return journal.record_undo(action, step)
             except JournalError as exc:
                 self._journal_failed = str(exc)
                 raise
+
+    def record_applied(self, seq: int, action: UndoAction) -> None:
+        journal = self._journal()
+        with self.gate.critical():
+            try:
+                journal.record_applied(seq, action)
+            except JournalError as exc:  # the first undo still stands: less precise, still safe
+                log.warning("could not journal how %s landed: %s", action.describe(), exc)
 
     def mark(self, kind: str, message: str = "", *, node: str = "", pod: str = "",
              step: str = "") -> None:
@@ -297,7 +308,7 @@ class Executor:
 
     def _start(self) -> None:
         self._prepare_run_dir()
-        mirror = Mirror(self.cluster, self.run_id, self.scenario.target.namespace)
+        mirror = Mirror(self.cluster, self.run_id, self.scenario.settings.state_namespace)
         self.journal = Journal(self.run_dir / JOURNAL_FILE, self.run_id, self.clock,
                                self.steps.undo_kinds, mirror)
         self._started_at = self.clock.time()
@@ -306,6 +317,7 @@ class Executor:
         self.journal.run_start(scenario_path=self.options.scenario_path or self.scenario.path,
                                scenario=self.scenario.metadata.name,
                                namespace=self.scenario.target.namespace,
+                               state_namespace=self.scenario.settings.state_namespace,
                                cluster=self.cluster.description, run_dir=str(self.run_dir),
                                tool_version=self.options.tool_version)
 

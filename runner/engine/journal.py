@@ -29,6 +29,11 @@ from runner.kernel.step import JsonValue
 from runner.kernel.undo import UndoAction, UndoKinds
 
 JOURNAL_FILE = "journal.jsonl"
+# The journal's format, in its run-start entry. 1: no `format` field (the copy lives in the target
+# namespace, undo restores whole subtrees); 2: copies in the state namespace, undo only what is
+# still ours (`applied` entries). A newer chaos reads every older format; an unknown newer one is
+# refused (it may hold undo kinds this version cannot apply).
+JOURNAL_FORMAT = 2
 MIRROR_PREFIX = "chaos-journal-"
 MIRROR_KEY = "journal.jsonl"
 
@@ -77,7 +82,18 @@ class JournalContents:
 
     @property
     def namespace(self) -> str:
+        """The target namespace (where the run changed things)."""
         return str(self.start.get("namespace", ""))
+
+    @property
+    def state_namespace(self) -> str:
+        """Where the cluster copy lives (format 1 kept it in the target namespace)."""
+        return str(self.start.get("state_namespace") or self.namespace)
+
+    @property
+    def format(self) -> int:
+        value = self.start.get("format", 1)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
     @property
     def ended(self) -> dict[str, Any] | None:
@@ -87,10 +103,11 @@ class JournalContents:
     def recorded(self) -> list[PendingUndo]:
         """Every recorded undo, in journal order; InputError when an entry cannot be decoded."""
         out = []
+        applied = {e.get("undo_seq"): e.get("action") for e in self.entries if e.get("type") == "applied"}
         for e in self.entries:
             if e.get("type") != "undo":
                 continue
-            action = e.get("action")
+            action = applied.get(e.get("seq"), e.get("action"))
             try:
                 if not isinstance(action, dict):
                     raise ValueError("its action is not an object")
@@ -132,6 +149,9 @@ def parse_journal(text: str, kinds: UndoKinds, source: str = "journal") -> Journ
         if is_last and not complete_last:
             contents.warnings.append(f"{source}: the last line has no newline (killed mid-write?)")
         contents.entries.append(entry)
+    if contents.start and not 1 <= contents.format <= JOURNAL_FORMAT:
+        raise InputError(f"{source} is a journal of format {contents.start.get('format')!r}; this "
+                         f"chaos reads formats 1 to {JOURNAL_FORMAT}: recover it with a newer chaos")
     return contents
 
 
@@ -281,11 +301,15 @@ class Journal:
         return seq
 
     def run_start(self, **fields: JsonValue) -> int:
-        return self.append("run-start", mirror_required=False, **fields)
+        return self.append("run-start", mirror_required=False, format=JOURNAL_FORMAT, **fields)
 
     def record_undo(self, action: UndoAction, step: str) -> int:
         """Journal an undo BEFORE its change; JournalError means: do not make the change."""
         return self.append("undo", step=step, action=action.to_json(), describe=action.describe())
+
+    def record_applied(self, seq: int, action: UndoAction) -> int:
+        """The undo of entry `seq`, refined after its change landed (what is the run's now)."""
+        return self.append("applied", undo_seq=seq, action=action.to_json(), describe=action.describe())
 
     def undone(self, seq: int, ok: bool = True, message: str = "") -> int:
         """Mark an undo done (a failed mirror write here does not stop the rollback)."""

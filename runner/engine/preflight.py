@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.cluster.protocol import Cluster
-from runner.errors import PreflightError, StepError
+from runner.cluster.protocol import Cluster, ObjectRef
+from runner.errors import NotFound, PreflightError, StepError
 from runner.scenario.model import (
     TARGET_NODE,
     Guardrails,
@@ -55,6 +55,18 @@ def check_namespace(namespace: str, guardrails: Guardrails) -> None:
                              "are denied unless listed in guardrails.allow_namespaces)")
 
 
+def check_state_namespace(cluster: Cluster, namespace: str) -> None:
+    """Journals' cluster copies and the runs' Leases live there; without it a run could neither
+    be recovered from another machine nor keep a second run off its target."""
+    try:
+        cluster.get(ObjectRef("v1", "Namespace", None, namespace))
+    except NotFound:
+        raise PreflightError(
+            f"the state namespace {namespace} does not exist: chaos keeps journals and the runs' "
+            f"Leases there. Create it with `kubectl apply -f deploy/rbac.yaml` (or `kubectl create "
+            f"namespace {namespace}`), or set settings.state-namespace") from None
+
+
 def affected_nodes(scenario: Scenario, target_node: str) -> tuple[str, ...]:
     """Nodes the steps would touch: the target node plus any node a node-changing step names."""
     nodes = {target_node}
@@ -71,6 +83,7 @@ def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False) -> Pre
     target = scenario.target
     guard = scenario.settings.guardrails
     check_namespace(target.namespace, guard)
+    check_state_namespace(cluster, scenario.settings.state_namespace)
     workload = read_workload(cluster, target)
     selector = selector_of(workload, target)
     pods = target_pods(cluster, target, selector)

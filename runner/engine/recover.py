@@ -25,7 +25,7 @@ from runner.engine.journal import (
     read_journal,
 )
 from runner.engine.result import UndoOutcome
-from runner.engine.rollback import leftovers, undo_pending
+from runner.engine.rollback import NOTHING_LEFT, leftovers, undo_pending
 from runner.errors import InputError, NotFound
 from runner.kernel.clock import Clock, SystemClock
 from runner.kernel.labels import run_selector
@@ -47,12 +47,13 @@ class RecoveredRun:
 
     @property
     def changed(self) -> bool:
-        return bool(self.undone)
+        """Did recovering it change anything in the cluster?"""
+        return any(u.ok and u.message != NOTHING_LEFT for u in self.undone)
 
     def summary(self) -> str:
-        if not self.undone and self.complete:
+        if not self.changed and self.complete:
             return f"run {self.run_id}: nothing to recover (already clean); nothing changed"
-        done = sum(1 for u in self.undone if u.ok)
+        done = sum(1 for u in self.undone if u.ok and u.message != NOTHING_LEFT)
         state = "clean" if self.complete else f"{len(self.leftovers)} still changed"
         return f"run {self.run_id}: undid {done} change(s) from {self.source}; {state}"
 
@@ -76,8 +77,9 @@ class RecoverResult:
         for run in self.runs:
             out.append(run.summary())
             out.extend(f"  warning: {w}" for w in run.warnings)
-            out.extend(f"  undid: {u.description}" if u.ok else
-                       f"  FAILED: {u.description}: {u.message}" for u in run.undone)
+            out.extend(f"  undid: {u.description}" if u.ok and u.message != NOTHING_LEFT else
+                       f"  already undone: {u.description}" if u.ok else
+                       f"  NOT UNDONE: {u.description}: {u.message}" for u in run.undone)
             out.extend(f"  still changed: {item}" for item in run.leftovers)
         return out
 
@@ -97,11 +99,17 @@ def cluster_journals(cluster: Cluster, *, run_id: str | None = None,
     return sorted(out)
 
 
+DEFAULT_STATE_NAMESPACE = "chaos-system"
+
+
 def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
             run_id: str | None = None, all_runs: bool = False, namespace: str | None = None,
             clock: Clock | None = None) -> RecoverResult:
     """Recover one run (from RUN_DIR, or by --run ID from the cluster copy) or all of them.
-    `kinds` decodes the journals' undo actions (the step table's undo kinds)."""
+    `kinds` decodes the journals' undo actions (the step table's undo kinds); `namespace` is the
+    state namespace the cluster copies live in (default chaos-system; a RUN_DIR's journal names
+    its own). With `all_runs`, each run is recovered on its own: a copy that cannot be read is
+    reported and skipped, the others are still recovered."""
     clock = clock or SystemClock()
     if run_dir is not None:
         path = run_dir if run_dir.is_file() else run_dir / JOURNAL_FILE
@@ -115,25 +123,32 @@ def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
                              "to recover from it")
         if run_id and contents.run_id != run_id:
             raise InputError(f"{path} is the journal of run {contents.run_id}, not {run_id}")
-        ns = namespace or contents.namespace
-        mirror = _existing_mirror(cluster, contents.run_id, ns)
+        mirror = _existing_mirror(cluster, contents.run_id, namespace or contents.state_namespace)
         journal = Journal.resume(contents, path, clock, mirror)
-        return RecoverResult((_recover_one(cluster, clock, contents, journal, ns, f"journal {path}"),))
+        return RecoverResult((_recover_one(cluster, clock, contents, journal, f"journal {path}"),))
     if not (run_id or all_runs):
         raise InputError("say which run to recover: a RUN_DIR, --run ID, or --all")
     runs = []
-    found = cluster_journals(cluster, run_id=None if all_runs else run_id, namespace=namespace)
+    state = namespace or DEFAULT_STATE_NAMESPACE
+    found = cluster_journals(cluster, run_id=None if all_runs else run_id, namespace=state)
     if run_id and not all_runs and not found:
-        where = f"namespace {namespace}" if namespace else "any namespace"
-        raise InputError(f"no journal of run {run_id} in {where} of this cluster (its copy is the "
-                         f"ConfigMap {MIRROR_PREFIX}{run_id}); a run that ended clean deletes it")
+        raise InputError(f"no journal of run {run_id} in namespace {state} of this cluster (its copy "
+                         f"is the ConfigMap {MIRROR_PREFIX}{run_id}); a run that ended clean deletes it")
     for rid, ns, text in found:
-        contents = parse_journal(text, kinds, f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}")
+        source = f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}"
+        try:
+            contents = parse_journal(text, kinds, source)
+            contents.recorded()
+        except InputError as exc:
+            if not all_runs:
+                raise
+            runs.append(RecoveredRun(rid, ns, source, leftovers=(
+                f"its journal cannot be read, so whatever it changed may still be changed: {exc}",)))
+            continue
         mirror = Mirror(cluster, rid, ns)
         mirror.exists = True
         journal = Journal.resume(contents, None, clock, mirror, text=text)
-        runs.append(_recover_one(cluster, clock, contents, journal, ns,
-                                 f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}"))
+        runs.append(_recover_one(cluster, clock, contents, journal, source))
     return RecoverResult(tuple(runs))
 
 
@@ -150,13 +165,28 @@ def _existing_mirror(cluster: Cluster, run_id: str, namespace: str) -> Mirror | 
 
 
 def _recover_one(cluster: Cluster, clock: Clock, contents: JournalContents, journal: Journal,
-                 namespace: str, source: str) -> RecoveredRun:
+                 source: str) -> RecoveredRun:
     run_id = contents.run_id
+    namespace = contents.namespace  # the target namespace: where its labelled leftovers would be
     try:
         pending = contents.pending()
     except (KeyError, TypeError, ValueError) as exc:  # a journal from another version, or edited
         raise InputError(f"cannot read the journal of run {run_id} ({source}): {exc}") from exc
-    outcomes = undo_pending(cluster, clock, journal, pending)
+    outcomes: list[UndoOutcome] = []
+    if pending and journal.mirror is not None and not journal.mirror.exists:
+        # A local journal with undos left, and no cluster copy: the copy is written before the
+        # first change and deleted only by a complete rollback or recovery, so someone finished
+        # this run elsewhere. Undo only what verifiably remains; the rest is already undone (a
+        # node is not disarmed again: that would start a helper pod for nothing).
+        remaining = []
+        for item in pending:
+            if item.action.verify(cluster):
+                remaining.append(item)
+            else:
+                journal.undone(item.seq, message="already undone elsewhere")
+                outcomes.append(UndoOutcome(item.action.describe(), True, NOTHING_LEFT))
+        pending = remaining
+    outcomes += undo_pending(cluster, clock, journal, pending)
     left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
     left += leftovers(cluster, contents.recorded(), run_id, namespace)
     if outcomes or journal.repaired:

@@ -17,8 +17,10 @@ from runner.engine.journal import Journal, PendingUndo, mirror_name
 from runner.engine.result import UndoOutcome
 from runner.kernel.clock import Clock
 from runner.kernel.labels import run_selector
+from runner.kernel.undo import UndoConflict
 
 log = logging.getLogger("chaos.engine")
+NOTHING_LEFT = "nothing of the run's was left there"  # an undo that found nothing to undo
 
 # Kinds a run may create (labelled with its run id); the undo actions' own refs are added.
 LABELLED_KINDS: tuple[tuple[str, str], ...] = (("v1", "ConfigMap"), ("v1", "Pod"))
@@ -32,11 +34,13 @@ def undo_pending(cluster: Cluster, clock: Clock, journal: Journal | None,
     for item in sorted(pending, key=lambda p: p.seq, reverse=True):
         description = item.action.describe()
         try:
-            item.action.apply(cluster, clock)
+            changed = item.action.apply(cluster, clock)
+        except UndoConflict as exc:  # someone changed it since: reported, never overwritten
+            outcome = UndoOutcome(description, False, str(exc))
         except Exception as exc:  # noqa: BLE001 - an undo that fails must not stop the others
             outcome = UndoOutcome(description, False, f"{type(exc).__name__}: {exc}")
         else:
-            outcome = UndoOutcome(description, True)
+            outcome = UndoOutcome(description, True, "" if changed is not False else NOTHING_LEFT)
             if journal is not None:
                 try:
                     journal.undone(item.seq)

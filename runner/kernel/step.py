@@ -115,9 +115,16 @@ class StepContext(Protocol):
     state: RunState
     deadline: float  # on clock.monotonic(): the step's own timeout or the scenario's, the sooner
 
-    def record_undo(self, action: UndoAction) -> None:
+    def record_undo(self, action: UndoAction) -> int:
         """Journal `action` (fsync'd locally, mirrored to the cluster) BEFORE making the change it
-        undoes. Raises if the journal cannot be written: then the change must not be made."""
+        undoes; returns its journal number. Raises if the journal cannot be written: then the
+        change must not be made."""
+        ...
+
+    def record_applied(self, recorded: int, action: UndoAction) -> None:
+        """After the change: journal the undo as the change landed (the object as the API server
+        stored it), so undo can tell what is still the run's. A failure here is only logged: the
+        undo journaled first still works, less precisely."""
         ...
 
     def progress(self, message: str, **data: JsonValue) -> None:

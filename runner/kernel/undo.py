@@ -9,6 +9,7 @@ module-level registry: the table is a value handed to whoever reads journals.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
 
 JsonValue = Any
 
-__all__ = ["MISSING", "DeleteObject", "RestoreJson", "SetUnschedulable", "UndoAction", "UndoKinds"]
+__all__ = ["MISSING", "UNKNOWN", "DeleteObject", "PathState", "RestoreJson", "RevertPaths",
+           "SetUnschedulable", "UndoAction", "UndoConflict", "UndoKinds"]
+
+UNKNOWN = "__chaos_unknown__"  # "not journaled yet": the change may or may not have landed
+
+
+class UndoConflict(ChaosError):
+    """What the run changed was changed again by someone else since: it is not overwritten."""
 
 
 class UndoAction(Protocol):
@@ -44,8 +52,9 @@ class UndoAction(Protocol):
         """The journal form; includes `"kind": self.kind`."""
         ...
 
-    def apply(self, cluster: Cluster, clock: Clock) -> None:
-        """Undo. Must succeed when already undone (NotFound on delete counts as done)."""
+    def apply(self, cluster: Cluster, clock: Clock) -> bool:
+        """Undo; False when nothing of the run's was left to undo (already undone, or changed by
+        someone else since: then it raises UndoConflict instead). Succeeds when already undone."""
         ...
 
     def verify(self, cluster: Cluster) -> list[str]:
@@ -75,6 +84,9 @@ class UndoKinds:
             raise ValueError(f"unknown undo action kind {kind!r} in journal")
         fields = {k: v for k, v in data.items() if k != "kind"}
         try:
+            if hasattr(cls, "from_json"):
+                decoded: UndoAction = cls.from_json(fields)
+                return decoded
             if "ref" in fields:
                 fields["ref"] = ObjectRef.from_json(fields["ref"])
             action: UndoAction = cls(**fields)
@@ -99,14 +111,14 @@ class RestoreJson:
         return {"kind": self.kind, "ref": self.ref.to_json(), "pointer": self.pointer,
                 "original": self.original}
 
-    def apply(self, cluster: Cluster, clock: Clock) -> None:
+    def apply(self, cluster: Cluster, clock: Clock) -> bool:
         for _ in range(5):  # re-read and retry on conflicts with other writers
             try:
                 current = jsonpointer.get(cluster.get(self.ref), self.pointer)
             except NotFound:
-                return  # the object is gone: nothing of ours can remain in it
+                return False  # the object is gone: nothing of ours can remain in it
             if same(current, self.original):
-                return
+                return False
             if self.original == MISSING:
                 ops = [{"op": "remove", "path": self.pointer}]
             elif current == MISSING:
@@ -116,7 +128,7 @@ class RestoreJson:
                        {"op": "replace", "path": self.pointer, "value": self.original}]
             try:
                 cluster.json_patch(self.ref, ops)
-                return
+                return True
             except Conflict:
                 continue
         raise ChaosError(f"could not {self.describe()}: it kept changing under us")
@@ -132,31 +144,162 @@ class RestoreJson:
 
 
 @dataclass(frozen=True)
-class DeleteObject:
-    """Delete an object the run created (ConfigMap, helper pod, journal mirror)."""
+class PathState:
+    """One path of an object a run changed: its value before the change and, once journaled, as
+    the API server stored the change (defaults included)."""
 
-    kind: ClassVar[str] = "delete-object"
-    ref: ObjectRef
-
-    def describe(self) -> str:
-        return f"delete {self.ref}"
+    pointer: str
+    before: JsonValue  # MISSING: the path did not exist
+    after: JsonValue = UNKNOWN
 
     def to_json(self) -> dict[str, JsonValue]:
-        return {"kind": self.kind, "ref": self.ref.to_json()}
+        out = {"pointer": self.pointer, "before": self.before}
+        if self.after != UNKNOWN:
+            out["after"] = self.after
+        return out
 
-    def apply(self, cluster: Cluster, clock: Clock) -> None:
-        try:
-            cluster.delete(self.ref, grace_period_seconds=0)
-        except NotFound:
-            return
+
+@dataclass(frozen=True)
+class RevertPaths:
+    """Undo a run's change to some paths of an object, and only while it is still the run's.
+
+    For each path: the value as before the run -> nothing to do (already undone, or never done);
+    as the run left it -> put back what was there before; anything else -> someone changed it
+    since: it is left alone and reported (UndoConflict), with the difference and the command that
+    finishes by hand. So replaying a journal twice, from any copy, changes nothing the second time,
+    and a change someone made after a rollback survives a later replay."""
+
+    kind: ClassVar[str] = "revert-paths"
+    ref: ObjectRef
+    paths: tuple[PathState, ...]
+
+    def describe(self) -> str:
+        return f"revert {self.ref} {', '.join(p.pointer for p in self.paths)}"
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"kind": self.kind, "ref": self.ref.to_json(), "paths": [p.to_json() for p in self.paths]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JsonValue]) -> RevertPaths:
+        paths = tuple(PathState(str(p["pointer"]), p["before"], p.get("after", UNKNOWN))
+                      for p in data["paths"])
+        return cls(ObjectRef.from_json(data["ref"]), paths)
+
+    def applied(self, stored: Mapping[str, JsonValue]) -> RevertPaths:
+        """The same undo with each path's value as the API server stored the change."""
+        return RevertPaths(self.ref, tuple(PathState(p.pointer, p.before, jsonpointer.get(stored, p.pointer))
+                                           for p in self.paths))
+
+    def _states(self, obj: Any) -> tuple[list[tuple[PathState, Any]], list[tuple[PathState, Any]]]:
+        """(paths still ours, with their current value), (paths someone changed since)."""
+        ours, theirs = [], []
+        for path in self.paths:
+            current = jsonpointer.get(obj, path.pointer)
+            if same(current, path.before):
+                continue
+            if path.after == UNKNOWN or same(current, path.after):
+                ours.append((path, current))
+            else:
+                theirs.append((path, current))
+        return ours, theirs
+
+    def apply(self, cluster: Cluster, clock: Clock) -> bool:
+        for _ in range(5):  # re-read and retry on conflicts with other writers
+            try:
+                obj = cluster.get(self.ref)
+            except NotFound:
+                return False  # the object is gone: nothing of ours can remain in it
+            ours, theirs = self._states(obj)
+            ops: list[dict[str, JsonValue]] = []
+            for path, current in ours:
+                ops.append({"op": "test", "path": path.pointer, "value": current})
+                if path.before == MISSING:
+                    ops.append({"op": "remove", "path": path.pointer})
+                else:
+                    ops.append({"op": "replace", "path": path.pointer, "value": path.before})
+            if ops:
+                try:
+                    cluster.json_patch(self.ref, ops)
+                except Conflict:
+                    continue
+            if theirs:
+                raise UndoConflict(self._conflict(theirs))
+            return bool(ops)
+        raise ChaosError(f"could not {self.describe()}: it kept changing under us")
 
     def verify(self, cluster: Cluster) -> list[str]:
         try:
             obj = cluster.get(self.ref)
         except NotFound:
             return []
-        if obj.get("metadata", {}).get("deletionTimestamp"):
-            return []  # terminating: it is on its way out
+        ours, theirs = self._states(obj)
+        left = [f"{self.ref} {p.pointer} is still as the run left it" for p, _ in ours]
+        return left + ([self._conflict(theirs)] if theirs else [])
+
+    def _conflict(self, theirs: list[tuple[PathState, Any]]) -> str:
+        lines = [f"{self.ref}: changed by someone else since the run changed it, so not overwritten:"]
+        fix = []
+        for path, current in theirs:
+            lines.append(f"  {path.pointer}: " + diff(path.after, current))
+            fix.append({"op": "remove", "path": path.pointer} if path.before == MISSING else
+                       {"op": "replace", "path": path.pointer, "value": path.before})
+        namespace = f" -n {self.ref.namespace}" if self.ref.namespace else ""
+        lines.append(f"  to put back what was there before the run: kubectl patch "
+                     f"{self.ref.kind.lower()} {self.ref.name}{namespace} --type=json -p "
+                     f"'{json.dumps(fix, separators=(',', ':'))}'")
+        return "\n".join(lines)
+
+
+def diff(ours: JsonValue, theirs: JsonValue, limit: int = 12) -> str:
+    """A few lines of unified diff: what the run left there (-) against what is there now (+)."""
+    if ours == UNKNOWN:
+        return "now " + json.dumps(theirs, sort_keys=True)[:300]
+    a = json.dumps(ours, indent=1, sort_keys=True).splitlines()
+    b = json.dumps(theirs, indent=1, sort_keys=True).splitlines()
+    changed = [ln for ln in difflib.unified_diff(a, b, "ours", "theirs", lineterm="", n=0)
+               if not ln.startswith(("---", "+++", "@@"))]
+    more = f" (+{len(changed) - limit} more)" if len(changed) > limit else ""
+    return " | ".join(ln.strip() for ln in changed[:limit]) + more
+
+
+@dataclass(frozen=True)
+class DeleteObject:
+    """Delete an object the run created (ConfigMap, helper pod, journal mirror), and only that one:
+    once the run has journaled its uid, an object of the same name that someone created since is
+    not ours and is left alone."""
+
+    kind: ClassVar[str] = "delete-object"
+    ref: ObjectRef
+    uid: str = ""  # "" until the creation is journaled (or for objects made and deleted in a step)
+
+    def describe(self) -> str:
+        return f"delete {self.ref}"
+
+    def to_json(self) -> dict[str, JsonValue]:
+        out: dict[str, JsonValue] = {"kind": self.kind, "ref": self.ref.to_json()}
+        if self.uid:
+            out["uid"] = self.uid
+        return out
+
+    def _ours(self, obj: Mapping[str, Any]) -> bool:
+        return not self.uid or obj.get("metadata", {}).get("uid") == self.uid
+
+    def apply(self, cluster: Cluster, clock: Clock) -> bool:
+        try:
+            if self.uid and not self._ours(cluster.get(self.ref)):
+                return False  # someone else's object of the same name
+            cluster.delete(self.ref, grace_period_seconds=0)
+        except NotFound:
+            return False
+        return True
+
+    def verify(self, cluster: Cluster) -> list[str]:
+        try:
+            obj = cluster.get(self.ref)
+        except NotFound:
+            return []
+        if obj.get("metadata", {}).get("deletionTimestamp") or not self._ours(obj):
+            return []  # terminating, or not ours
         return [f"{self.ref} still exists"]
 
 
@@ -177,11 +320,15 @@ class SetUnschedulable:
     def _ref(self) -> ObjectRef:
         return ObjectRef("v1", "Node", None, self.node)
 
-    def apply(self, cluster: Cluster, clock: Clock) -> None:
+    def apply(self, cluster: Cluster, clock: Clock) -> bool:
         try:
+            node = cluster.get(self._ref())
+            if bool(node.get("spec", {}).get("unschedulable", False)) == self.value:
+                return False
             cluster.merge_patch(self._ref(), {"spec": {"unschedulable": self.value or None}})
         except NotFound:
-            return
+            return False
+        return True
 
     def verify(self, cluster: Cluster) -> list[str]:
         try:
@@ -197,4 +344,5 @@ def same(a: JsonValue, b: JsonValue) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-CORE_UNDO_KINDS: tuple[type[Any], ...] = (RestoreJson, DeleteObject, SetUnschedulable)
+# RestoreJson stays readable for format-1 journals; new runs journal RevertPaths.
+CORE_UNDO_KINDS: tuple[type[Any], ...] = (RevertPaths, RestoreJson, DeleteObject, SetUnschedulable)

@@ -233,9 +233,12 @@ class Settings:
     timeout: Duration = Duration(900.0, "15m")
     rollback: RollbackPolicy = RollbackPolicy.ON_FAILURE
     guardrails: Guardrails = Guardrails()
-    cluster: ClusterChoice | None = None  # None: --cluster, else kubeconfig context, else sim
+    cluster: ClusterChoice | None = None  # None: the embedded cluster, unless a flag or env names one
     fault_expiry: Duration = Duration(120.0, "2m")  # dead-man switch: armed faults lapse unless renewed
     sim: SimSettings = SimSettings()
+    # where journals' cluster copies and the runs' Leases live (one namespace: one place to look)
+    state_namespace: str = "chaos-system"
+    rollback_timeout: Duration = Duration(120.0, "2m")  # the rollback's own budget after the steps
 
 
 # ---------------------------------------------------------------------------------------------

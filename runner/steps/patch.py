@@ -17,14 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from runner import jsonpointer, shimwire
 from runner import shim as shim_tools
-from runner import shimwire
 from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef
 from runner.errors import Conflict, NotFound, StepError
 from runner.jsonpointer import MISSING, escape
 from runner.kernel.labels import RUN_ID_LABEL, run_labels
 from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
-from runner.kernel.undo import DeleteObject, RestoreJson
+from runner.kernel.undo import DeleteObject, PathState, RevertPaths
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, Scenario, ShimSource, StepKind
 from runner.steps.common import emit, live_target_pods, pod_summaries, pods_before_arming
 from runner.workload.kinds import (
@@ -210,6 +210,22 @@ def template_patch(loc: TemplateLocation, add: Additions, containers: Sequence[s
     return ops
 
 
+def touched_paths(patch: JsonPatch, obj: KubeObject) -> tuple[PathState, ...]:
+    """Each path `patch` changes, once, with its value in `obj` before the change: a list the
+    patch appends to or replaces an item of is one path (the whole list), anything else itself."""
+    pointers: list[str] = []
+    for op in patch:
+        if op["op"] == "test":
+            continue
+        path = str(op["path"])
+        parent, _, last = path.rpartition("/")
+        if last == "-" or (last.isdigit() and isinstance(pointer_get(obj, parent), list)):
+            path = parent
+        if path not in pointers:
+            pointers.append(path)
+    return tuple(PathState(p, copy.deepcopy(jsonpointer.get(obj, p))) for p in pointers)
+
+
 def chosen_containers(loc: TemplateLocation, wanted: Sequence[str]) -> list[str]:
     """Pointers of the containers to inject (`target.containers`; empty: all of them)."""
     if not wanted:
@@ -323,34 +339,38 @@ class PatchImpl:
         name = configmap_name(ctx.run_id)
         ref = ObjectRef("v1", "ConfigMap", namespace, name)
         files = self.shim.source_files()
-        ctx.record_undo(DeleteObject(ref))
+        seq = ctx.record_undo(DeleteObject(ref))
         try:
-            ctx.cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
-                                "metadata": {"name": name, "namespace": namespace,
-                                             "labels": run_labels(ctx.run_id)},
-                                "data": dict(files)})
+            made = ctx.cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": name, "namespace": namespace,
+                                                    "labels": run_labels(ctx.run_id)},
+                                       "data": dict(files)})
         except Conflict:
-            ctx.cluster.merge_patch(ref, {"data": dict(files)})  # ours from an earlier try
+            made = ctx.cluster.merge_patch(ref, {"data": dict(files)})  # ours from an earlier try
+        ctx.record_applied(seq, DeleteObject(ref, str(made.get("metadata", {}).get("uid", ""))))
         return f"created {ref} ({len(files)} file(s))"
 
     def _patch_template(self, ctx: StepContext, ref: ObjectRef, unit: str,
                         add: Additions) -> tuple[JsonPatch, bool]:
         target = ctx.scenario.target
-        recorded = False
+        seq: int | None = None
         for _ in range(MAX_CONFLICT_RETRIES):
             obj = ctx.cluster.get(ref)
             loc = next(t for t in templates(target.workload.kind, obj, [unit] if unit else [])
                        if t.unit == unit)
             patch = template_patch(loc, add, chosen_containers(loc, target.containers), obj)
-            if not recorded:  # the original is what we read first; a retry must not record ours
-                original = pointer_get(obj, loc.restore)
-                ctx.record_undo(RestoreJson(ref, loc.restore,
-                                        MISSING if original is None else copy.deepcopy(original)))
-                recorded = True
+            # the undo names exactly the paths this patch changes, with their values as just read
+            # (journaled before each try: a retry's read is the "before" of the change that lands)
+            undo = RevertPaths(ref, touched_paths(patch, obj))
+            if seq is None:
+                seq = ctx.record_undo(undo)
+            else:
+                ctx.record_applied(seq, undo)
             try:
                 new = ctx.cluster.json_patch(ref, patch)
             except Conflict:
                 continue  # someone else wrote it: re-read and build the patch again
+            ctx.record_applied(seq, undo.applied(new))  # ours, as the API server stored it
             return patch, pointer_get(new, loc.restore) != pointer_get(obj, loc.restore)
         raise StepError(f"could not patch {ref}: it kept changing ({MAX_CONFLICT_RETRIES} conflicts)")
 

@@ -85,6 +85,7 @@ __all__ = ["FakeCluster", "FileBackedFakeCluster", "apply_json_patch", "apply_me
 
 from .clock import FakeClock
 
+STATE_NAMESPACE = "chaos-system"
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" for cluster-scoped), name
 
 OPS = ("get", "list", "create", "json_patch", "merge_patch", "delete", "watch", "pod_logs",
@@ -151,6 +152,11 @@ class FakeCluster:
         self._reactors: list[Callable[[str, KubeObject], None]] = []
         self.calls: list[tuple[str, str]] = []
         self.events: list[RecordedEvent] = []
+        # the state namespace chaos keeps journals and Leases in, as deploy/rbac.yaml leaves it
+        self._objects[("v1", "Namespace", "", STATE_NAMESPACE)] = {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": STATE_NAMESPACE, "uid": "uid-state", "resourceVersion": "0"},
+            "status": {"phase": "Active"}}
 
     # --- persistence hooks (the file-backed variant overrides them) ----------------------------
 

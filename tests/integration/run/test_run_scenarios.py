@@ -103,7 +103,7 @@ def test_a_workload_that_cannot_recover_fails_and_rolls_back(chaos: Chaos, tmp_p
     assert not report["rollback"]["leftovers"]
     assert all(u["ok"] for u in report["rollback"]["undone"])
     undone = " ".join(u["description"] for u in report["rollback"]["undone"])
-    assert "restore Deployment inference/vllm-worker" in undone
+    assert "revert Deployment inference/vllm-worker /spec/template/" in undone
     assert "disarm the fault on node" in undone
     schema = json.loads((REPO / "schema" / "report.schema.json").read_text())
     jsonschema.validate(report, schema)

@@ -42,6 +42,7 @@ from tests.integration.safety.support import (
 
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
 NS, DEPLOYMENT = "inference", "vllm-worker"
+STATE = "chaos-system"  # where journals' cluster copies live
 AFTER_PATCH = r"step 2/6 started"  # 1-patch has passed: ConfigMap + patched template recorded
 AFTER_ARMED = r"3-toggle: armed node"  # the node's toggle file says 1
 
@@ -81,7 +82,7 @@ def killed_run(setup: Setup, run_dir: Path, at: str) -> str:
 def changed_now(setup: Setup, run_id: str) -> Snapshot:
     """The killed run's changes are really there (otherwise recover would prove nothing)."""
     now = setup.reader.snapshot(NS, DEPLOYMENT, setup.sim.root)
-    assert f"{NS}/chaos-journal-{run_id}" in now.managed_configmaps  # the cluster copy
+    assert f"{STATE}/chaos-journal-{run_id}" in now.managed_configmaps  # the cluster copy
     assert f"{NS}/chaos-shim-{run_id}" in now.managed_configmaps
     assert now.deployment_spec != setup.before.deployment_spec  # the shim is in the template
     return now
@@ -116,7 +117,7 @@ def test_sigkill_then_recover_restores_the_cluster_and_a_second_recover_changes_
     out = recovered(cluster, [str(run_dir)])
     assert f"run {run_id}: undid" in out
     assert "clean" in out
-    assert "undid: restore Deployment inference/vllm-worker /spec/template" in out
+    assert "undid: revert Deployment inference/vllm-worker /spec/template/" in out
     if at == AFTER_ARMED:
         assert "undid: disarm the fault on node" in out
         assert "cordon" not in out  # the remediation's cordon is not ours to undo
@@ -142,7 +143,7 @@ def test_recover_by_run_id_from_the_cluster_copy_without_the_run_directory(
     shutil.rmtree(run_dir)  # another machine: only the cluster copy is left
 
     out = recovered(cluster, ["--run", run_id])
-    assert f"from ConfigMap {NS}/chaos-journal-{run_id}; clean" in out
+    assert f"from ConfigMap {STATE}/chaos-journal-{run_id}; clean" in out
     assert "undid: disarm the fault on node" in out
     for node in quarantined:
         cluster.reader.reset_gpu(node)
@@ -159,3 +160,30 @@ def test_recover_all_is_a_halt_all(cluster: Setup, tmp_path: Path) -> None:
     assert f"run {run_id}: undid" in out
     assert "clean" in out
     same_as(cluster.reader, cluster.before, NS, DEPLOYMENT, cluster.sim.root)
+
+
+def test_a_stale_journal_never_reverts_a_later_change(cluster: Setup, tmp_path: Path) -> None:
+    """Killed with the fault armed, recovered with --all (from the cluster copy), then a user
+    changes the workload: replaying the run's local journal afterwards changes nothing, says so,
+    and the user's change survives (it used to replay all five undos and put the old image back)."""
+    run_dir = tmp_path / "run"
+    run_id = killed_run(cluster, run_dir, AFTER_ARMED)
+    changed_now(cluster, run_id)
+    quarantined = quarantined_by_remediation(cluster)
+    out = recovered(cluster, ["--all"])
+    assert f"run {run_id}: undid" in out
+    for node in quarantined:
+        cluster.reader.reset_gpu(node)
+    same_as(cluster.reader, cluster.before, NS, DEPLOYMENT, cluster.sim.root)
+    # a later change of the user's own
+    apps = cluster.reader.apps
+    apps.patch_namespaced_deployment(DEPLOYMENT, NS, {"spec": {"template": {"spec": {"containers": [
+        {"name": "worker", "image": "chaos/cuda-worker:v2"}]}}}})
+    spec_before = cluster.reader.plain(apps.read_namespaced_deployment(DEPLOYMENT, NS).spec)
+
+    again = recovered(cluster, [str(run_dir)])
+    assert f"run {run_id}: nothing to recover (already clean); nothing changed" in again, again
+    assert "undid:" not in again  # not even the node's disarm: it was disarmed elsewhere
+    dep = apps.read_namespaced_deployment(DEPLOYMENT, NS)
+    assert dep.spec.template.spec.containers[0].image == "chaos/cuda-worker:v2"
+    assert cluster.reader.plain(dep.spec) == spec_before

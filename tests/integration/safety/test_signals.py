@@ -23,7 +23,7 @@ from tests.integration.safety.support import LiveCli, no_traceback, report
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
 DURING_WAIT = ("step 2/6 started", "2-wait")
 DURING_RESCHEDULE = ("step 5/6 started", "5-assert-reschedule")
-ALWAYS_UNDONE = ["restore Deployment inference/vllm-worker /spec/template",
+ALWAYS_UNDONE = ["revert Deployment inference/vllm-worker /spec/template/",
                  "delete ConfigMap inference/chaos-shim-"]
 ARMED_UNDONE = ["disarm the fault on node ", "delete Pod inference/chaos-toggle-"]
 

@@ -27,7 +27,7 @@ from runner.scenario.model import (
 )
 from runner.settings import RunOptions
 from tests.fakes.clock import FakeClock
-from tests.fakes.cluster import FakeCluster
+from tests.fakes.cluster import STATE_NAMESPACE, FakeCluster
 from tests.unit.engine.stepkit import NS, Kit, default_steps, make_scenario
 
 DEP = ObjectRef("apps/v1", "Deployment", NS, "w")
@@ -37,7 +37,11 @@ KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
 
 
 def mirrors(cluster: FakeCluster) -> list[str]:
-    return [o["metadata"]["name"] for o in cluster.objects("ConfigMap", NS)]
+    """The journals' cluster copies: in the state namespace, never in the target's."""
+    in_target = [o for o in cluster.objects("ConfigMap", NS)
+                 if o["metadata"]["name"].startswith("chaos-journal-")]
+    assert not in_target
+    return [o["metadata"]["name"] for o in cluster.objects("ConfigMap", STATE_NAMESPACE)]
 
 
 @pytest.mark.parametrize("mode", ["fail", "error", "raise"])
@@ -147,7 +151,7 @@ def test_mirror_present_during_the_run_and_deleted_after(run: Callable[..., RunR
 
     class Spy(RunListener):
         def step_finished(self, result: object) -> None:
-            for cm in cluster.objects("ConfigMap", NS):
+            for cm in cluster.objects("ConfigMap", STATE_NAMESPACE):
                 seen[getattr(result, "name")] = cm["data"]["journal.jsonl"]  # noqa: B009
 
     result = run(make_scenario(), listener=Spy())
@@ -177,7 +181,7 @@ def test_mirror_creation_failure_changes_nothing(run: Callable[..., RunResult],
     assert result.verdict is Verdict.INCONCLUSIVE
     assert result.exit_code == 3
     assert "nothing was changed" in result.reason
-    assert cluster.writes() == [("create", "ConfigMap ns/" + mirror_name(result.run_id))]
+    assert cluster.writes() == [("create", f"ConfigMap {STATE_NAMESPACE}/" + mirror_name(result.run_id))]
 
 
 def test_undo_that_fails_is_rollback_incomplete_then_recover(

@@ -20,7 +20,7 @@ from runner.errors import NotFound
 from runner.jsonpointer import get as resolve_pointer
 from runner.kernel.signals import InterruptGate
 from runner.kernel.step import JsonValue, RunState, UndoReport
-from runner.kernel.undo import MISSING, DeleteObject, RestoreJson, SetUnschedulable, UndoAction
+from runner.kernel.undo import MISSING, DeleteObject, RestoreJson, RevertPaths, SetUnschedulable, UndoAction
 from runner.scenario.model import (
     Duration,
     Fault,
@@ -88,7 +88,16 @@ class NodeDisks:
 
 def unchanged_problem(action: UndoAction, cluster: FakeCluster, disks: NodeDisks) -> str | None:
     """Why `action` was recorded too late (its change already made), or None."""
-    if isinstance(action, RestoreJson):
+    if isinstance(action, RevertPaths):
+        try:
+            obj = cluster.get(action.ref)
+        except NotFound:
+            return None
+        for path in action.paths:
+            current = resolve_pointer(obj, path.pointer)
+            if json.dumps(current, sort_keys=True) != json.dumps(path.before, sort_keys=True):
+                return f"{action.ref} {path.pointer} already changed when its undo was recorded"
+    elif isinstance(action, RestoreJson):
         try:
             current = resolve_pointer(cluster.get(action.ref), action.pointer)
         except NotFound:
@@ -133,12 +142,17 @@ class Ctx:
     def __post_init__(self) -> None:
         self.deadline = self.clock.monotonic() + self.budget
 
-    def record_undo(self, action: UndoAction) -> None:
+    def record_undo(self, action: UndoAction) -> int:
         problem = unchanged_problem(action, self.cluster, self.disks)
         assert problem is None, problem
         json.dumps(action.to_json())  # journal form must serialise
         self.journal.append(action)
         self.record_writes.append(len(self.cluster.writes()))
+        return len(self.journal) - 1
+
+    def record_applied(self, recorded: int, action: UndoAction) -> None:
+        json.dumps(action.to_json())
+        self.journal[recorded] = action
 
     def progress(self, message: str, **data: JsonValue) -> None:
         self.progress_calls.append((message, data))

@@ -3,10 +3,11 @@ restore, Dynamo services."""
 
 from __future__ import annotations
 
+from runner import jsonpointer
 from runner.cluster.protocol import ObjectRef
 from runner.errors import Conflict
 from runner.kernel.step import RunState, StepStatus
-from runner.kernel.undo import DeleteObject, RestoreJson
+from runner.kernel.undo import DeleteObject, RevertPaths
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, ShimSource, StepKind, WorkloadKind
 from runner.steps.patch import PLACEHOLDER, PatchImpl
 from tests.fakes.cluster import FakeCluster
@@ -53,9 +54,23 @@ def test_run_records_undo_before_each_change_and_delivers_the_shim(make_ctx, clu
     ctx = make_ctx()
     outcome = PatchImpl(StandInShim()).run(step(), ctx)
     assert outcome.status is StepStatus.PASSED
-    # journal order: the ConfigMap's delete, then the template restore (each checked unchanged)
-    assert [type(a) for a in ctx.journal] == [DeleteObject, RestoreJson]
-    assert ctx.journal[1].original == before["spec"]["template"]
+    # journal order: the ConfigMap's delete, then the template's paths (each checked unchanged)
+    assert [type(a) for a in ctx.journal] == [DeleteObject, RevertPaths]
+    delete, revert = ctx.journal
+    assert isinstance(delete, DeleteObject)
+    assert isinstance(revert, RevertPaths)
+    created = cluster.get(ObjectRef("v1", "ConfigMap", NS, f"chaos-shim-{RUN_ID}"))
+    assert delete.uid == created["metadata"]["uid"]
+    # exactly the paths the patch changes, each with its value before and as stored after
+    assert [p.pointer for p in revert.paths] == [
+        "/spec/template/metadata/labels/chaos.dev~1run-id", "/spec/template/spec/volumes",
+        "/spec/template/spec/initContainers", "/spec/template/spec/containers/0/env",
+        "/spec/template/spec/containers/0/volumeMounts",
+        "/spec/template/spec/containers/0/terminationMessagePolicy", "/spec/template/spec/affinity"]
+    after = cluster.get(DEPLOY)
+    for path in revert.paths:
+        assert path.before == jsonpointer.get(before, path.pointer)
+        assert path.after == jsonpointer.get(after, path.pointer)
     cm = cluster.get(ObjectRef("v1", "ConfigMap", NS, f"chaos-shim-{RUN_ID}"))
     assert cm["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "chaos", "chaos.dev/run-id": RUN_ID}
     assert set(cm["data"]) == {"cuda_intercept.c", "shim.h"}
@@ -96,7 +111,7 @@ def test_undo_restores_the_original_exactly_and_is_idempotent(make_ctx, cluster:
     for action in ctx.journal:  # replaying changes nothing
         action.apply(cluster, ctx.clock)
         assert action.verify(cluster) == []
-    assert len(cluster.writes()) == writes + 1  # only the (already gone) ConfigMap delete call
+    assert len(cluster.writes()) == writes  # nothing of ours is left, so replaying writes nothing
 
 
 def test_conflict_rereads_and_retries_without_recording_twice(make_ctx, cluster: FakeCluster) -> None:
@@ -105,7 +120,7 @@ def test_conflict_rereads_and_retries_without_recording_twice(make_ctx, cluster:
     outcome = PatchImpl(StandInShim()).run(step(source=ShimSource.HOST_PATH, host_path="/opt/shim",
                                                 pin=PinMode.PREFERRED), ctx)
     assert outcome.status is StepStatus.PASSED
-    assert [type(a) for a in ctx.journal] == [RestoreJson]  # hostPath source: no ConfigMap
+    assert [type(a) for a in ctx.journal] == [RevertPaths]  # hostPath source: no ConfigMap
     assert [c for c in cluster.calls if c[0] == "json_patch"].__len__() == 3
     spec = cluster.get(DEPLOY)["spec"]["template"]["spec"]
     assert "initContainers" not in spec
@@ -132,7 +147,7 @@ def test_a_concurrent_writer_is_detected_by_the_test_op(make_ctx, cluster: FakeC
     impl.run(step(source=ShimSource.HOST_PATH, host_path="/x"), ctx)
     cluster.json_patch = real_patch  # type: ignore[method-assign]
     assert len(patches) == 2  # the first failed its `test` op (Conflict); the second was rebuilt
-    assert [a.kind for a in ctx.journal] == ["restore-json"]  # the original is journaled once
+    assert [a.kind for a in ctx.journal] == ["revert-paths"]  # one undo, refined by each try
     names = [v["name"] for v in cluster.get(DEPLOY)["spec"]["template"]["spec"]["volumes"]]
     assert names == ["theirs", "chaos-toggle", "chaos-shim"]
 
@@ -211,6 +226,8 @@ def test_dynamo_service_main_container_is_patched(make_ctx, cluster: FakeCluster
     assert env_of(worker["extraPodSpec"]["mainContainer"])["LD_PRELOAD"]
     assert worker["extraPodSpec"]["initContainers"][0]["image"] == "shim:1"
     assert worker["extraPodMetadata"]["labels"] == {"chaos.dev/run-id": RUN_ID}
-    assert ctx.journal[0].pointer == "/spec/services/VllmWorker"
+    (revert,) = ctx.journal
+    assert isinstance(revert, RevertPaths)
+    assert {p.pointer.split("/")[3] for p in revert.paths} == {"VllmWorker"}  # the one service
     ctx.undo_recorded()
     assert cluster.dump() == original
