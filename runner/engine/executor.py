@@ -38,8 +38,19 @@ from typing import Any
 
 from runner.cluster.protocol import Cluster
 from runner.engine.events import RunListener, SafeListener
-from runner.engine.journal import JOURNAL_FILE, Journal, JournalError, Mirror, PendingUndo, read_journal
+from runner.engine.journal import (
+    JOURNAL_FILE,
+    Journal,
+    JournalContents,
+    JournalError,
+    Mirror,
+    PendingUndo,
+    parse_journal,
+    read_journal,
+)
+from runner.engine.leases import ENGINE_UNDO_KINDS, Leases, node_lease, workload_lease
 from runner.engine.preflight import PreflightReport, preflight
+from runner.engine.recover import cluster_journals
 from runner.engine.result import (
     FaultSummary,
     RollbackResult,
@@ -69,13 +80,32 @@ from runner.kernel.step import (
     StepTable,
     UndoReport,
 )
-from runner.kernel.undo import UndoAction
+from runner.kernel.undo import UndoAction, UndoKinds
 from runner.scenario.model import FaultMode, PatchStep, RollbackPolicy, Scenario, StepBase, ToggleStep
 from runner.settings import RunOptions
+from runner.workload.kinds import workload_ref
 
 log = logging.getLogger("chaos.engine")
+LEASE_STEP = "<lease>"  # the journal's step name for Lease entries (no step of a scenario has it)
 
 ReportWriter = Callable[[RunResult, Path], object]
+
+
+def _changes(items: list[PendingUndo]) -> list[PendingUndo]:
+    """The run's changes, without its Leases (which outlive every step and the rollback)."""
+    return [p for p in items if p.step != LEASE_STEP]
+
+
+def _left_changed(cluster: Cluster, run_id: str, namespace: str, kinds: UndoKinds) -> bool:
+    """Did run `run_id` leave undone changes (its journal's cluster copy holds pending undos)?"""
+    for _rid, _ns, text in cluster_journals(cluster, run_id=run_id, namespace=namespace):
+        try:
+            contents: JournalContents = parse_journal(text, kinds, "journal copy")
+            if _changes(contents.pending()):
+                return True
+        except ChaosError:
+            return True  # an unreadable journal may hold anything: treat it as dirty
+    return False
 
 
 def new_run_id(clock: Clock) -> str:
@@ -168,6 +198,9 @@ class _Context:
     def undo_recorded(self) -> UndoReport:
         return self._run.undo_now()
 
+    def hold_node(self, node: str) -> None:
+        self._run.hold([(node_lease(node), f"node {node}")])
+
 
 class Executor:
     """One run of one scenario against one cluster: `run()` once, or `open()`, `step()` for each
@@ -181,6 +214,7 @@ class Executor:
         self.cluster = cluster
         self.options = options or RunOptions(scenario_path=scenario.path)
         self.steps = steps
+        self.undo_kinds = steps.undo_kinds.including(*ENGINE_UNDO_KINDS)
         self.gate = gate or InterruptGate()
         self.clock: Clock = clock or SystemClock(self.gate)
         self.listener = SafeListener(listener)
@@ -194,6 +228,7 @@ class Executor:
         self.results: list[StepResult] = []
         self.journal: Journal | None = None
         self._journal_failed = ""
+        self._leases: Leases | None = None
         self._started_at = 0.0
         self._scenario_deadline = math.inf
 
@@ -222,15 +257,39 @@ class Executor:
 
     def undo_now(self) -> UndoReport:
         """Stop background work, undo every recorded change not yet undone (reverse order, each
-        journaled) and say what is still changed (the cleanup step and the API's rollback)."""
+        journaled) and say what is still changed (the cleanup step and the API's rollback). The
+        run's Leases stay: they are released once the run is over."""
         self._stop_background()
         contents = self._journal().contents()
-        outcomes = undo_pending(self.cluster, self.clock, self.journal, contents.pending(),
+        outcomes = undo_pending(self.cluster, self.clock, self.journal, _changes(contents.pending()),
                                 self.listener.undo_done)
         failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
-        left = failed + leftovers(self.cluster, contents.recorded(), self.run_id,
+        left = failed + leftovers(self.cluster, _changes(contents.recorded()), self.run_id,
                                   self.scenario.target.namespace)
         return UndoReport(tuple(o.description for o in outcomes if o.ok), tuple(left))
+
+    def hold(self, wanted: list[tuple[str, str]]) -> None:
+        """Take Leases (journaled first) before the changes they guard; TargetHeld if held."""
+        if self._leases is None:
+            state = self.scenario.settings.state_namespace
+            self._leases = Leases(self.cluster, self.clock, state, self.run_id,
+                                  journal=lambda action: self.record_undo(action, LEASE_STEP),
+                                  applied=self.record_applied,
+                                  left_changed=lambda holder: _left_changed(self.cluster, holder, state,
+                                                                            self.undo_kinds))
+        wanted = [(name, what) for name, what in wanted
+                  if self._leases.ref(name) not in self._leases.held]
+        self._leases.acquire(wanted)
+        self._leases.keep()
+
+    def _release_leases(self) -> None:
+        """Release the run's Leases (the last thing a clean run does), journaling each."""
+        if self._leases is None:
+            return
+        self._leases.stop()
+        contents = self._journal().contents()
+        undo_pending(self.cluster, self.clock, self.journal,
+                     [p for p in contents.pending() if p.step == LEASE_STEP])
 
     def _journal(self) -> Journal:
         if self.journal is None:
@@ -280,12 +339,14 @@ class Executor:
     # --- one step at a time (the Python API) ----------------------------------------------------
 
     def open(self) -> PreflightReport:
-        """Start the journal, run preflight and mirror the journal: a PreflightError (or a
-        ClusterError) here means nothing was changed."""
+        """Start the journal, run preflight, mirror the journal and take the target's Leases: a
+        PreflightError (TargetHeld when another run holds it) or a ClusterError here means
+        nothing was changed."""
         self._start()
         try:
             report = self._preflight()
             self._mirror()
+            self.hold(self._wanted_leases(report))
         except BaseException:
             self._finish(Verdict.INCONCLUSIVE, "preflight refused")
             raise
@@ -310,7 +371,7 @@ class Executor:
         self._prepare_run_dir()
         mirror = Mirror(self.cluster, self.run_id, self.scenario.settings.state_namespace)
         self.journal = Journal(self.run_dir / JOURNAL_FILE, self.run_id, self.clock,
-                               self.steps.undo_kinds, mirror)
+                               self.undo_kinds, mirror)
         self._started_at = self.clock.time()
         self._scenario_deadline = self.clock.monotonic() + self.scenario.settings.timeout.seconds
         self.listener.run_started(self.scenario, self.run_id, str(self.run_dir), self.cluster.description)
@@ -366,7 +427,7 @@ class Executor:
         path = self.run_dir / JOURNAL_FILE
         try:
             if path.exists():
-                old = read_journal(path, self.steps.undo_kinds)
+                old = read_journal(path, self.undo_kinds)
                 if old.pending():
                     raise PreflightError(f"{self.run_dir} holds the journal of run {old.run_id}, which "
                                          f"left changes not undone; run: chaos recover {self.run_dir}")
@@ -398,15 +459,32 @@ class Executor:
         except (PreflightError, ClusterError) as exc:
             self.listener.preflight_done(False, str(exc), {})
             return Verdict.INCONCLUSIVE, f"preflight refused: {exc}"
-        self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
         try:
             self._mirror()
         except ClusterError as exc:
             mirror = self._journal().mirror
+            self.listener.preflight_done(False, str(exc), {})
             return Verdict.INCONCLUSIVE, (f"the journal could not be mirrored to "
                                           f"{mirror.ref if mirror else 'the cluster'} ({exc}); "
                                           "nothing was changed")
+        try:
+            self.hold(self._wanted_leases(report))
+        except (PreflightError, ClusterError) as exc:
+            self.listener.preflight_done(False, str(exc), {})
+            return Verdict.INCONCLUSIVE, f"preflight refused: {exc}"
+        except JournalError as exc:  # a Lease is journaled before it is taken: none was
+            self.listener.preflight_done(False, str(exc), {})
+            return Verdict.INCONCLUSIVE, f"the target's Lease could not be journaled ({exc}); nothing was changed"
+        self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
         return None, ""
+
+    def _wanted_leases(self, report: PreflightReport) -> list[tuple[str, str]]:
+        """The workload, and every node the run may touch (a node's toggle file is shared by every
+        namespace, so two runs on one node would fight over it)."""
+        target = self.scenario.target
+        ref = workload_ref(target)
+        return [(workload_lease(target.namespace, ref.kind, ref.name), str(ref)),
+                *((node_lease(node), f"node {node}") for node in report.nodes_affected)]
 
     def _run_one(self, step: StepBase) -> StepResult:
         index = self.scenario.steps.index(step)
@@ -496,6 +574,10 @@ class Executor:
             reason = (f"rollback incomplete ({len(rollback.leftovers)} left; run chaos recover "
                       f"{self.run_dir}); {reason}")
             verdict = Verdict.ROLLBACK_INCOMPLETE
+        if clean:
+            self._release_leases()  # only a clean run frees its target for the next one
+        elif self._leases is not None:
+            self._leases.stop()  # the leases lapse; a run left dirty keeps others off until recovered
         try:
             journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:
@@ -524,20 +606,21 @@ class Executor:
         journal = self._journal()
         policy = self.scenario.settings.rollback
         contents = journal.contents()
-        pending = contents.pending()
+        pending = _changes(contents.pending())
+        recorded = _changes(contents.recorded())  # the run's Leases are released after, if clean
         namespace = self.scenario.target.namespace
         if policy is RollbackPolicy.NEVER:
             return RollbackResult(policy.value, False,
                                   leftovers=tuple(p.action.describe() for p in reversed(pending)))
-        if not contents.recorded():
+        if not recorded:
             # write-ahead: a run that journaled nothing changed nothing, so there is nothing to
             # verify either (and an unreachable cluster must not turn "nothing changed" into 5)
             return RollbackResult(policy.value, False, verified=True)
         to_undo: list[PendingUndo] = pending
         if policy is RollbackPolicy.ALWAYS:
-            to_undo = contents.recorded()
+            to_undo = recorded
         if not to_undo:
-            left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
+            left = leftovers(self.cluster, recorded, self.run_id, namespace)
             return RollbackResult(policy.value, False, verified=not left, leftovers=tuple(left))
         self.listener.rollback_started([p.action.describe() for p in reversed(to_undo)])
         self._rollback_notices()
@@ -545,7 +628,7 @@ class Executor:
         outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.clock, journal, to_undo,
                                                    self._undo_done)
         self._mark_undone(to_undo, outcomes)
-        left = leftovers(self.cluster, contents.recorded(), self.run_id, namespace)
+        left = leftovers(self.cluster, recorded, self.run_id, namespace)
         left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
         result = RollbackResult(policy.value, True, tuple(outcomes), not left, tuple(left))
         self.mark("rollback-end", "complete" if result.complete else "incomplete")

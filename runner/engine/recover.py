@@ -24,6 +24,7 @@ from runner.engine.journal import (
     parse_journal,
     read_journal,
 )
+from runner.engine.leases import ENGINE_UNDO_KINDS
 from runner.engine.result import UndoOutcome
 from runner.engine.rollback import NOTHING_LEFT, leftovers, undo_pending
 from runner.errors import InputError, NotFound
@@ -111,6 +112,7 @@ def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
     its own). With `all_runs`, each run is recovered on its own: a copy that cannot be read is
     reported and skipped, the others are still recovered."""
     clock = clock or SystemClock()
+    kinds = kinds.including(*ENGINE_UNDO_KINDS)
     if run_dir is not None:
         path = run_dir if run_dir.is_file() else run_dir / JOURNAL_FILE
         if not path.exists():

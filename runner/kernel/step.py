@@ -140,6 +140,11 @@ class StepContext(Protocol):
         first, journaling each (the cleanup step calls this)."""
         ...
 
+    def hold_node(self, node: str) -> None:
+        """Before changing a node preflight did not foresee (an `auto` target that moved): take
+        its Lease, so no other run touches it meanwhile; TargetHeld (a ChaosError) when one does."""
+        ...
+
 
 def remaining(ctx: StepContext) -> float:
     """Seconds left before the step's deadline."""

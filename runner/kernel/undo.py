@@ -76,6 +76,11 @@ class UndoKinds:
     def kinds(self) -> tuple[str, ...]:
         return tuple(sorted(self._classes))
 
+    def including(self, *classes: type[Any]) -> UndoKinds:
+        """These kinds and `classes` (the engine adds its own: releasing a run's Leases)."""
+        missing = [c for c in classes if str(c.kind) not in self._classes]
+        return UndoKinds([*self._classes.values(), *missing])
+
     def decode(self, data: Mapping[str, JsonValue]) -> UndoAction:
         """Rebuild an undo action from its journal form; ValueError for an unknown kind or shape."""
         kind = data.get("kind")

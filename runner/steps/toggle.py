@@ -96,6 +96,7 @@ def _follow_auto_target(step: ToggleStep, ctx: StepContext) -> None:
     if not ready or ready.get(ctx.state.target_node, 0) > 0:
         return
     chosen = max(sorted(ready), key=lambda n: ready[n])
+    ctx.hold_node(chosen)  # preflight leased the node it chose; this one needs its Lease too
     ctx.progress(f"target node {ctx.state.target_node} runs no target pod after the rollout; "
                  f"arming {chosen} instead (target.node: auto)")
     ctx.state.target_node = chosen

@@ -17,13 +17,14 @@ import sys
 from pathlib import Path
 
 from runner.engine.executor import run_with_signals
+from runner.engine.leases import ENGINE_UNDO_KINDS
 from runner.engine.recover import recover
 from runner.kernel.undo import CORE_UNDO_KINDS, UndoKinds
 from runner.settings import RunOptions
 from tests.fakes.cluster import FileBackedFakeCluster
 from tests.unit.engine.stepkit import Kit, make_scenario
 
-KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
+KINDS = UndoKinds(CORE_UNDO_KINDS).including(*ENGINE_UNDO_KINDS)  # what the test runs journal
 
 
 def say(line: str) -> None:

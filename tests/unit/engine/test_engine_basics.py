@@ -8,13 +8,14 @@ from pathlib import Path
 from runner.engine.events import RunListener
 from runner.engine.executor import plan_scenario
 from runner.engine.journal import read_journal
+from runner.engine.leases import ENGINE_UNDO_KINDS
 from runner.engine.result import RunResult, StepResult, Verdict
 from runner.kernel.step import StepStatus
 from runner.kernel.undo import CORE_UNDO_KINDS, UndoKinds
 from tests.fakes.cluster import FakeCluster
 from tests.unit.engine.stepkit import Kit, make_scenario
 
-KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
+KINDS = UndoKinds(CORE_UNDO_KINDS).including(*ENGINE_UNDO_KINDS)  # what the test runs journal
 
 
 def test_passing_run_leaves_cluster_as_it_was(run: Callable[..., RunResult], cluster: FakeCluster,
@@ -25,12 +26,15 @@ def test_passing_run_leaves_cluster_as_it_was(run: Callable[..., RunResult], clu
     assert result.exit_code == 0
     assert [s.status for s in result.steps] == [StepStatus.PASSED] * 6
     assert cluster.dump() == before
-    journal = read_journal(tmp_path / "run" / "journal.jsonl", KINDS)
+    journal = read_journal(tmp_path / "run" / "journal.jsonl", KINDS.including(*ENGINE_UNDO_KINDS))
     types = [e["type"] for e in journal.entries]
     assert types[0] == "run-start"
     assert types[-1] == "run-end"
-    assert types.count("undo") == 3
-    assert types.count("undone") == 3
+    changes = [e for e in journal.entries if e["type"] == "undo" and e["step"] != "<lease>"]
+    leases = [e for e in journal.entries if e["type"] == "undo" and e["step"] == "<lease>"]
+    assert len(changes) == 3
+    assert [e["action"]["kind"] for e in leases] == ["release-lease"] * 2  # the workload and node n1
+    assert types.count("undone") == 5  # every change, then both Leases at the very end
     assert journal.pending() == []
     assert result.fault.injections_seen == 3
     assert result.fault.node == "n1"

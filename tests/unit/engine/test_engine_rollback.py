@@ -14,6 +14,7 @@ from runner.cluster.protocol import ObjectRef
 from runner.engine.events import RunListener
 from runner.engine.executor import run_with_signals
 from runner.engine.journal import mirror_name, read_journal
+from runner.engine.leases import ENGINE_UNDO_KINDS
 from runner.engine.recover import recover
 from runner.engine.result import RunResult, UndoOutcome, Verdict
 from runner.errors import Unavailable
@@ -33,7 +34,7 @@ from tests.unit.engine.stepkit import NS, Kit, default_steps, make_scenario
 DEP = ObjectRef("apps/v1", "Deployment", NS, "w")
 STEP_NAMES = [s.name for s in default_steps()]
 
-KINDS = UndoKinds(CORE_UNDO_KINDS)  # the undo kinds the test steps journal
+KINDS = UndoKinds(CORE_UNDO_KINDS).including(*ENGINE_UNDO_KINDS)  # what the test runs journal
 
 
 def mirrors(cluster: FakeCluster) -> list[str]:
@@ -157,17 +158,35 @@ def test_mirror_present_during_the_run_and_deleted_after(run: Callable[..., RunR
     result = run(make_scenario(), listener=Spy())
     assert result.verdict is Verdict.PASSED
     assert '"type":"undo"' in seen["1-patch"]
-    assert seen["3-cordon"].count('"type":"undo"') == 2
+    step_undos = [ln for ln in seen["3-cordon"].splitlines()
+                  if '"type":"undo"' in ln and '"step":"<lease>"' not in ln]
+    assert len(step_undos) == 2  # the patch and the cordon; the run's Leases are journaled apart
     assert mirrors(cluster) == []
     labels = cluster.events  # nothing else left behind either
     assert labels == []
 
 
+def test_mirror_write_failure_before_a_lease_takes_nothing(run: Callable[..., RunResult],
+                                                           cluster: FakeCluster) -> None:
+    before = cluster.dump()
+    cluster.fail_next("merge_patch", Unavailable("etcd is slow"), kind="ConfigMap")
+    result = run(make_scenario())  # the first mirror write after preflight: the workload's Lease
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.exit_code == 3
+    assert "nothing was changed" in result.reason
+    assert not [w for w in cluster.writes() if w[1].startswith("Lease ")]
+    assert cluster.dump() == before
+
+
 def test_mirror_write_failure_stops_the_change(run: Callable[..., RunResult],
                                                cluster: FakeCluster) -> None:
     before = cluster.dump()
-    cluster.fail_next("merge_patch", Unavailable("etcd is slow"), kind="ConfigMap")
-    result = run(make_scenario())
+
+    class Break(RunListener):  # once the Leases are held, the patch step's journal entry fails
+        def preflight_done(self, ok: bool, message: str, data: dict[str, Any]) -> None:
+            cluster.fail_next("merge_patch", Unavailable("etcd is slow"), kind="ConfigMap")
+
+    result = run(make_scenario(), listener=Break())
     assert result.verdict is Verdict.FAILED
     assert "could not be journaled" in result.steps[0].message
     assert ("json_patch", "Deployment ns/w") not in cluster.writes()  # the change never happened
@@ -198,7 +217,9 @@ def test_undo_that_fails_is_rollback_incomplete_then_recover(
     assert result.exit_code == 5
     assert "chaos recover" in result.reason
     assert mirrors(cluster) == [mirror_name(result.run_id)]
-    assert len(read_journal(tmp_path / "run" / "journal.jsonl", KINDS).pending()) == 1
+    pending = read_journal(tmp_path / "run" / "journal.jsonl", KINDS).pending()
+    assert [p.step for p in pending if p.step != "<lease>"] == ["1-patch"]
+    assert len(pending) == 3  # and the Leases on the workload and its node, kept until recovered
     first = recover(cluster, KINDS, run_dir=tmp_path / "run")
     assert first.exit_code == 0
     assert first.changed

@@ -138,6 +138,7 @@ class Ctx:
     progress_calls: list[tuple[str, dict[str, JsonValue]]] = field(default_factory=list)
     timeline_points: list[tuple[str, str, str, str]] = field(default_factory=list)
     record_writes: list[int] = field(default_factory=list)  # writes made before each record
+    held_nodes: list[str] = field(default_factory=list)  # nodes whose Lease a step asked for
 
     def __post_init__(self) -> None:
         self.deadline = self.clock.monotonic() + self.budget
@@ -149,6 +150,9 @@ class Ctx:
         self.journal.append(action)
         self.record_writes.append(len(self.cluster.writes()))
         return len(self.journal) - 1
+
+    def hold_node(self, node: str) -> None:
+        self.held_nodes.append(node)
 
     def record_applied(self, recorded: int, action: UndoAction) -> None:
         json.dumps(action.to_json())
