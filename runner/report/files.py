@@ -13,16 +13,11 @@ from pathlib import Path
 
 from runner.engine.result import RunResult
 from runner.report import html, json_report, junit, markdown
-from runner.report.redact import redact_value
+from runner.report.redact import redacted
 
 __all__ = ["REPORT_FILES", "load_result", "redacted", "write_reports"]
 
 REPORT_FILES = (json_report.FILENAME, junit.FILENAME, markdown.FILENAME, html.FILENAME)
-
-
-def redacted(result: RunResult) -> RunResult:
-    """The same result with every secret-looking string replaced by [REDACTED]."""
-    return RunResult.from_json(redact_value(result.to_json()))
 
 
 def write_reports(result: RunResult, run_dir: Path) -> list[Path]:
