@@ -159,7 +159,7 @@ def run_command(
     from runner.engine.executor import dry_run as do_dry_run
     from runner.engine.executor import run_with_signals
     from runner.errors import ChaosError
-    from runner.report import write_reports
+    from runner.report import redacted, write_reports
     from runner.report.terminal import render
     from runner.settings import Flags, resolve
     from runner.steps.registry import REGISTRY
@@ -199,8 +199,8 @@ def run_command(
             result = run_with_signals(scenario, connected, options, steps=REGISTRY,
                                       listener=_listener(output.value), report_writer=write)
             _finishing_signals()  # the render and the embedded cluster's shutdown still follow
-            if output is RunOutput.JSON:
-                typer.echo(json.dumps(result.to_json(), indent=2))
+            if output is RunOutput.JSON:  # the same redaction pass as the report files
+                typer.echo(json.dumps(redacted(result).to_json(), indent=2))
             else:
                 render(result, [str(f) for f in files])
     except ChaosError as exc:

@@ -1,7 +1,8 @@
 """Reports: a RunResult rendered for people and machines, and read back.
 
 `write_reports(result, run_dir)` is what the engine calls at the end of a run: it redacts secrets
-once, then writes report.json, junit.xml, summary.md and report.html. `load_result(run_dir)` is the
+once (`redacted`: also what `chaos run -o json` and `chaos report` print), then writes report.json,
+junit.xml, summary.md and report.html, 0600 in a 0700 run directory. `load_result(run_dir)` is the
 way back for `chaos report DIR`. The terminal renderer and the live view live in `terminal` and
 `live` (they pull in Rich); `validation` renders `chaos validate` results. Nothing here decides a
 verdict or touches a cluster.

@@ -1,8 +1,9 @@
 """Writing and reading the report files of a run (re-exported by `runner.report`).
 
 `write_reports(result, run_dir)` is what the engine calls at the end of a run: it redacts secrets
-once, then writes report.json, junit.xml, summary.md and report.html. `load_result(run_dir)` is the
-way back for `chaos report DIR`. The terminal renderer and the live view live in `terminal` and
+once (`runner.report.redact`), then writes report.json, junit.xml, summary.md and report.html,
+each 0600, into a run directory that is 0700 (`runner.report.private`). `load_result(run_dir)` is
+the way back for `chaos report DIR`. The terminal renderer and the live view live in `terminal` and
 `live` (imported on demand: they pull in Rich). Nothing here decides a verdict or touches a cluster.
 """
 
@@ -12,25 +13,20 @@ import dataclasses
 from pathlib import Path
 
 from runner.engine.result import RunResult
-from runner.report import html, json_report, junit, markdown
-from runner.report.redact import redact_value
+from runner.report import html, json_report, junit, markdown, private
+from runner.report.redact import redacted
 
 __all__ = ["REPORT_FILES", "load_result", "redacted", "write_reports"]
 
 REPORT_FILES = (json_report.FILENAME, junit.FILENAME, markdown.FILENAME, html.FILENAME)
 
 
-def redacted(result: RunResult) -> RunResult:
-    """The same result with every secret-looking string replaced by [REDACTED]."""
-    return RunResult.from_json(redact_value(result.to_json()))
-
-
 def write_reports(result: RunResult, run_dir: Path) -> list[Path]:
-    """Write every report file into `run_dir` (created if needed); return their paths in order.
+    """Write every report file into `run_dir` (created 0700 if needed); return their paths in order.
 
-    Secrets are redacted first; an empty `result.run_dir` is filled in with `run_dir`."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    Secrets are redacted first; an empty `result.run_dir` is filled in with `run_dir`. Each file
+    is 0600; an existing run directory holding only a run's files is made 0700."""
+    run_dir = private.run_dir(Path(run_dir))
     clean = redacted(result)
     if not clean.run_dir:  # the recovery hint needs it; the engine may not have filled it in
         clean = dataclasses.replace(clean, run_dir=str(run_dir))

@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 
 from runner.engine.result import RunResult, StepResult, StepStatus, TimelineEvent, Verdict
+from runner.report import private
 from runner.report.text import clean
 from runner.report.timings import (
     counts,
@@ -115,8 +116,7 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
 
 def write(result: RunResult, run_dir: Path, files: list[str] | None = None) -> Path:
     path = run_dir / FILENAME
-    path.write_text(render(result, files), encoding="utf-8")
-    return path
+    return private.write_text(path, render(result, files))  # 0600: see runner.report.private
 
 
 def _e(text: object) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.engine.result import RunResult, Verdict
 from runner.errors import ChaosError
+from runner.report import private
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -37,8 +38,7 @@ def dumps(result: RunResult) -> str:
 
 def write(result: RunResult, run_dir: Path) -> Path:
     path = run_dir / FILENAME
-    path.write_text(dumps(result), encoding="utf-8")
-    return path
+    return private.write_text(path, dumps(result))  # 0600: see runner.report.private
 
 
 def schema() -> dict[str, Any]:

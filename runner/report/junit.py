@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from runner.engine.result import RunResult, StepResult, StepStatus, Verdict
+from runner.report import private
 from runner.report.text import clean, evidence_lines, one_line
 
 FILENAME = "junit.xml"
@@ -138,5 +139,4 @@ def _verdict_lines(result: RunResult) -> list[str]:
 
 def write(result: RunResult, run_dir: Path) -> Path:
     path = run_dir / FILENAME
-    path.write_text(render(result), encoding="utf-8")
-    return path
+    return private.write_text(path, render(result))  # 0600: see runner.report.private

@@ -127,7 +127,7 @@ class LiveView(RunListener):
         if self.plain:
             self._line(text)
         else:
-            self.console.print(text, markup=False, highlight=False)
+            self.console.print(redact_text(text), markup=False, highlight=False)
             self._live = Live(self._renderable(), console=self.console, refresh_per_second=4,
                               transient=True)
             self._live.start()

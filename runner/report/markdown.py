@@ -11,6 +11,7 @@ import html
 from pathlib import Path
 
 from runner.engine.result import RunResult, StepStatus, Verdict
+from runner.report import private
 from runner.report.timings import (
     counts,
     crash_text,
@@ -116,5 +117,4 @@ def _disarmed(result: RunResult) -> str:
 
 def write(result: RunResult, run_dir: Path, files: list[str] | None = None) -> Path:
     path = run_dir / FILENAME
-    path.write_text(render(result, files), encoding="utf-8")
-    return path
+    return private.write_text(path, render(result, files))  # 0600: see runner.report.private

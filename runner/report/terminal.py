@@ -2,7 +2,9 @@
 
 Verdict panel, steps table, key timings, rollback, the run directory and the files written. Plain
 (no colour, ASCII boxes) when NO_COLOR is set or the output is not a TTY, so CI logs stay readable.
-The CLI calls `render()`; this module must not decide anything about the run.
+The CLI calls `render()` with the result as the engine returned it, so `build()` starts with the
+one redaction pass (`runner.report.redact.redacted`). This module must not decide anything about
+the run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.engine.result import RunResult, StepStatus, Verdict
-from runner.report.redact import redact_text
+from runner.report.redact import redacted
 from runner.report.timings import fmt_duration, fmt_time, key_timings
 
 VERDICT_STYLE = {
@@ -48,18 +50,18 @@ def make_console(stream: IO[str] | None = None, *, plain: bool | None = None) ->
 
 
 def build(result: RunResult, files: list[str] | None = None, *, plain: bool = False) -> Group:
-    """The renderable (for callers that own a console or a Live view)."""
-    r = redact_text
+    """The renderable (for callers that own a console or a Live view), from the redacted result."""
+    result = redacted(result)
     boxes = box.ASCII2 if plain else box.ROUNDED
     vstyle = VERDICT_STYLE[result.verdict]
     head = Text()
     head.append(f"{result.verdict.value.upper()}", style=vstyle)
     head.append(f"  (exit {result.exit_code})\n")
-    head.append(r(result.reason) + "\n")
+    head.append(result.reason + "\n")
     f = result.fault
-    head.append(f"scenario {r(result.scenario_name)}  ·  XID {f.xid} {r(f.title)}  ·  node {r(f.node) or '—'}"
+    head.append(f"scenario {result.scenario_name}  ·  XID {f.xid} {f.title}  ·  node {f.node or '—'}"
                 f"  ·  {fmt_duration(result.finished_at - result.started_at)}\n", style="dim")
-    head.append(f"cluster {r(result.cluster)}  ·  run {r(result.run_id)}", style="dim")
+    head.append(f"cluster {result.cluster}  ·  run {result.run_id}", style="dim")
     panel = Panel(head, title="chaos", box=boxes, border_style=vstyle.replace("bold ", ""), expand=False)
 
     steps = Table(box=boxes, title="Steps", title_justify="left", expand=True)
@@ -70,9 +72,9 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
     steps.add_column("message", overflow="fold", ratio=1)  # the message gets the width that is left
     for i, s in enumerate(result.steps, 1):
         # a default name ("3-toggle") already says the kind; a chosen one gets it added
-        label = r(s.name) if s.name == f"{i}-{s.kind}" else f"{r(s.name)} ({r(s.kind)})"
+        label = s.name if s.name == f"{i}-{s.kind}" else f"{s.name} ({s.kind})"
         steps.add_row(str(i), Text(s.status.value, style=STATUS_STYLE[s.status]), label,
-                      fmt_duration(s.duration) if s.started_at > 0 else "—", r(s.message))
+                      fmt_duration(s.duration) if s.started_at > 0 else "—", s.message)
 
     timings = Table(box=boxes, title="Key timings", title_justify="left", expand=False)
     timings.add_column("event")
@@ -94,11 +96,11 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
         rbt.append(f", after-check {'verified' if rb.verified else 'not verified'}\n")
     for u in rb.undone:
         rbt.append("  ok   " if u.ok else "  FAIL ", style="green" if u.ok else "red")
-        rbt.append(r(u.description) + (f" — {r(u.message)}" if u.message else "") + "\n")
+        rbt.append(u.description + (f" — {u.message}" if u.message else "") + "\n")
     if rb.leftovers or result.verdict is Verdict.ROLLBACK_INCOMPLETE:
         rbt.append("The cluster is not as it was. Still changed:\n", style="bold red")
         for x in rb.leftovers:
-            rbt.append(f"  - {r(x)}\n")
+            rbt.append(f"  - {x}\n")
         rbt.append(f"Recover with: chaos recover {result.run_dir or '<run dir>'}\n", style="bold")
 
     tail = Text()
