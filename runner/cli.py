@@ -65,7 +65,9 @@ def main(
 
 
 def _engine_fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    from runner.report.redact import redact_text
+
+    typer.echo(f"error: {redact_text(str(exc))}", err=True)  # an API error may echo an env value
     return typer.Exit(getattr(exc, "exit_code", 1))
 
 
@@ -264,8 +266,10 @@ def recover_command(
                          all_runs=all_runs, namespace=namespace)
     except ChaosError as exc:
         raise _engine_fail(exc) from None
-    for line in result.lines():
-        typer.echo(line)
+    from runner.report.redact import redact_text
+
+    for line in result.lines():  # a conflict's diff quotes the values it found
+        typer.echo(redact_text(line))
     raise typer.Exit(result.exit_code)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -431,8 +432,17 @@ class Executor:
                 if old.pending():
                     raise PreflightError(f"{self.run_dir} holds the journal of run {old.run_id}, which "
                                          f"left changes not undone; run: chaos recover {self.run_dir}")
-                path.rename(self.run_dir / f"journal.{old.run_id or 'old'}.jsonl")
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+                kept = self.run_dir / f"journal.{old.run_id or 'old'}.jsonl"
+                path.rename(kept)
+                os.chmod(kept, 0o600)
+            self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.run_dir.mkdir(mode=0o700)  # the journal holds the workload's env values
+            except FileExistsError:
+                if not self.run_dir.is_dir():
+                    raise
+            else:
+                os.chmod(self.run_dir, 0o700)  # mkdir's mode went through the umask
             probe = self.run_dir / f".chaos-write-test-{self.run_id}"
             probe.write_text("")  # a read-only directory must fail here, not at the first change
             probe.unlink()
@@ -474,7 +484,8 @@ class Executor:
             return Verdict.INCONCLUSIVE, f"preflight refused: {exc}"
         except JournalError as exc:  # a Lease is journaled before it is taken: none was
             self.listener.preflight_done(False, str(exc), {})
-            return Verdict.INCONCLUSIVE, f"the target's Lease could not be journaled ({exc}); nothing was changed"
+            return Verdict.INCONCLUSIVE, (f"the target's Lease could not be journaled ({exc}); "
+                                          "nothing was changed")
         self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
         return None, ""
 

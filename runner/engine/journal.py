@@ -19,7 +19,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
 from runner.errors import ClusterError, InputError, NotFound, StepError
@@ -37,6 +37,18 @@ JOURNAL_FORMAT = 2
 MIRROR_PREFIX = "chaos-journal-"
 MIRROR_KEY = "journal.jsonl"
 
+
+
+def _open_private(path: Path, mode: str) -> IO[str]:
+    """The journal holds the workload's original spec (env values): 0600, whatever the umask."""
+    flags = {"a": os.O_WRONLY | os.O_CREAT | os.O_APPEND, "r+": os.O_RDWR}[mode]
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a journal written 0644 by an older version is tightened too
+        return os.fdopen(fd, mode, encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 class JournalError(StepError):
     """The journal could not be written; the change it would have described is not made."""
@@ -250,11 +262,11 @@ class Journal:
         except ValueError:
             whole = False
         if whole:  # a complete entry that only lacks its newline
-            with open(path, "a", encoding="utf-8") as fh:
+            with _open_private(path, "a") as fh:
                 fh.write("\n")
             return text + "\n"
         kept = complete + "\n" if complete else ""
-        with open(path, "r+", encoding="utf-8") as fh:
+        with _open_private(path, "r+") as fh:
             fh.truncate(len(kept.encode("utf-8")))
             fh.flush()
             os.fsync(fh.fileno())
@@ -277,7 +289,7 @@ class Journal:
             try:
                 new_file = not self.path.exists()
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.path, "a", encoding="utf-8") as fh:
+                with _open_private(self.path, "a") as fh:
                     fh.write(line)
                     fh.flush()
                     os.fsync(fh.fileno())
