@@ -506,7 +506,10 @@ class Executor:
         self.listener.step_started(step, index, len(self.scenario.steps), budget)
         self.mark("step-start", step.kind.value, step=step.name)
         started = self.clock.time()
-        if left <= 0:
+        lost = self._lost_leases()
+        if lost:
+            outcome = StepOutcome(StepStatus.ERROR, f"stopped before this step: {lost}")
+        elif left <= 0:
             outcome = StepOutcome(StepStatus.ERROR, f"the scenario's timeout "
                                   f"({self.scenario.settings.timeout}) ran out before this step")
         else:
@@ -552,9 +555,19 @@ class Executor:
                                                "not reached", line=step.line))
                 self.listener.step_finished(self.results[-1])
 
+    def _lost_leases(self) -> str:
+        if self._leases is None or not self._leases.lost:
+            return ""
+        return (f"this run lost {', '.join(self._leases.lost)} to another run (its renewals did not "
+                "reach the API server for the Lease's whole duration), so the target is no longer "
+                "its alone")
+
     def _verdict(self) -> tuple[Verdict, str]:
         arming = arms_fault(self.scenario)
         names = [s.name for s in self.scenario.steps]
+        lost = self._lost_leases()
+        if lost:  # someone else's run shares the target now: nothing this run saw proves anything
+            return Verdict.INCONCLUSIVE, lost
         for result in self.results:
             if result.status is StepStatus.ERROR:
                 return Verdict.FAILED, f"step {result.name} errored: {result.message}"

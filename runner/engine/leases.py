@@ -40,7 +40,8 @@ class TargetHeld(PreflightError):
 
 def micro_time(unix: float) -> str:
     """A Kubernetes MicroTime: always six fractional digits (a real API server refuses fewer)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(unix)) + f".{int(unix % 1 * 1e6):06d}Z"
+    seconds, micros = divmod(round(unix * 1_000_000), 1_000_000)  # round: 0.000001 % 1 is not exact
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 def _name(prefix: str, *parts: str) -> str:
@@ -184,8 +185,9 @@ class Leases:
             return self.cluster.json_patch(ref, [
                 {"op": "test", "path": "/metadata/resourceVersion", "value": version},
                 {"op": "replace", "path": "/spec", "value": fresh["spec"]},
-                {"op": "replace", "path": "/metadata/labels", "value": fresh["metadata"]["labels"]},
-                {"op": "replace", "path": "/metadata/annotations", "value": fresh["metadata"]["annotations"]},
+                # add, not replace: the lease of another tool may have no labels (add replaces too)
+                {"op": "add", "path": "/metadata/labels", "value": fresh["metadata"]["labels"]},
+                {"op": "add", "path": "/metadata/annotations", "value": fresh["metadata"]["annotations"]},
             ])
         except Conflict:
             raise TargetHeld(f"{what}: another run took the expired Lease {name} first; nothing was "
