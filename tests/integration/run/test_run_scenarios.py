@@ -55,6 +55,8 @@ def test_bundled_scenario_passes_with_the_xids_outcome(chaos: Chaos, tmp_path: P
     else:
         assert "node-cordoned" not in kinds  # a process-scoped fault leaves the node alone
         assert any(s["kind"] == "assert" and s["status"] == "passed" for s in report["steps"])
+    if name.endswith("-one-gpu.yaml"):
+        four_to_each_serving_node_before_arming(report)
     if name == "xid79-one-gpu.yaml":
         one_gpu_of_four_fell_off(report)
     if name == "xid94-one-gpu.yaml":
@@ -67,6 +69,18 @@ def test_bundled_scenario_passes_with_the_xids_outcome(chaos: Chaos, tmp_path: P
 
 def evidence(report: dict, step_kind: str, kind: str) -> list[dict]:
     return [e for s in report["steps"] if s["kind"] == step_kind for e in s["evidence"] if e["kind"] == kind]
+
+
+def four_to_each_serving_node_before_arming(report: dict) -> None:
+    """The one-GPU scenarios rest on a full target node: the patch's rollout must put the eight
+    workers four to each serving node, none on the spare (a rolling update raced and sometimes left
+    three on the target, so "4 Ready on the target" could never hold)."""
+    (before,) = [e for e in evidence(report, "toggle", "placement") if "before arming" in e["summary"]]
+    per_node: dict[str, int] = {}
+    for pod in before["data"]["pods"]:
+        per_node[pod["node"]] = per_node.get(pod["node"], 0) + 1
+    assert sorted(per_node.values()) == [4, 4], per_node
+    assert per_node.get(report["fault"]["node"]) == 4, per_node
 
 
 def one_gpu_of_four_fell_off(report: dict) -> None:
