@@ -534,6 +534,8 @@ def sim_up(
             sim = SimSettings(nodes=(SimNode(count=nodes, gpus=gpus_per_node),))
         scale = time_scale if time_scale > 0 else sim.time_scale
         cluster = SimCluster(Path(root) if root else None, port=port, tokens=tokens)
+        if restricted_token:  # what the rules lack, as it is refused (also what clients swallow)
+            cluster.authorizer.on_denied = lambda message: typer.echo(f"forbidden: {message}", err=True)
         if not api_only:
             attach(cluster, NodeSideSettings(time_scale=scale, health_agent=sim.health_agent))
     except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file

@@ -15,7 +15,7 @@ HTTP; the API server asks `Authorizer.authorize` and `Authorizer.review` (SelfSu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,6 +300,7 @@ class Authorizer:
     """token -> identity. With no tokens at all, every request is anonymous and unrestricted."""
 
     tokens: dict[str, Identity] = field(default_factory=dict)
+    on_denied: Callable[[str], None] | None = None  # told each 403's message (`chaos sim up` prints it)
 
     def add_token(self, token: str, rules: Sequence[PolicyRule] | Policy | None = None,
                   user: str = "") -> None:
@@ -326,8 +327,7 @@ class Authorizer:
             return None
         return self.tokens.get(authorization[len("Bearer "):].strip())
 
-    @staticmethod
-    def authorize(identity: Identity, verb: str, group: str, resource: str, namespace: str | None,
+    def authorize(self, identity: Identity, verb: str, group: str, resource: str, namespace: str | None,
                   name: str = "") -> None:
         """Raise Forbidden (403) unless the identity may do `verb` on `resource` in `namespace`
         (None: a cluster-scoped request, or one across every namespace)."""
@@ -338,8 +338,11 @@ class Authorizer:
         what = f'{qualified} "{name}"' if name else qualified
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         noun = f'{base}/{sub}' if sub else base
-        raise Forbidden(f'{what} is forbidden: User "{identity.user}" cannot {verb} resource "{noun}" '
-                        f'in API group "{group}" {scope}', status=403, reason="Forbidden")
+        message = (f'{what} is forbidden: User "{identity.user}" cannot {verb} resource "{noun}" '
+                   f'in API group "{group}" {scope}')
+        if self.on_denied is not None:
+            self.on_denied(message)
+        raise Forbidden(message, status=403, reason="Forbidden")
 
     @staticmethod
     def review(identity: Identity, verb: str, group: str, resource: str, namespace: str | None,
