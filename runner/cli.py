@@ -477,9 +477,11 @@ def sim_up(
     root: str = typer.Option("", "--root", help="Keep the cluster's files (container logs) here; "
                              "default: a temporary directory removed on exit."),
     token: str = typer.Option("", "--token", help="Require this bearer token (unrestricted)."),
-    rules: str = typer.Option("", "--rules", help="ClusterRole/Role YAML: bind --restricted-token to it."),
+    rules: list[str] = typer.Option(  # noqa: B008 (typer idiom)
+        [], "--rules", help="RBAC YAML (Roles, ClusterRoles and their bindings; repeatable): "
+        "--restricted-token acts as the ServiceAccount they name, with what they bind to it."),
     restricted_token: str = typer.Option("", "--restricted-token",
-                                         help="A second bearer token limited to the rules of --rules."),
+                                         help="A second bearer token limited to what --rules grant."),
     from_scenario: str = typer.Option("", "--from",
                                       help="Scenario file: its settings.sim nodes and manifests (overrides "
                                            "--nodes/--gpus-per-node)."),
@@ -502,23 +504,24 @@ def sim_up(
     if path == default_config:
         typer.echo(f"error: refusing to overwrite {default_config}; pick another --kubeconfig", err=True)
         raise typer.Exit(2)
-    problem = (_not_writable(path, "--kubeconfig") or (_not_a_file(Path(rules), "--rules") if rules else "")
+    problem = (_not_writable(path, "--kubeconfig")
+               or next((p for p in (_not_a_file(Path(r), "--rules") for r in rules) if p), "")
                or (_not_a_file(Path(from_scenario), "--from") if from_scenario else ""))
     if problem:
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
     try:
         from runner.sim.cluster import SimCluster
-        from runner.sim.rbac import PolicyRule, load_rules
+        from runner.sim.rbac import Policy, PolicyRule, load_policy
 
-        tokens: dict[str, list[PolicyRule] | None] = {}
+        tokens: dict[str, list[PolicyRule] | Policy | None] = {}
         if token:
             tokens[token] = None
         if rules or restricted_token:
             if not (rules and restricted_token and token):
                 typer.echo("error: --rules and --restricted-token go together, with --token", err=True)
                 raise typer.Exit(2)
-            tokens[restricted_token] = load_rules(Path(rules))
+            tokens[restricted_token] = load_policy([Path(r) for r in rules])
         from runner.scenario.model import SimNode, SimSettings
         from runner.sim.nodeside import NodeSideSettings, attach
         from runner.sim.seed import seed, sim_settings_from_file
@@ -531,6 +534,8 @@ def sim_up(
             sim = SimSettings(nodes=(SimNode(count=nodes, gpus=gpus_per_node),))
         scale = time_scale if time_scale > 0 else sim.time_scale
         cluster = SimCluster(Path(root) if root else None, port=port, tokens=tokens)
+        if restricted_token:  # what the rules lack, as it is refused (also what clients swallow)
+            cluster.authorizer.on_denied = lambda message: typer.echo(f"forbidden: {message}", err=True)
         if not api_only:
             attach(cluster, NodeSideSettings(time_scale=scale, health_agent=sim.health_agent))
     except (OSError, ValueError) as exc:  # a busy port, an unreadable or malformed rules file
@@ -553,6 +558,9 @@ def sim_up(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(f"nodes: {', '.join(names) or 'none'}")
+        if restricted_token:
+            user = cluster.authorizer.tokens[restricted_token].user
+            typer.echo(f"restricted token: acts as {user}, with what {', '.join(rules)} bind to it")
         cluster.write_kubeconfig(path, token=token or None)
         typer.echo(f"chaos-sim API server: {cluster.url}")
         typer.echo(f"export KUBECONFIG={path}")

@@ -72,6 +72,7 @@ KNOWN: dict[tuple[str, str], tuple[str, bool]] = {
     ("apps/v1", "ReplicaSet"): ("replicasets", True),
     ("batch/v1", "Job"): ("jobs", True),
     ("events.k8s.io/v1", "Event"): ("events", True),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): ("selfsubjectaccessreviews", False),
 }
 
 ERRORS: Mapping[int, type[ClusterError]] = {
@@ -230,6 +231,15 @@ class KubeCluster:
             self.create(event)
         except ClusterError:
             return  # best effort: an Event must never break a run
+
+    def can_i(self, verb: str, resource: str, *, group: str = "", namespace: str | None = None,
+              name: str = "", subresource: str = "") -> bool:
+        attributes = {"verb": verb, "group": group, "resource": resource, "subresource": subresource,
+                      "namespace": namespace or "", "name": name}
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}}}
+        answer = self.create(review)
+        return bool((answer.get("status") or {}).get("allowed"))
 
     def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
               label_selector: str = "", field_selector: str = "", resource_version: str = "",

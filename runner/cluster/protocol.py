@@ -109,6 +109,13 @@ class Cluster(Protocol):
         Best effort: failures are swallowed by the adapter (an Event must never break a run)."""
         ...
 
+    def can_i(self, verb: str, resource: str, *, group: str = "", namespace: str | None = None,
+              name: str = "", subresource: str = "") -> bool:
+        """May this client do `verb` on `resource` (in `namespace`; None: cluster-scoped), as the
+        API server answers a SelfSubjectAccessReview (`kubectl auth can-i`). Changes nothing;
+        NotFound when the server has no authorization API."""
+        ...
+
 
 def ref_list(objects: Sequence[KubeObject]) -> list[ObjectRef]:
     """References of several objects, in order."""

@@ -1,8 +1,9 @@
 """Preflight: refuse unsafe or meaningless runs before anything is changed.
 
 Checks the guardrails (namespace allow/deny, with system namespaces denied by default; how many
-nodes and pods the run may affect; the last healthy replica), resolves the target node, and
-verifies the workload exists and is healthy. Any refusal is a PreflightError (verdict
+nodes and pods the run may affect; the last healthy replica), that the state namespace exists and
+that a scenario which cordons may patch nodes (a SelfSubjectAccessReview), resolves the target
+node, and verifies the workload exists and is healthy. Any refusal is a PreflightError (verdict
 inconclusive, exit 3). Read-only: it never changes the cluster.
 """
 
@@ -27,6 +28,10 @@ from runner.workload.views import node_of, pod_is_ready
 
 # Step kinds that change something on the node they name (their `node` field).
 NODE_AFFECTING = (StepKind.TOGGLE, StepKind.CORDON, StepKind.DELETE_PODS, StepKind.NODE_XID)
+# Step kinds that patch a Node themselves (spec.unschedulable, and back in their undo): they need a
+# cluster-wide node patch grant that nothing else a run does needs (deploy/rbac-cordon.yaml).
+PATCHES_NODES = (StepKind.CORDON, StepKind.UNCORDON)
+CORDON_RBAC = "deploy/rbac-cordon.yaml"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,23 @@ def check_state_namespace(cluster: Cluster, namespace: str) -> None:
             f"namespace {namespace}`), or set settings.state-namespace") from None
 
 
+def check_node_patch_grant(cluster: Cluster, scenario: Scenario) -> None:
+    """A scenario that cordons or uncordons must be allowed to patch nodes, or its cordon step
+    would fail halfway through the run: ask the API server (a SelfSubjectAccessReview) first."""
+    steps = [s.name for s in scenario.steps if s.kind in PATCHES_NODES]
+    if not steps:
+        return
+    try:
+        allowed = cluster.can_i("patch", "nodes")
+    except NotFound:
+        return  # a server without access reviews: the step itself is refused cleanly if it must be
+    if not allowed:
+        raise PreflightError(
+            f"step {steps[0]} cordons or uncordons a node, but this client may not patch nodes (it "
+            f'cannot patch resource "nodes" in API group "" at the cluster scope): grant it with '
+            f"`kubectl apply -f {CORDON_RBAC}`; nothing was changed")
+
+
 def affected_nodes(scenario: Scenario, target_node: str) -> tuple[str, ...]:
     """Nodes the steps would touch: the target node plus any node a node-changing step names."""
     nodes = {target_node}
@@ -84,6 +106,7 @@ def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False) -> Pre
     guard = scenario.settings.guardrails
     check_namespace(target.namespace, guard)
     check_state_namespace(cluster, scenario.settings.state_namespace)
+    check_node_patch_grant(cluster, scenario)
     workload = read_workload(cluster, target)
     selector = selector_of(workload, target)
     pods = target_pods(cluster, target, selector)

@@ -64,7 +64,9 @@ def leftovers(cluster: Cluster, actions: Iterable[PendingUndo], run_id: str,
         except Exception as exc:  # noqa: BLE001 - reported as a leftover
             left.append(f"could not verify '{item.action.describe()}': {exc}")
         ref = item.data.get("ref") if isinstance(item.data, dict) else None
-        if isinstance(ref, dict) and ref.get("namespace"):
+        # only kinds the run changed in this namespace: its Leases live in the state namespace
+        # (checked by their own verify), and listing them here would need a right it lacks
+        if isinstance(ref, dict) and ref.get("namespace") == namespace:
             kinds.add((str(ref["apiVersion"]), str(ref["kind"])))
     if not namespace:
         return left

@@ -35,7 +35,7 @@ from runner.sim import discovery, disruption, patching, protowire, proxy, tables
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
 from runner.sim.rbac import Authorizer, Identity
-from runner.sim.resources import GVR, PODS, SERVICES, ResourceInfo
+from runner.sim.resources import GVR, NAMESPACES, PODS, SERVICES, ResourceInfo
 from runner.sim.store import Store, bad_request
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,17 @@ _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotF
             405: "MethodNotAllowed",
             406: "NotAcceptable", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType",
             422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def _auth_namespace(route: Route) -> str | None:
+    """The namespace a request is authorized in: a Namespace object is in itself, as the real
+    server's request info has it (so a RoleBinding may grant `get` on its own Namespace)."""
+    if route.gvr == NAMESPACES and route.name:
+        return route.name
+    return route.namespace
+
+
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
 def scale_of(obj: Obj) -> Obj:
@@ -267,6 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if self._discovery(method, url.path):
                 return
+            if self._access_review(method, url.path, raw, identity):
+                return
             route = self._route(url.path)
             verb = self._verb(method, route, query)
             if route.subresource != "proxy":
@@ -274,7 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self._faulted(verb, url.path):
                 return
             resource = f"{route.gvr.plural}/{route.subresource}" if route.subresource else route.gvr.plural
-            api.authorizer.authorize(identity, verb, route.gvr.group, resource, route.namespace, route.name)
+            api.authorizer.authorize(identity, verb, route.gvr.group, resource, _auth_namespace(route),
+                                     route.name)
             if route.subresource == "proxy":
                 self._proxy(route, url.query, raw)
                 return
@@ -332,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, method: str, path: str, raw: bytes) -> None:
         api = self.server.api
         identity = api.authorizer.identify(self.headers.get("Authorization"))
-        if identity is None or identity.rules is not None:
+        if identity is None or not identity.unrestricted:
             self._send_error(403, "Forbidden", "the fault admin endpoint needs an unrestricted token")
             return
         if path.rstrip("/") != "/_chaos/faults":
@@ -390,6 +404,48 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(405, "MethodNotAllowed", f"the server does not allow this method ({method})")
             return True
         self._send(200, body)
+        return True
+
+    def _access_review(self, method: str, path: str, raw: bytes, identity: Identity) -> bool:
+        """`POST selfsubjectaccessreviews`: may the caller do this? Answered from its own rules;
+        every authenticated user may ask (the real server's system:basic-user role)."""
+        if path.rstrip("/") != ACCESS_REVIEWS:
+            return False
+        if method != "POST":
+            self._send_error(405, "MethodNotAllowed",
+                             f"the server does not allow this method on the requested resource ({method})")
+            return True
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype not in ("application/json", "*/*", ""):
+            raise ClusterError(f'the body of the request was in an unknown format - accepted media types '
+                               f'include: application/json, application/yaml ("{ctype}")', status=415,
+                               reason="UnsupportedMediaType")
+        body = self._json_body(raw)
+        given = body.get("spec")
+        spec: Obj = given if isinstance(given, dict) else {}
+        found = spec.get("resourceAttributes")
+        status: Obj
+        if isinstance(found, dict):
+            attrs: Obj = found
+
+            def text(key: str) -> str:
+                value = attrs.get(key)
+                return value if isinstance(value, str) else ""
+
+            resource = text("resource") + (f"/{text('subresource')}" if text("subresource") else "")
+            answer = self.server.api.authorizer.review(identity, text("verb"), text("group"), resource,
+                                                       text("namespace") or None, text("name"))
+            status = {"allowed": answer.allowed}
+            if answer.reason:
+                status["reason"] = answer.reason
+        elif isinstance(spec.get("nonResourceAttributes"), dict):
+            status = {"allowed": identity.unrestricted}  # restricted tokens are granted no URL here
+        else:
+            raise bad_request('SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
+                              'spec.resourceAttributes: Invalid value: "null": exactly one of '
+                              "nonResourceAttributes or resourceAttributes must be specified")
+        self._send(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                         "metadata": {"creationTimestamp": None}, "spec": spec, "status": status})
         return True
 
     def _route(self, path: str) -> Route:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ from runner.sim.disruption import DisruptionController
 from runner.sim.endpoints import EndpointsController
 from runner.sim.faults import ServerFaults
 from runner.sim.logs import PodLogs
-from runner.sim.rbac import Authorizer, PolicyRule
+from runner.sim.rbac import Authorizer, Policy, PolicyRule
 from runner.sim.resources import NODES
 from runner.sim.store import Store, now_rfc3339
 
@@ -71,7 +72,7 @@ class SimCluster:
     """An embedded cluster on loopback. Use as a context manager or call start()/stop()."""
 
     def __init__(self, root: Path | None = None, *, keep: bool = False, host: str = "127.0.0.1",
-                 port: int = 0, tokens: dict[str, list[PolicyRule] | None] | None = None,
+                 port: int = 0, tokens: Mapping[str, Sequence[PolicyRule] | Policy | None] | None = None,
                  history: int | None = None) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="chaos-sim-"))

@@ -30,6 +30,8 @@ Behaviour (what a test may rely on):
 - `pod_logs` -> NotFound for a missing pod; otherwise what `add_log`/`set_log` stored ('' if none).
 - `emit_event` appends a `RecordedEvent` to `events` (not stored as an object, so dumps of the
   cluster state stay comparable) and never raises.
+- `can_i` (a SelfSubjectAccessReview) answers yes unless `deny(verb, resource, group)` said no; it
+  is recorded in `calls` as ("can_i", "<resource> <verb>") and is not a write.
 
 Test helpers (stable API):
     c = FakeCluster(description="fake cluster", clock=None, history_limit=1000)
@@ -46,6 +48,7 @@ Test helpers (stable API):
     c.add_log("ns", "w-1", "line\\n", container=None, previous=False) / c.set_log(...)
     c.fail_next("json_patch", Unavailable("boom"), kind="Deployment", name=None, times=1)
     c.on_change(fn)                    # fn(event_type, obj) after every write (a tiny controller)
+    c.deny("patch", "nodes", group="") # can_i says no to it (the fake has no RBAC otherwise)
     c.dump() -> dict                   # every object, sorted, without resourceVersion/generation:
                                        # compare before/after a run: the cluster is as it was
     c.objects(kind=None, namespace=None) -> list[obj]   # deep copies
@@ -89,7 +92,7 @@ STATE_NAMESPACE = "chaos-system"
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" for cluster-scoped), name
 
 OPS = ("get", "list", "create", "json_patch", "merge_patch", "delete", "watch", "pod_logs",
-       "emit_event")
+       "emit_event", "can_i")
 WRITE_OPS = ("create", "json_patch", "merge_patch", "delete")
 # kinds whose metadata.generation moves when their spec changes (as on a real API server)
 GENERATION_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
@@ -152,6 +155,7 @@ class FakeCluster:
         self._reactors: list[Callable[[str, KubeObject], None]] = []
         self.calls: list[tuple[str, str]] = []
         self.events: list[RecordedEvent] = []
+        self.denied: set[tuple[str, str, str]] = set()  # (verb, group, resource) can_i says no to
         # the state namespace chaos keeps journals and Leases in, as deploy/rbac.yaml leaves it
         self._objects[("v1", "Namespace", "", STATE_NAMESPACE)] = {
             "apiVersion": "v1", "kind": "Namespace",
@@ -285,7 +289,19 @@ class FakeCluster:
                 return  # best effort, as the protocol promises
             self.events.append(RecordedEvent(regarding, reason, message, event_type))
 
+    def can_i(self, verb: str, resource: str, *, group: str = "", namespace: str | None = None,
+              name: str = "", subresource: str = "") -> bool:
+        full = f"{resource}/{subresource}" if subresource else resource
+        with self._txn(write=False):
+            self._enter("can_i", full, namespace, name or verb)
+            return (verb, group, full) not in self.denied
+
     # --- test helpers ---------------------------------------------------------------------------
+
+    def deny(self, verb: str, resource: str, group: str = "") -> None:
+        """Make `can_i` answer no for `verb` on `resource` (e.g. "patch", "nodes"); the calls
+        themselves still succeed (the fake has no RBAC), so a test sees whether it was asked."""
+        self.denied.add((verb, group, resource))
 
     def fail_next(self, op: str, error: ClusterError, *, kind: str | None = None,
                   name: str | None = None, times: int = 1) -> None:

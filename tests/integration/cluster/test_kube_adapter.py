@@ -13,7 +13,7 @@ from runner.cluster.kube import KubeCluster
 from runner.cluster.protocol import ObjectRef
 from runner.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unavailable
 from runner.sim.cluster import SimCluster
-from runner.sim.rbac import load_rules
+from runner.sim.rbac import load_policy
 
 REPO = Path(__file__).resolve().parents[3]
 NS = "default"
@@ -209,29 +209,59 @@ def test_watch_too_old_version_is_gone(tmp_path: Path) -> None:
             list(k.watch("v1", "Pod", NS, resource_version=rv, timeout_seconds=5))
 
 
+def in_namespace(obj: dict, namespace: str) -> dict:
+    return {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+
+
 def test_rbac_manifest_is_enough_for_a_run_and_no_more(tmp_path: Path) -> None:
-    rules = load_rules(REPO / "deploy" / "rbac.yaml")
-    with SimCluster(tmp_path / "sim", tokens={"admin": None, "runner": rules}) as cluster:
+    """The adapter under deploy/rbac.yaml as the embedded cluster binds it: what a run does in the
+    target namespace (inference) and the state namespace works; the same elsewhere, or a node
+    patch, is Forbidden; `can_i` (a SelfSubjectAccessReview) says so before trying."""
+    rbac, cordon = REPO / "deploy" / "rbac.yaml", REPO / "deploy" / "rbac-cordon.yaml"
+    tokens = {"admin": None, "runner": load_policy([rbac]), "cordoner": load_policy([rbac, cordon])}
+    with SimCluster(tmp_path / "sim", tokens=tokens) as cluster:
         cluster.add_nodes(1, 1)
         admin = KubeCluster.from_url(cluster.url, "admin")
         runner = KubeCluster.from_url(cluster.url, "runner")
         assert "runner" not in runner.description
         assert "admin" not in admin.description
-        ref = ObjectRef.of(admin.create(deployment("w")))
+        target = "inference"
+        admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target}})
+        ref = ObjectRef.of(admin.create(in_namespace(deployment("w"), target)))
         runner.get(ref)
         runner.json_patch(ref, [{"op": "add", "path": "/spec/template/metadata/labels/x", "value": "1"}])
-        runner.create(pod("helper"))
-        runner.list("v1", "Pod", NS)
-        runner.delete(ObjectRef("v1", "Pod", NS, "helper"))
-        cm = runner.create({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "c", "namespace": NS}, "data": {}})
-        runner.delete(ObjectRef.of(cm))
+        runner.create(in_namespace(pod("helper"), target))
+        runner.list("v1", "Pod", target)
+        runner.delete(ObjectRef("v1", "Pod", target, "helper"))
+        for namespace in (target, "chaos-system"):  # the shim's ConfigMap; the journal's copy
+            cm = runner.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "c", "namespace": namespace}, "data": {}})
+            runner.merge_patch(ObjectRef.of(cm), {"data": {"k": "v"}})
+            runner.delete(ObjectRef.of(cm))
+        runner.get(ObjectRef("v1", "Namespace", None, "chaos-system"))
         node = runner.list("v1", "Node")[0][0]["metadata"]["name"]
-        runner.merge_patch(ObjectRef("v1", "Node", None, node), {"spec": {"unschedulable": True}})
+        node_ref = ObjectRef("v1", "Node", None, node)
+        assert runner.can_i("create", "pods", namespace=target)
+        assert runner.can_i("create", "leases", group="coordination.k8s.io", namespace="chaos-system")
+        assert not runner.can_i("create", "leases", group="coordination.k8s.io", namespace=target)
+        assert not runner.can_i("create", "pods", namespace="kube-system")
+        assert not runner.can_i("patch", "nodes")
+        assert not runner.can_i("get", "pods", namespace=target, subresource="exec")
+        with pytest.raises(Forbidden):
+            runner.create(in_namespace(pod("escape"), "kube-system"))  # pods only in target namespaces
+        with pytest.raises(Forbidden):
+            runner.merge_patch(node_ref, {"spec": {"unschedulable": True}})  # needs rbac-cordon.yaml
         with pytest.raises(Forbidden):
             runner.delete(ref)  # workloads are patched, never deleted
         with pytest.raises(Forbidden):
-            runner.delete(ObjectRef("v1", "Node", None, node))  # nodes are cordoned, never deleted
+            runner.delete(node_ref)  # nodes are cordoned at most, never deleted
+        cordoner = KubeCluster.from_url(cluster.url, "cordoner")
+        assert cordoner.can_i("patch", "nodes")
+        cordoner.merge_patch(node_ref, {"spec": {"unschedulable": True}})
+        cordoner.merge_patch(node_ref, {"spec": {"unschedulable": None}})
+        with pytest.raises(Forbidden):
+            cordoner.delete(node_ref)
+        assert admin.can_i("delete", "nodes")  # an unrestricted token may do anything
 
 
 def test_kubeconfig_like_kubectl(sim: SimCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 SCENARIO = str(REPO / "scenarios" / "xid79.yaml")
 KUBECONFIGS = CORPUS / "kubeconfigs"
 JOURNALS = CORPUS / "journals"
+RULES = CORPUS / "rules"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,13 @@ def regular_file(tmp: Path) -> str:
     path = tmp / "a-file"
     path.write_text("not a directory\n")
     return str(path)
+
+
+def rules_case(path: Path) -> Case:
+    """`chaos sim up --rules` of a malformed RBAC file: exit 2, the message names the file."""
+    return Case(f"sim up --rules {path.stem}",
+                lambda t: ["sim", "up", "--token", "a", "--restricted-token", "b", "--rules", str(path),
+                           "--kubeconfig", str(t / "k")], 2, str(path))
 
 
 DEAD = str(KUBECONFIGS / "unreachable.yaml")  # recover reads the journal before any API call
@@ -178,6 +186,13 @@ CASES = [
     Case("sim up --rules a FIFO", lambda t: ["sim", "up", "--token", "a", "--restricted-token", "b",
                                              "--rules", fifo(t), "--kubeconfig", str(t / "k")], 2,
          "not a regular file"),
+    *[rules_case(p) for p in sorted(RULES.glob("*.yaml"))],
+    Case("sim up --rules binary", lambda t: [
+        "sim", "up", "--token", "a", "--restricted-token", "b", "--rules", binary(t, "rules.yaml"),
+        "--kubeconfig", str(t / "k")], 2, "not text"),
+    Case("sim up --rules one good, one missing", lambda t: [
+        "sim", "up", "--token", "a", "--restricted-token", "b", "--rules", str(REPO / "deploy" / "rbac.yaml"),
+        "--rules", str(t / "gone.yaml"), "--kubeconfig", str(t / "k")], 2, "gone.yaml"),
     Case("sim up --kubeconfig under a file", lambda t: ["sim", "up", "--nodes", "1", "--kubeconfig",
                                                         "/etc/passwd/k"], 2, "/etc/passwd/k"),
 ]

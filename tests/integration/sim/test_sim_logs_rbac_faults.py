@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from runner.sim.cluster import SimCluster
-from runner.sim.rbac import load_rules
+from runner.sim.rbac import load_policy, load_rules
 from tests.integration.sim.conftest import api_client, pod, wait_for
 
 
@@ -112,6 +112,81 @@ def test_rbac_tokens(tmp_path: Path) -> None:
         assert unauth.value.status == 401
         cluster.logs.path("default", "p", "main", 0).write_text("ok\n")
         assert runner.read_namespaced_pod_log("p", "default") == "ok\n"  # pods/log granted
+
+
+BOUND = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: ops}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: work}
+rules:
+- {apiGroups: [""], resources: [pods, namespaces], verbs: [get, list, create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: work, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: work}
+subjects: [{kind: ServiceAccount, name: runner, namespace: ops}]
+"""
+
+
+def review(api: client.AuthorizationV1Api, verb: str, resource: str, namespace: str | None = None) -> dict:
+    body = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+        resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, namespace=namespace)))
+    answer: dict = api.api_client.sanitize_for_serialization(api.create_self_subject_access_review(body))
+    return answer["status"]
+
+
+def test_role_bindings_and_access_reviews(tmp_path: Path) -> None:
+    """A RoleBinding to a ClusterRole grants in its namespace only (a Namespace object counts as in
+    itself, as on a real server); the token is the ServiceAccount's user; a SelfSubjectAccessReview
+    answers from the same rules, for any authenticated token."""
+    (tmp_path / "bound.yaml").write_text(BOUND)
+    tokens = {"admin-token": None, "sa-token": load_policy([tmp_path / "bound.yaml"])}
+    with SimCluster(tmp_path / "sim", tokens=tokens) as cluster:
+        admin = client.CoreV1Api(api_client(cluster, tmp_path / "a", "admin-token"))
+        sa_client = api_client(cluster, tmp_path / "s", "sa-token")
+        sa = client.CoreV1Api(sa_client)
+        for name in ("team", "other"):
+            admin.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        sa.create_namespaced_pod("team", pod("p"))
+        assert [p.metadata.name for p in sa.list_namespaced_pod("team").items] == ["p"]
+        assert sa.read_namespace("team").metadata.name == "team"
+        with pytest.raises(ApiException) as other:
+            sa.create_namespaced_pod("other", pod("p"))
+        assert json.loads(other.value.body)["message"] == (
+            'pods is forbidden: User "system:serviceaccount:ops:runner" cannot create resource "pods" '
+            'in API group "" in the namespace "other"')
+        with pytest.raises(ApiException) as other_ns:
+            sa.read_namespace("other")
+        assert json.loads(other_ns.value.body)["message"] == (
+            'namespaces "other" is forbidden: User "system:serviceaccount:ops:runner" cannot get '
+            'resource "namespaces" in API group "" in the namespace "other"')
+        with pytest.raises(ApiException) as everywhere:
+            sa.list_pod_for_all_namespaces()
+        assert "at the cluster scope" in json.loads(everywhere.value.body)["message"]
+
+        auth = client.AuthorizationV1Api(sa_client)
+        yes = review(auth, "create", "pods", "team")
+        assert yes["allowed"] is True
+        assert yes["reason"] == ('RBAC: allowed by RoleBinding "work/team" of ClusterRole "work" to '
+                                 'ServiceAccount "runner/ops"')
+        assert review(auth, "create", "pods", "other")["allowed"] is False
+        assert review(auth, "patch", "nodes")["allowed"] is False
+        assert review(client.AuthorizationV1Api(api_client(cluster, tmp_path / "a2", "admin-token")),
+                      "patch", "nodes")["allowed"] is True
+        raw = urllib3.PoolManager().request(
+            "POST", f"{cluster.url}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            body=b'{"spec": {}}', headers={"Authorization": "Bearer sa-token",
+                                           "Content-Type": "application/json"})
+        assert raw.status == 400
+        assert "exactly one of nonResourceAttributes or resourceAttributes" in json.loads(raw.data)["message"]
+        nobody = urllib3.PoolManager().request(
+            "POST", f"{cluster.url}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=b"{}")
+        assert nobody.status == 401
 
 
 def test_injected_errors_and_retry_after(sim: SimCluster, core: client.CoreV1Api) -> None:

@@ -99,3 +99,35 @@ def test_no_renewal_rearms_a_node_after_the_run_rolled_it_back(cluster: FakeClus
     clock.advance(600)
     assert len(disks.ran) == ran
     assert disks.read(node, "/var/lib/cuda-fault/cuda_fault_enabled") == "0\n"
+
+
+def test_a_cordoning_scenario_without_node_patch_is_refused_before_any_change(
+        cluster: FakeCluster, disks: NodeDisks, clock, tmp_path: Path) -> None:
+    """The API server says (SelfSubjectAccessReview) this client may not patch nodes: refused in
+    preflight, naming the missing right and deploy/rbac-cordon.yaml; nothing written at all."""
+    cluster.deny("patch", "nodes")
+    original = cluster.dump()
+    result = run_scenario(make_scenario(steps(), expiry=0), cluster, RunOptions(run_dir=tmp_path / "run"),
+                          clock=clock, steps=registry())
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.exit_code == 3
+    assert 'cannot patch resource "nodes"' in result.reason
+    assert "kubectl apply -f deploy/rbac-cordon.yaml" in result.reason
+    assert "nothing was changed" in result.reason
+    assert ("can_i", "nodes patch") in cluster.calls
+    assert cluster.writes() == []
+    assert cluster.dump() == original
+
+
+def test_only_a_scenario_that_cordons_asks_about_node_patch(cluster: FakeCluster, disks: NodeDisks,
+                                                            clock, tmp_path: Path) -> None:
+    """Without a cordon/uncordon step the run never patches a node (a remediation's cordon is the
+    cluster's own), so the grant is neither asked about nor needed."""
+    shim_on_nodes(cluster, disks)
+    cluster.deny("patch", "nodes")
+    no_cordon = tuple(s for s in steps(expect_cordoned=False) if s.kind is not StepKind.CORDON)
+    result = run_scenario(make_scenario(no_cordon, expiry=0), cluster, RunOptions(run_dir=tmp_path / "run"),
+                          clock=clock, steps=registry())
+    assert result.verdict is Verdict.PASSED, result.reason
+    assert not [c for c in cluster.calls if c[0] == "can_i"]
+    assert not [c for c in cluster.writes() if c[1].startswith("Node ")]
