@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 from runner.cluster.connect import connect_url
@@ -29,7 +28,7 @@ STATE = "chaos-system"
 
 def lease_rounds(url: str, rounds: int) -> dict[str, list[float]]:
     cluster, clock = connect_url(url, name="bench"), SystemClock()
-    if not any(ns["metadata"]["name"] == STATE for ns in cluster.list("v1", "Namespace")):
+    if not any(ns["metadata"]["name"] == STATE for ns in cluster.list("v1", "Namespace")[0]):
         cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": STATE}})
     wanted = [(workload_lease("inference", "Deployment", "vllm-worker"), "Deployment inference/vllm-worker"),
               (node_lease("gpu-node-1"), "node gpu-node-1")]
@@ -63,9 +62,7 @@ def run_total(tmp: Path) -> float:
     subprocess.run([sys.executable, "-m", "runner", "run", str(REPO / "scenarios" / "xid79.yaml"),
                     "--report-dir", str(tmp / "run")], check=True, capture_output=True, cwd=REPO)
     report = json.loads((tmp / "run" / "report.json").read_text())
-    started, finished = (datetime.fromisoformat(report[k].replace("Z", "+00:00"))
-                         for k in ("started_at", "finished_at"))
-    return (finished - started).total_seconds()
+    return float(report["finished_at"]) - float(report["started_at"])  # unix seconds
 
 
 def main() -> None:
