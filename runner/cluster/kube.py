@@ -22,6 +22,7 @@ It must not decide anything about steps, retries of Conflicts, or what to change
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
@@ -39,7 +40,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef, WatchEvent
+from runner.cluster.http import timed_request
+from runner.cluster.protocol import HttpAnswer, JsonPatch, KubeObject, ObjectRef, WatchEvent
 from runner.errors import (
     ClusterError,
     Conflict,
@@ -54,6 +56,7 @@ from runner.errors import (
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read (seconds) for ordinary requests
+PROBE_POOL_SIZE = 64  # connections kept for service-proxy probes (their own pool, not the run's)
 MAX_RETRY_AFTER_S = 30.0
 
 # kind -> (plural, namespaced) for the kinds a run touches; anything else is discovered.
@@ -125,6 +128,7 @@ class KubeCluster:
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(KNOWN)
         self._lock = threading.Lock()
         self.retries_done = 0  # requests repeated after 429/5xx/connection errors (for tests, bench)
+        self._probe_pool: Any = None  # urllib3 pool of proxy_request, made on first use
 
     @classmethod
     def from_url(cls, url: str, token: str | None = None, *, name: str = "cluster",
@@ -149,6 +153,8 @@ class KubeCluster:
 
     def close(self) -> None:
         try:
+            if self._probe_pool is not None:
+                self._probe_pool.clear()
             self._api.close()
         except Exception:  # noqa: BLE001 - closing a pool must never fail a run
             return
@@ -240,6 +246,29 @@ class KubeCluster:
                   "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}}}
         answer = self.create(review)
         return bool((answer.get("status") or {}).get("allowed"))
+
+    def proxy_request(self, namespace: str, service: str, port: int | str, path: str, *,
+                      method: str = "GET", headers: Mapping[str, str] | None = None,
+                      body: bytes | None = None, timeout_s: float = 5.0,
+                      stream: bool = False) -> HttpAnswer:
+        segment = urllib.parse.quote(f"{service}:{port}", safe=":")
+        where = path if path.startswith("/") else "/" + path
+        api_path = f"/api/v1/namespaces/{urllib.parse.quote(namespace, safe='')}/services/{segment}/proxy"
+        _m, url, auth, _b, _p = self._api.param_serialize(method, api_path, header_params={},
+                                                          auth_settings=["BearerToken"])
+        sent = {**auth, **dict(headers or {})}  # the run's credentials, then the probe's own headers
+        return timed_request(self._probes(), method, url + where, headers=sent, body=body,
+                             timeout_s=timeout_s, stream=stream)
+
+    def _probes(self) -> Any:
+        """A pool for probe requests with the client's TLS settings (CA, client certificate) but
+        its own connections, so probes never wait on the run's API calls or the other way round."""
+        with self._lock:
+            if self._probe_pool is None:
+                configuration = copy.deepcopy(self._api.configuration)
+                configuration.connection_pool_maxsize = PROBE_POOL_SIZE
+                self._probe_pool = k8s_client.rest.RESTClientObject(configuration).pool_manager
+            return self._probe_pool
 
     def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
               label_selector: str = "", field_selector: str = "", resource_version: str = "",

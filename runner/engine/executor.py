@@ -82,7 +82,8 @@ from runner.kernel.step import (
     UndoReport,
 )
 from runner.kernel.undo import UndoAction, UndoKinds
-from runner.scenario.model import FaultMode, PatchStep, RollbackPolicy, Scenario, StepBase, ToggleStep
+from runner.scenario.model import RollbackPolicy, Scenario, StepBase
+from runner.scenario.phases import arming_step
 from runner.settings import RunOptions
 from runner.workload.kinds import workload_ref
 
@@ -123,13 +124,7 @@ def default_run_dir(root: Path, run_id: str) -> Path:
 def arms_fault(scenario: Scenario) -> int | None:
     """Index of the step that arms the fault (a toggle that enables it, or a patch when the
     shim loads armed), or None when the scenario never arms one."""
-    for i, step in enumerate(scenario.steps):
-        if isinstance(step, ToggleStep) and step.enabled:
-            return i
-        if isinstance(step, PatchStep) and (scenario.fault.mode is FaultMode.IMMEDIATE
-                                            or not step.passthrough):
-            return i
-    return None
+    return arming_step(scenario)
 
 
 @dataclass(frozen=True)

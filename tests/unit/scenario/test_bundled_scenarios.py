@@ -105,7 +105,7 @@ def test_dynamo_targets_worker_services() -> None:
 def test_manifests_describe_the_workloads() -> None:
     docs = list(yaml.safe_load_all((REPO / "scenarios/manifests/vllm-worker.yaml").read_text()))
     deployment = next(d for d in docs if d["kind"] == "Deployment")
-    assert [d["kind"] for d in docs] == ["Namespace", "Deployment"]
+    assert [d["kind"] for d in docs] == ["Namespace", "Deployment", "Service"]
     assert deployment["metadata"] == {"name": "vllm-worker", "namespace": "inference",
                                       "labels": {"app": "vllm-worker"}}
     assert deployment["spec"]["replicas"] == 2
