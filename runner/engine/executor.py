@@ -51,6 +51,9 @@ from runner.engine.journal import (
 )
 from runner.engine.leases import ENGINE_UNDO_KINDS, Leases, node_lease, workload_lease
 from runner.engine.preflight import PreflightReport, preflight
+from runner.engine.probe_result import ProbeResult
+from runner.engine.probe_stats import slo_verdict
+from runner.engine.probes import PhaseClock, ProbeRunner
 from runner.engine.recover import cluster_journals
 from runner.engine.result import (
     FaultSummary,
@@ -82,8 +85,8 @@ from runner.kernel.step import (
     UndoReport,
 )
 from runner.kernel.undo import UndoAction, UndoKinds
-from runner.scenario.model import RollbackPolicy, Scenario, StepBase
-from runner.scenario.phases import arming_step
+from runner.scenario.model import RollbackPolicy, Scenario, StepBase, StepKind
+from runner.scenario.phases import arming_step, recovery_step
 from runner.settings import RunOptions
 from runner.workload.kinds import workload_ref
 
@@ -227,6 +230,11 @@ class Executor:
         self._leases: Leases | None = None
         self._started_at = 0.0
         self._scenario_deadline = math.inf
+        # the background probes: from before the first step until the rollback is finished
+        self.phases = PhaseClock()
+        self.probes = ProbeRunner(scenario.probes, cluster, scenario.target.namespace, self.clock,
+                                  self.run_dir, self.phases)
+        self._recovery_step = recovery_step(scenario)
 
     # --- used by step contexts ------------------------------------------------------------------
 
@@ -249,7 +257,10 @@ class Executor:
 
     def mark(self, kind: str, message: str = "", *, node: str = "", pod: str = "",
              step: str = "") -> None:
-        self.timeline.append(TimelineEvent(self.clock.time(), kind, message, node, pod, step))
+        at = self.clock.time()
+        self.timeline.append(TimelineEvent(at, kind, message, node, pod, step))
+        if kind == "fault-armed":
+            self.phases.armed(at)  # the probes' fault phase begins
 
     def undo_now(self) -> UndoReport:
         """Stop background work, undo every recorded change not yet undone (reverse order, each
@@ -303,10 +314,12 @@ class Executor:
         try:
             verdict, reason = self._preflight_and_mirror()
             if verdict is None:
+                self.probes.start()
                 interrupted = self._all_steps()
         except Interrupted as exc:
             interrupted = str(exc)
         except JournalError:
+            self.probes.stop()
             raise  # the run-start entry could not be written: nothing was changed
         except Exception as exc:  # an engine bug must still end in rollback
             log.exception("the run failed unexpectedly")
@@ -346,6 +359,7 @@ class Executor:
         except BaseException:
             self._finish(Verdict.INCONCLUSIVE, "preflight refused")
             raise
+        self.probes.start()
         return report
 
     def step(self, name: str) -> StepResult:
@@ -387,7 +401,8 @@ class Executor:
             log.warning("stopping background work failed: %s", exc)
 
     def _enter_teardown(self) -> None:
-        self._stop_background()
+        self._stop_background()  # (not the probes: they measure the rollback too)
+        self.phases.rollback(self.clock.time())
         # from here on a signal is only noted: rollback must finish
         self.gate.on_rollback_signal = self._signal_during_rollback
         self.gate.rolling_back = True
@@ -501,6 +516,8 @@ class Executor:
         self.listener.step_started(step, index, len(self.scenario.steps), budget)
         self.mark("step-start", step.kind.value, step=step.name)
         started = self.clock.time()
+        if step.kind is StepKind.CLEANUP:
+            self.phases.rollback(started)  # the probes' rollback phase begins
         lost = self._lost_leases()
         if lost:
             outcome = StepOutcome(StepStatus.ERROR, f"stopped before this step: {lost}")
@@ -513,6 +530,8 @@ class Executor:
                             self.clock.time(), tuple(outcome.evidence), tuple(outcome.changes),
                             step.line)
         self.results.append(result)
+        if index == self._recovery_step and outcome.status is StepStatus.PASSED:
+            self.phases.recovered(result.finished_at)  # the probes' recovered phase begins
         self.mark("step-end", outcome.status.value, step=step.name)
         self.listener.step_finished(result)
         return result
@@ -583,6 +602,8 @@ class Executor:
         if verdict is None:
             verdict, reason = self._verdict()
         rollback = self._rollback(verdict)
+        probes = self._stop_probes()
+        verdict, reason = _with_slos(verdict, reason, probes)
         policy = self.scenario.settings.rollback
         clean = rollback.complete and (policy is not RollbackPolicy.NEVER or not rollback.leftovers)
         if policy is RollbackPolicy.NEVER and rollback.leftovers:
@@ -612,7 +633,7 @@ class Executor:
             cluster=self.cluster.description, started_at=self._started_at,
             finished_at=self.clock.time(), verdict=verdict, reason=reason, steps=tuple(self.results),
             rollback=rollback, fault=self._fault_summary(), timeline=tuple(self.timeline),
-            run_dir=str(self.run_dir), tool_version=self.options.tool_version)
+            run_dir=str(self.run_dir), tool_version=self.options.tool_version, probes=probes)
         if self.report_writer is not None:
             try:
                 self.report_writer(result, self.run_dir)
@@ -620,6 +641,14 @@ class Executor:
                 log.warning("writing reports failed: %s", exc)
         self.listener.run_finished(result)
         return result
+
+    def _stop_probes(self) -> tuple[ProbeResult, ...]:
+        try:
+            self.probes.stop()
+            return self.probes.results()
+        except Exception as exc:  # noqa: BLE001 - a probe bug must not cost the run its verdict
+            log.warning("the probes' results are lost: %s", exc)
+            return ()
 
     def _rollback(self, verdict: Verdict) -> RollbackResult:
         journal = self._journal()
@@ -676,6 +705,19 @@ class Executor:
             scope=entry.scope.value if entry else "", expected_outcome=entry.outcome.value if entry else "",
             node=self.state.target_node, armed_at=armed, disarmed_at=self.state.disarmed_at,
             injections_seen=self.state.injections_seen)
+
+
+def _with_slos(verdict: Verdict, reason: str, probes: tuple[ProbeResult, ...]) -> tuple[Verdict, str]:
+    """The verdict with the probes' SLOs: a run the steps passed fails on a missed fault, recovered
+    or rollback SLO, and is inconclusive on a missed setup SLO; any other verdict stands (a failed
+    step stays failed, an interruption stays one) and its reason names the misses too."""
+    found = slo_verdict(probes)
+    if found is None:
+        return verdict, reason
+    slo, why = found
+    if verdict is Verdict.PASSED:
+        return slo, why
+    return verdict, f"{reason}; {why}"
 
 
 def run_scenario(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,
