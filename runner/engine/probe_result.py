@@ -63,7 +63,7 @@ def fmt_value(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value:.3g}s" if value < 100 else f"{value:.0f}s"
     if unit == "ms":
-        return f"{value:.3g}ms" if value < 1000 else f"{value:.0f}ms"
+        return f"{value:.3g}ms" if value < 1000 else f"{value / 1000:.3g}s"
     return f"{value:.4g}"
 
 

@@ -12,6 +12,7 @@ values and body never reach a sample's error text (a server may echo them). Chan
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -85,11 +86,27 @@ def _scrub(text: str, request: ProbeRequest) -> str:
     return text
 
 
+def _message(body: bytes) -> str:
+    """What an error answer says: a Kubernetes Status's or an OpenAI-style error's message, else
+    the text itself."""
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(data, dict):
+        inner = data.get("error")
+        found = data.get("message") or (inner.get("message") if isinstance(inner, dict) else inner)
+        if isinstance(found, str) and found:
+            return found
+    return text
+
+
 def _why(answer: HttpAnswer, request: ProbeRequest) -> str:
     if answer.error:
         return answer.error
     if answer.status != request.expect_status:
-        detail = " ".join(answer.body.decode("utf-8", "replace").split())[:160]
+        detail = " ".join(_message(answer.body).split())[:160]
         return f"HTTP {answer.status}" + (f": {detail}" if detail else "")
     if request.stream and answer.stream_error:
         return f"error event: {answer.stream_error}"
