@@ -256,7 +256,9 @@ class KubeCluster:
         api_path = f"/api/v1/namespaces/{urllib.parse.quote(namespace, safe='')}/services/{segment}/proxy"
         _m, url, auth, _b, _p = self._api.param_serialize(method, api_path, header_params={},
                                                           auth_settings=["BearerToken"])
-        sent = {**auth, **dict(headers or {})}  # the run's credentials, then the probe's own headers
+        # the probe's own headers, but never in place of the run's credentials (the API server would
+        # not pass an Authorization header on to the service anyway)
+        sent = {**{k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}, **auth}
         return timed_request(self._probes(), method, url + where, headers=sent, body=body,
                              timeout_s=timeout_s, stream=stream)
 

@@ -1,10 +1,10 @@
 """Semantic checks of probes (the top-level `probes:` and the `probe` step's request keys).
 
 What the schema cannot say: a probe names exactly one target (`service` or `url`), its names are
-unique, its path is absolute, its durations are positive and fit the scenario's timeout, a
-`recovered` SLO has a pause before cleanup to carry requests, and an SLO does not sit on a phase
-the scenario never reaches. Every problem is placed at the key it is about. Reads only the
-scenario; never touches a cluster.
+unique, its path is absolute, an Authorization header does not go through the service proxy, its
+durations are positive and fit the scenario's timeout, a `recovered` SLO has a pause before cleanup
+to carry requests, and an SLO does not sit on a phase the scenario never reaches. Every problem is
+placed at the key it is about. Reads only the scenario; never touches a cluster.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ def check_targets(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
                       (*path, "url"), key=True)
         elif isinstance(req, m.Probe) and not req.url and req.service is None:
             yield _at(doc, "CH031", f"{what} has no `service` or `url`", path)
+        auth = next((k for k in req.headers if k.lower() == "authorization"), None)
+        if req.service is not None and auth is not None:
+            yield _at(doc, "CH046", f"{what} sends an {auth} header through the API server's service "
+                      "proxy, which does not pass it on (the run's own credentials go there)",
+                      (*path, "headers", auth), key=True)
         if req.path and not req.path.startswith("/"):
             yield _at(doc, "CH043", f"{what}: path {req.path!r} must start with '/'", (*path, "path"))
 

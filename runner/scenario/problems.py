@@ -103,6 +103,9 @@ CODES: dict[str, Code] = _codes(
     Code("CH045", WARN, "SLO on a phase the scenario never reaches",
          "nothing arms the fault, so the fault and recovered phases stay empty; remove the SLO or "
          "arm the fault"),
+    Code("CH046", WARN, "Authorization header through the service proxy",
+         "the API server does not pass a caller's Authorization header on to the service: a service "
+         "behind an API key needs the `url` form"),
 )
 
 

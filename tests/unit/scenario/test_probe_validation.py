@@ -35,7 +35,7 @@ PROBE = """probes:
     service: {name: vllm-worker, port: 8000}
     path: /v1/completions
     method: POST
-    headers: {Content-Type: application/json, Authorization: Bearer xyz}
+    headers: {Content-Type: application/json, X-Request-Source: chaos}
     body: '{"model": "m", "prompt": "hello", "max_tokens": 8}'
     interval: 200ms
     request-timeout: 2s
@@ -64,7 +64,7 @@ def test_the_issues_example_builds_the_model() -> None:
     (probe,) = result.scenario.probes
     assert probe == m.Probe(
         name="completions", service=m.ServiceRef("vllm-worker", 8000), path="/v1/completions",
-        method="POST", headers={"Content-Type": "application/json", "Authorization": "Bearer xyz"},
+        method="POST", headers={"Content-Type": "application/json", "X-Request-Source": "chaos"},
         body='{"model": "m", "prompt": "hello", "max_tokens": 8}', stream=True,
         interval=m.Duration.parse("200ms"), request_timeout=m.Duration.parse("2s"),
         slo=m.ProbeSlo(setup=m.PhaseSlo(min_success_rate=1.0),
@@ -110,6 +110,15 @@ def test_probe_errors_are_placed(change: tuple[str, str], expected: list[tuple[s
     result = check(text + STEPS)
     assert [(p.code, p.field, p.line) for p in result.problems] == expected
     assert result.problems[0].severity is Severity.ERROR
+
+
+def test_an_authorization_header_does_not_go_through_the_service_proxy() -> None:
+    text = PROBE.replace("X-Request-Source: chaos", "authorization: Bearer xyz")
+    assert [(p.code, p.severity, p.field) for p in check(text + STEPS).problems] == [
+        ("CH046", Severity.WARNING, "probes[0].headers.authorization")]
+    direct = text.replace("    service: {name: vllm-worker, port: 8000}\n",
+                          "    url: https://inference.example.com\n")
+    assert found(check(direct + STEPS)) == []
 
 
 def test_duplicate_probe_names() -> None:
