@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -305,6 +306,8 @@ static void serve_one(int listener) {
     char body[512];
     int fd = accept(listener, NULL, NULL);
     if (fd < 0) return;
+    int one = 1; /* each streamed chunk goes out as it is written, as servers do (no Nagle delay) */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (read_request(fd, &r) != 0) {
         close(fd);
         return;
