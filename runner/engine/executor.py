@@ -708,15 +708,18 @@ class Executor:
 
 
 def _with_slos(verdict: Verdict, reason: str, probes: tuple[ProbeResult, ...]) -> tuple[Verdict, str]:
-    """The verdict with the probes' SLOs: a run the steps passed fails on a missed fault, recovered
-    or rollback SLO, and is inconclusive on a missed setup SLO; any other verdict stands (a failed
-    step stays failed, an interruption stays one) and its reason names the misses too."""
+    """The verdict with the probes' SLOs (DESIGN.md §6, 5 > 4 > 3 > 1): a run the steps passed fails
+    on a missed fault, recovered or rollback SLO; a missed setup SLO makes a passed or failed run
+    inconclusive (the service was unhealthy before the fault: what followed proves nothing); an
+    interruption or a lost lease stands. A failed step stays the first reason; the misses follow."""
     found = slo_verdict(probes)
     if found is None:
         return verdict, reason
     slo, why = found
     if verdict is Verdict.PASSED:
         return slo, why
+    if verdict is Verdict.FAILED and slo is Verdict.INCONCLUSIVE:
+        return slo, f"{why}; {reason}"
     return verdict, f"{reason}; {why}"
 
 

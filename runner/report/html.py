@@ -68,6 +68,7 @@ section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; paddi
           margin-bottom: 16px; }
 h2 { font-size: 17px; margin: 0 0 10px; }
 h3 { font-size: 14px; margin: 12px 0 6px; }
+table + table { margin-top: 14px; }
 tr.bad td { color: #cf222e; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px 24px; }
 .grid div { overflow-wrap: anywhere; }

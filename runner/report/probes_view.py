@@ -19,7 +19,7 @@ SLO_COLUMNS = ("phase", "check", "threshold", "observed", "result")
 def fmt_ms(value: float | None) -> str:
     if value is None:
         return "—"
-    if value < 10:
+    if round(value, 1) < 10:
         return f"{value:.1f}ms"
     return f"{value:.0f}ms" if value < 1000 else fmt_duration(value / 1000)
 

@@ -128,6 +128,8 @@ def test_a_setup_slo_that_cannot_hold_is_inconclusive(run, kit, cluster: FakeClu
 
 def test_a_failed_step_stays_failed_and_says_the_slo_too(run, kit, cluster: FakeCluster,
                                                          clock: FakeClock) -> None:
+    """(A missed setup SLO would make it inconclusive instead: 3 > 1, tests/unit/engine/
+    test_probe_stats.py.)"""
     cluster.serve(lambda request: DOWN)
     kit.modes["6-assert"] = "fail"
     result = go(run, kit, probe(ProbeSlo(fault=PhaseSlo(min_success_rate=0.5))))

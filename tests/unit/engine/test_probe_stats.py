@@ -155,15 +155,23 @@ def test_the_verdict_the_slos_give() -> None:
     (Verdict.PASSED, (HELD,), Verdict.PASSED),
     (Verdict.PASSED, (MISSED_FAULT,), Verdict.FAILED),
     (Verdict.PASSED, (MISSED_SETUP,), Verdict.INCONCLUSIVE),
-    (Verdict.FAILED, (MISSED_SETUP,), Verdict.FAILED),  # a failed step stays failed
-    (Verdict.INTERRUPTED, (MISSED_FAULT,), Verdict.INTERRUPTED),
+    (Verdict.FAILED, (MISSED_FAULT,), Verdict.FAILED),  # a failed step stays the reason
+    (Verdict.FAILED, (MISSED_SETUP,), Verdict.INCONCLUSIVE),  # 3 > 1: unhealthy before, proves nothing
+    (Verdict.INTERRUPTED, (MISSED_SETUP,), Verdict.INTERRUPTED),  # 4 > 3
     (Verdict.INCONCLUSIVE, (MISSED_FAULT,), Verdict.INCONCLUSIVE),
 ])
 def test_slos_combine_with_the_steps_verdict(before: Verdict, checks: tuple[SloCheck, ...],
                                               after: Verdict) -> None:
     verdict, reason = _with_slos(before, "the steps' reason", (result_with(*checks),))
     assert verdict is after
-    if any(c.passed is False for c in checks) and before is not Verdict.PASSED:
+    if all(c.passed for c in checks):
+        assert reason == "the steps' reason"
+    elif before is Verdict.PASSED:
+        assert "the steps' reason" not in reason
+    elif before is Verdict.FAILED and after is Verdict.INCONCLUSIVE:
+        assert reason.startswith("the service was not healthy before the fault")
+        assert reason.endswith("; the steps' reason")
+    else:
         assert reason.startswith("the steps' reason; ")
 
 

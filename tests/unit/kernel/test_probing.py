@@ -57,7 +57,8 @@ class Handler(BaseHTTPRequestHandler):
         status, data = 200, b'{"ok": true}'
         if self.path == "/status":
             status = 503
-            data = json.dumps({"kind": "Status", "message": 'no endpoints available for service "w"'}).encode()
+            message = 'no endpoints available for service "w"'
+            data = json.dumps({"kind": "Status", "message": message}).encode()
         elif self.path == "/echo":
             status, data = 500, b"bad request from " + self.headers["X-Api-Key"].encode() + b" " + body
         self.send_response(status)
