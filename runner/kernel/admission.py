@@ -87,7 +87,7 @@ def _baseline_violations(spec: Mapping[str, Any]) -> Iterator[str]:
             yield f"{key}=true"
     for v in spec.get("volumes") or []:
         if isinstance(v, Mapping) and v.get("hostPath") is not None:
-            yield f'hostPath volume "{v.get("name")}"'
+            yield f'hostPath volume "{v.get("name")}" ({(v.get("hostPath") or {}).get("path")})'
     if (_sc(spec).get("seccompProfile") or {}).get("type") == "Unconfined":
         yield "pod seccompProfile Unconfined"
     for c in _containers(spec):
@@ -163,14 +163,14 @@ class Verdict:
 
 
 def _explain(namespace: str, verb: str, level: str, label: str, needs: Sequence[PodSecurityNeed]) -> str:
-    parts = []
+    parts, options = [], []
     for need in needs:
         text = f"{need.what} need{'' if need.what.endswith('s') else 's'} {need.level}"
-        text += f" ({need.why})" if need.why else ""
-        text += f"; {need.option}" if need.option else ""
-        parts.append(text)
+        parts.append(text + (f" ({need.why})" if need.why else ""))
+        if need.option and need.option not in options:
+            options.append(need.option)
     return (f'namespace {namespace} {verb} Pod Security "{level}" (label {label}): '
-            + "; ".join(parts))
+            + ", ".join(parts) + "".join(f"; {o}" for o in options))
 
 
 def judge(namespace: str, labels: Mapping[str, str] | None,

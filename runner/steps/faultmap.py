@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
 from runner.errors import Conflict, NotFound, StepError
 from runner.kernel.clock import Clock
-from runner.kernel.labels import ROLE_LABEL, RUN_ID_LABEL, run_labels
+from runner.kernel.labels import FAULT_MAP_ROLE, ROLE_LABEL, RUN_ID_LABEL, run_labels
 from runner.kernel.step import JsonValue, PlannedChange, StepContext
 from runner.kernel.undo import DeleteObject
 from runner.scenario.model import PatchStep, Scenario, ToggleVia
@@ -38,7 +38,7 @@ FAULTS_MOUNT = "/cuda-fault-state"  # the fault map's directory, in every target
 HOST_TOGGLE_MOUNT = "/host-fault"  # the node's toggle directory (toggle-via hostPath)
 TOGGLE_VOLUME = "chaos-toggle"
 NODE_ENV = "CHAOS_NODE_NAME"
-ROLE = "fault-map"
+ROLE = FAULT_MAP_ROLE
 
 
 def faultmap_name(run_id: str) -> str:
