@@ -133,7 +133,8 @@ def expiry_too_short(settings: m.Settings) -> str:
     if renew + delay <= m.EXPIRY_HEADROOM * expiry:
         return ""
     least = m.format_seconds(_least_expiry(settings)) if delay else ""
-    return (f"settings.fault-expiry {settings.expiry} is too short for toggle-via "
+    given = f"{settings.expiry}" if settings.fault_expiry is not None else f"{settings.expiry} (the default)"
+    return (f"settings.fault-expiry {given} is too short for toggle-via "
             f"{settings.toggle_via.value}: a renewal every {m.format_seconds(renew)} plus "
             f"{m.format_seconds(delay)} for it to reach the pods (settings.configmap-delay) must stay "
             f"under {round(m.EXPIRY_HEADROOM * 100)}% of it" + (f"; use at least {least}" if least else ""))

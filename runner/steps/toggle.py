@@ -209,8 +209,6 @@ class ToggleImpl:
 
     def _write(self, step: ToggleStep, ctx: StepContext, node: str, content: str, role: str) -> str:
         if faultmap.via_configmap(ctx.scenario):
-            if role == "toggle":
-                faultmap.ensure(ctx)  # the patch step made it; a run without one makes it here
             ref = faultmap.faultmap_ref(ctx.scenario.target.namespace, ctx.run_id)
             try:
                 return faultmap.write_key(ctx.cluster, ref, node, content)
@@ -249,6 +247,7 @@ class ToggleImpl:
         evidence = [Evidence("placement", f"{len(pods)} target pod(s) before arming",
                              {"pods": pod_summaries(pods), "placements": placements})]
         if faultmap.via_configmap(scenario):
+            faultmap.ensure(ctx)  # the patch step made it; a run without one makes it here
             ref = faultmap.faultmap_ref(namespace, ctx.run_id)
             ctx.record_undo(faultmap.DisarmNodeKey(node, namespace, ref.name, ctx.run_id))
         else:
