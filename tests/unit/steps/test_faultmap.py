@@ -7,7 +7,7 @@ from __future__ import annotations
 from runner.cluster.protocol import ObjectRef
 from runner.kernel.step import RunState, StepStatus
 from runner.kernel.undo import DeleteObject, RevertPaths
-from runner.scenario.model import Duration, PatchStep, PinMode, StepKind, ToggleStep, ToggleVia
+from runner.scenario.model import Duration, PatchStep, PinMode, Scenario, StepKind, ToggleStep, ToggleVia
 from runner.shimwire import parse_toggle
 from runner.steps.faultmap import DisarmNodeKey, faultmap_name
 from runner.steps.patch import PatchImpl
@@ -29,7 +29,7 @@ def toggle(enabled: bool = True) -> ToggleStep:
     return ToggleStep(StepKind.TOGGLE, "3-toggle", enabled=enabled)
 
 
-def configmap_scenario(expiry: float | None = None):  # type: ignore[no-untyped-def]
+def configmap_scenario(expiry: float | None = None) -> Scenario:
     return make_scenario((patch_step(), toggle()), expiry=expiry, toggle_via=ToggleVia.CONFIGMAP)
 
 
@@ -49,7 +49,8 @@ def test_the_template_mounts_the_map_as_a_directory_and_finds_its_nodes_key(make
     assert outcome.status is StepStatus.PASSED
     # the map is journaled (DeleteObject) before it is created, then the template
     assert [type(a) for a in ctx.journal] == [DeleteObject, DeleteObject, RevertPaths]
-    assert ctx.journal[1].ref == MAP and ctx.journal[1].uid  # type: ignore[attr-defined]
+    assert ctx.journal[1].ref == MAP
+    assert ctx.journal[1].uid
     made = cluster.get(MAP)
     assert made["data"] == {}
     assert made["metadata"]["labels"]["chaos.dev/role"] == "fault-map"
@@ -140,5 +141,6 @@ def test_plans_say_what_each_mode_writes() -> None:
         f"ConfigMap {NS}/chaos-shim-<run-id>", f"ConfigMap {NS}/chaos-faults-<run-id>"]
     (arming,) = ToggleImpl().plan(toggle(), scenario, state)
     assert arming.target == f"ConfigMap {NS}/chaos-faults-<run-id>"
-    assert "merge-patch key n1" in arming.action and "renewed every 1m" in arming.action
+    assert "merge-patch key n1" in arming.action
+    assert "renewed every 1m" in arming.action
     assert arming.detail == {"data": {"n1": "1\nxid=79\nexpires=<now + fault_expiry, renewed>\n"}}

@@ -134,7 +134,8 @@ def test_judge_refuses_below_the_need_and_warns_at_the_warn_level() -> None:
             "use settings.toggle-via: configmap")
     warned = judge("ns", {PSA + "warn": "baseline"}, [need])
     assert warned.refusal == ""
-    assert warned.warnings and 'warns at Pod Security "baseline"' in warned.warnings[0]
+    assert warned.warnings
+    assert 'warns at Pod Security "baseline"' in warned.warnings[0]
     fine = PodSecurityNeed("restricted", "x")
     assert judge("ns", {PSA + "enforce": "restricted"}, [fine]) == judge("ns", None, [])
 
@@ -159,8 +160,8 @@ def test_preflight_refuses_hostpath_toggles_in_a_restricted_namespace(cluster: F
     text = str(refused.value)
     assert text.startswith(f'namespace {NS} enforces Pod Security "restricted" '
                            "(label pod-security.kubernetes.io/enforce): ")
-    assert "hostPath" in text and text.endswith("use settings.toggle-via: configmap (no hostPath, "
-                                                "no helper pods)")
+    assert "hostPath" in text
+    assert text.endswith("use settings.toggle-via: configmap (no hostPath, no helper pods)")
     assert len(cluster.writes()) == writes  # read-only
     scenario = run_scenario(ToggleVia.CONFIGMAP)
     report = preflight(cluster, scenario, needs=pod_security_needs(scenario, REGISTRY))
@@ -172,7 +173,8 @@ def test_preflight_warns_for_the_warn_level_and_an_unreadable_namespace(cluster:
     scenario = run_scenario(ToggleVia.HOST_PATH)
     needs = pod_security_needs(scenario, REGISTRY)
     report = preflight(cluster, scenario, needs=needs)
-    assert len(report.warnings) == 1 and "warns at" in report.warnings[0]
+    assert len(report.warnings) == 1
+    assert "warns at" in report.warnings[0]
     cluster.fail_next("get", Forbidden("namespaces is forbidden", 403, "Forbidden"), kind="Namespace",
                       name=NS)
     report = preflight(cluster, scenario, needs=needs)
