@@ -70,6 +70,7 @@ from runner.errors import (
     Interrupted,
     PreflightError,
 )
+from runner.kernel.admission import PodSecurityNeed, scenario_needs
 from runner.kernel.clock import Clock, SystemClock
 from runner.kernel.signals import InterruptGate
 from runner.kernel.step import (
@@ -146,6 +147,11 @@ def plan_scenario(scenario: Scenario, steps: StepTable, *, state: RunState | Non
             for step in scenario.steps]
 
 
+def pod_security_needs(scenario: Scenario, steps: StepTable) -> list[PodSecurityNeed]:
+    """What each step's pods would need of the target namespace's Pod Security level."""
+    return scenario_needs(scenario, ((step, steps.impl_for(step)) for step in scenario.steps))
+
+
 @dataclass(frozen=True)
 class DryRun:
     """What `chaos run --dry-run` shows: preflight's findings (or refusal) and the plan."""
@@ -162,7 +168,7 @@ class DryRun:
 def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, steps: StepTable) -> DryRun:
     """Preflight (read-only) plus the plan, with the real target node."""
     try:
-        report = preflight(cluster, scenario, yes=options.yes)
+        report = preflight(cluster, scenario, yes=options.yes, needs=pod_security_needs(scenario, steps))
     except (PreflightError, ClusterError) as exc:
         return DryRun(None, str(exc), plan_scenario(scenario, steps))
     state = RunState(target_node=report.target_node, selector=report.selector,
@@ -451,7 +457,8 @@ class Executor:
                              f"{exc.strerror or exc}; pick another with --report-dir") from None
 
     def _preflight(self) -> PreflightReport:
-        report = preflight(self.cluster, self.scenario, yes=self.options.yes)
+        report = preflight(self.cluster, self.scenario, yes=self.options.yes,
+                           needs=pod_security_needs(self.scenario, self.steps))
         self.state.target_node = report.target_node
         self.state.selector = report.selector
         self.state.placements_before = dict(report.placements)
@@ -486,7 +493,9 @@ class Executor:
             self.listener.preflight_done(False, str(exc), {})
             return Verdict.INCONCLUSIVE, (f"the target's Lease could not be journaled ({exc}); "
                                           "nothing was changed")
-        self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
+        self.listener.preflight_done(True, "; ".join((f"target node {report.target_node}",
+                                                      *(f"warning: {w}" for w in report.warnings))),
+                                     report.to_data())
         return None, ""
 
     def _wanted_leases(self, report: PreflightReport) -> list[tuple[str, str]]:

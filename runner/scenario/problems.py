@@ -93,6 +93,11 @@ CODES: dict[str, Code] = _codes(
          "with fault.mode toggle nothing fails before `- toggle: {enabled: true}`; move the step after it"),
     Code("CH040", WARN, "GPU index beyond the embedded cluster's nodes",
          "settings.sim.nodes[].gpus says how many GPUs each embedded node has; name one of those"),
+    Code("CH041", ERR, "fault expiry too short for its renewals",
+         "raise settings.fault-expiry (or leave it unset for the mode's default: 2m with hostPath, "
+         "10m with configmap)"),
+    Code("CH042", ERR, "toggle method does not fit toggle-via",
+         "drop `method: exec`: with settings.toggle-via: configmap the toggle step patches a ConfigMap"),
 )
 
 

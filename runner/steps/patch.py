@@ -2,7 +2,9 @@
 
 What it changes, per pod template (ONE RFC 6902 patch each, guarded by `test` ops on what it read,
 retried on Conflict from a fresh read): a `chaos.dev/run-id` label (restarted pods are ours), the
-shim volume (+ init container building or copying it), the toggle-directory hostPath, the
+shim volume (+ init container building or copying it, admitted under Pod Security restricted),
+the toggle volume (the node directory by hostPath; with `settings.toggle-via: configmap` the run's
+fault map, runner/steps/faultmap.py, which the step creates first), the
 `LD_PRELOAD`/`CUDA_*` environment and mounts on the targeted containers, and an optional node pin.
 With `source: configmap` it first creates the ConfigMap `chaos-shim-<run_id>` with the shim
 sources. Every change is journaled first (DeleteObject for the ConfigMap; RestoreJson of the
@@ -22,10 +24,12 @@ from runner import shim as shim_tools
 from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef
 from runner.errors import Conflict, NotFound, StepError
 from runner.jsonpointer import MISSING, escape
+from runner.kernel.admission import PodSecurityNeed
 from runner.kernel.labels import RUN_ID_LABEL, run_labels
 from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
 from runner.kernel.undo import DeleteObject, PathState, RevertPaths
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, Scenario, ShimSource, StepKind
+from runner.steps import admission, faultmap
 from runner.steps.common import emit, live_target_pods, pod_summaries, pods_before_arming
 from runner.workload.kinds import (
     TemplateLocation,
@@ -106,10 +110,10 @@ class Additions:
 def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
               compile_command: str) -> Additions:
     fault = scenario.fault
-    volumes: list[dict[str, Any]] = [
-        {"name": TOGGLE_VOLUME, "hostPath": {"path": step.toggle_dir, "type": "DirectoryOrCreate"}}]
+    toggle = faultmap.toggle_parts(step, scenario, run_id)  # per settings.toggle-via
+    volumes: list[dict[str, Any]] = [toggle.volume]
     inits: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = [{"name": TOGGLE_VOLUME, "mountPath": TOGGLE_MOUNT},
+    mounts: list[dict[str, Any]] = [toggle.mount,
               {"name": SHIM_VOLUME, "mountPath": SHIM_DIR, "readOnly": True}]
     if step.source is ShimSource.HOST_PATH:
         volumes.append({"name": SHIM_VOLUME, "hostPath": {"path": step.host_path, "type": "Directory"}})
@@ -125,8 +129,8 @@ def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
             inits.append({"name": INIT_NAME, "image": step.image,
                           "command": ["sh", "-c", f"cp {SHIM_DIR}/{LIBRARY} /cuda-fault-out/{LIBRARY}"],
                           "volumeMounts": [{"name": SHIM_VOLUME, "mountPath": "/cuda-fault-out"}]})
-    env = fault_env(fault, armed=armed_at_start(step, fault),
-                    toggle_file=f"{TOGGLE_MOUNT}/{shimwire.TOGGLE_FILE_NAME}")
+    inits = [admission.restricted_container(c) for c in inits]  # admitted under Pod Security restricted
+    env = fault_env(fault, armed=armed_at_start(step, fault), toggle_file=toggle.toggle_file)
     term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}]}
     affinity: dict[str, Any] | None = None
     if step.pin is PinMode.HARD:
@@ -135,7 +139,8 @@ def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
         affinity = {"preferredDuringSchedulingIgnoredDuringExecution": [
             {"weight": 100, "preference": term}]}
     return Additions((RUN_ID_LABEL, run_id), tuple(volumes), tuple(inits),
-                     tuple({"name": k, "value": v} for k, v in env.items()), tuple(mounts), affinity)
+                     toggle.env + tuple({"name": k, "value": v} for k, v in env.items()), tuple(mounts),
+                     affinity)
 
 
 def _merge_named(pointer: str, current: Any, items: Sequence[Mapping[str, Any]]) -> JsonPatch:
@@ -279,6 +284,7 @@ class PatchImpl:
             changes.append(PlannedChange(f"ConfigMap {scenario.target.namespace}/{configmap_name(run_id)}",
                                          "create", {"data": "<shim source files>",
                                                     "labels": run_labels(run_id)}))
+        changes += faultmap.planned(scenario)
         add = additions(step, scenario, run_id, state.target_node, self._compile_for_plan())
         ref = workload_ref(scenario.target)
         for loc in _plan_location(scenario):
@@ -287,6 +293,10 @@ class PatchImpl:
         changes.append(PlannedChange(str(ref), "restart pods",
                                      "the template change rolls the pods" if step.restart else "no"))
         return changes
+
+    def pod_security(self, step: PatchStep, scenario: Scenario) -> list[PodSecurityNeed]:
+        """What the patched template's pods need of the namespace's Pod Security level."""
+        return admission.template_needs(step, additions(step, scenario, "<run-id>", "<node>", "true"))
 
     def run(self, step: PatchStep, ctx: StepContext) -> StepOutcome:
         target = ctx.scenario.target
@@ -307,6 +317,7 @@ class PatchImpl:
         if step.source is ShimSource.CONFIGMAP:
             compile_cmd = self._compile()
             changes.append(self._create_configmap(ctx))
+        changes += faultmap.ensure(ctx)  # toggle-via configmap: the nodes' fault state
         add = additions(step, ctx.scenario, ctx.run_id, node, compile_cmd)
         patches, changed = [], False
         obj = ctx.cluster.get(ref)

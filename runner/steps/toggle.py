@@ -1,12 +1,18 @@
-"""The `toggle` step: arm or disarm the shim on one node by writing its hostPath toggle file.
+"""The `toggle` step: arm or disarm the shim on one node by writing its fault state.
+
+With `settings.toggle-via: configmap` the node's state is its key in the run's fault map
+(runner/steps/faultmap.py): arming, renewing and disarming are merge patches of that key, journaled
+first as `DisarmNodeKey`; no pod is created and the pods see a write after the kubelet's ConfigMap
+propagation delay. With `hostPath` (the default, the fastest) it writes the node's toggle file:
 
 How: a helper pod pinned to the node (`runner/steps/helperpod.py`) writes the file atomically
 (temporary file, then rename), so it works while the workload crash-loops; the content reaches the
 pod as an environment value, never through shell quoting. `method: exec` writes it from inside a
 running target pod instead, where the adapter supports exec. Before arming it journals `DisarmNode`
 (defined here, listed in the step table's undo kinds) and a DeleteObject for the helper pod. The
-armed file carries `expires=<unix>` (the dead-man switch); a renewer on the run's clock re-writes
-it every `fault_expiry/3`. It is kept in `state.renewers`, which the engine stops before any
+armed state carries `expires=<unix>` (the dead-man switch); a renewer on the run's clock re-writes
+it every `settings.renew_every` (a third of the expiry; with a ConfigMap at most a minute). It is
+kept in `state.renewers`, which the engine stops before any
 rollback, so a renewal never re-arms a disarmed node. It records placements before the fault,
 `armed_nodes`, `disarmed_at` and timeline points.
 """
@@ -20,6 +26,7 @@ from typing import Any, ClassVar
 
 from runner.cluster.protocol import Cluster, ObjectRef
 from runner.errors import ChaosError, NotFound, StepError
+from runner.kernel.admission import PodSecurityNeed
 from runner.kernel.clock import Clock
 from runner.kernel.step import (
     Evidence,
@@ -32,8 +39,17 @@ from runner.kernel.step import (
     deadline_within,
 )
 from runner.kernel.undo import DeleteObject
-from runner.scenario.model import AUTO_NODE, TARGET_NODE, Scenario, StepKind, ToggleMethod, ToggleStep
+from runner.scenario.model import (
+    AUTO_NODE,
+    TARGET_NODE,
+    Scenario,
+    StepKind,
+    ToggleMethod,
+    ToggleStep,
+    format_seconds,
+)
 from runner.shimwire import TOGGLE_FILE_NAME, render_toggle
+from runner.steps import admission, faultmap
 from runner.steps.common import (
     default_toggle_dir,
     emit,
@@ -160,6 +176,14 @@ class ToggleImpl:
         xid = step.xid if step.xid is not None else scenario.fault.xid
         content = (render_toggle(True, xid, 0, gpus=scenario.fault.gpus).replace(
             "expires=0", "expires=<now + fault_expiry, renewed>") if step.enabled else render_toggle(False))
+        if faultmap.via_configmap(scenario):
+            ref = faultmap.faultmap_ref(scenario.target.namespace, "<run-id>")
+            renew = (f", renewed every {format_seconds(scenario.settings.renew_every)}"
+                     if step.enabled else "")
+            return [PlannedChange(f"ConfigMap {ref.namespace}/{ref.name}",
+                                  f"merge-patch key {node} (reaches the pods within "
+                                  f"{scenario.settings.configmap_delay}{renew})",
+                                  {"data": {node: content}})]
         how = "helper pod" if step.method is ToggleMethod.HELPER_POD else "exec in a target pod"
         return [PlannedChange(f"node {node}", f"write toggle file ({how})",
                               {"path": f"{default_toggle_dir(scenario)}/{TOGGLE_FILE_NAME}",
@@ -173,7 +197,25 @@ class ToggleImpl:
             raise StepError("toggle: no node (the target node was not resolved)")
         return self._arm(step, ctx, node) if step.enabled else self._disarm(step, ctx, node)
 
+    def pod_security(self, step: ToggleStep, scenario: Scenario) -> list[PodSecurityNeed]:
+        """The helper pods write a hostPath: only a privileged namespace admits them."""
+        if faultmap.via_configmap(scenario) or step.method is not ToggleMethod.HELPER_POD:
+            return []
+        manifest = helper_manifest("toggle", scenario.target.namespace, "<node>", "<run-id>", "toggle",
+                                   write_command(), image=self.image,
+                                   mounts=(HostMount(default_toggle_dir(scenario), MOUNT),))
+        return [admission.helper_pod_need(manifest, "the toggle step's helper pods",
+                                          admission.USE_CONFIGMAP)]
+
     def _write(self, step: ToggleStep, ctx: StepContext, node: str, content: str, role: str) -> str:
+        if faultmap.via_configmap(ctx.scenario):
+            ref = faultmap.faultmap_ref(ctx.scenario.target.namespace, ctx.run_id)
+            try:
+                return faultmap.write_key(ctx.cluster, ref, node, content)
+            except NotFound:
+                if role != "toggle":
+                    return content  # no map, no armed key: disarmed already
+                raise StepError(f"toggle: {ref} is gone (deleted since the run created it)") from None
         if step.method is ToggleMethod.EXEC:
             return self._exec_write(ctx, node, content)
         namespace = ctx.scenario.target.namespace
@@ -198,13 +240,18 @@ class ToggleImpl:
         namespace = scenario.target.namespace
         toggle_dir = default_toggle_dir(scenario)
         xid = step.xid if step.xid is not None else scenario.fault.xid
-        expiry = scenario.settings.fault_expiry.seconds
+        expiry = scenario.settings.expiry.seconds
         pods = pods_before_arming(ctx)
         placements = {pod_view(p).name: pod_view(p).node for p in pods}
         ctx.state.placements_before = dict(placements)  # "before the fault" is now
         evidence = [Evidence("placement", f"{len(pods)} target pod(s) before arming",
                              {"pods": pod_summaries(pods), "placements": placements})]
-        ctx.record_undo(DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
+        if faultmap.via_configmap(scenario):
+            faultmap.ensure(ctx)  # the patch step made it; a run without one makes it here
+            ref = faultmap.faultmap_ref(namespace, ctx.run_id)
+            ctx.record_undo(faultmap.DisarmNodeKey(node, namespace, ref.name, ctx.run_id))
+        else:
+            ctx.record_undo(DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
         gpus = gpu_uuids(ctx.cluster.get(node_ref(node)), scenario.fault.gpus)
         log = self._write(step, ctx, node, render_toggle(True, xid, int(ctx.clock.time() + expiry),
                                                          gpus=gpus), "toggle")
@@ -214,18 +261,32 @@ class ToggleImpl:
         emit(ctx, node_ref(node), "ChaosFaultArmed", f"CUDA fault injection armed (XID {xid})",
              warning=True)
         ctx.progress(f"armed node {node}", pods=pod_summaries(pods))
-        evidence.append(Evidence("note", f"toggle file on {node}: {log.strip()[:80]}",
+        where = (f"fault map key {node}" if faultmap.via_configmap(scenario) else f"toggle file on {node}")
+        evidence.append(Evidence("note", f"{where}: {log.strip()[:80]}",
                                  {"node": node, "file": log, "gpus": list(scenario.fault.gpus),
                                   "gpus_as_written": list(gpus)}))
-        if step.method is ToggleMethod.HELPER_POD and expiry > 0:
+        if (step.method is ToggleMethod.HELPER_POD or faultmap.via_configmap(scenario)) and expiry > 0:
             self._start_renewer(ctx, node, xid, expiry, gpus)
         return StepOutcome(StepStatus.PASSED, f"armed node {node}{on} (XID {xid})", tuple(evidence),
                            (f"armed {node}{on}",))
 
     def _start_renewer(self, ctx: StepContext, node: str, xid: int, expiry: float,
                        gpus: tuple[str, ...]) -> None:
-        """Re-write the expiry every `expiry/3` on the run's clock until the engine stops it."""
+        """Re-write the expiry every `settings.renew_every` on the run's clock until the engine
+        stops it."""
         namespace = ctx.scenario.target.namespace
+        every = ctx.scenario.settings.renew_every
+        if faultmap.via_configmap(ctx.scenario):  # a patch of the key DisarmNodeKey undoes
+            ref = faultmap.faultmap_ref(namespace, ctx.run_id)
+            cluster_, clock_ = ctx.cluster, ctx.clock
+
+            def renew_key() -> None:
+                faultmap.write_key(cluster_, ref, node,
+                                   render_toggle(True, xid, int(clock_.time() + expiry), gpus=gpus))
+
+            ctx.state.stop_renewer(node)
+            ctx.state.renewers[node] = clock_.every(every, renew_key)
+            return
         ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace,
                                                helper_name("renew", ctx.run_id, node))))  # once
         cluster, clock, run_id = ctx.cluster, ctx.clock, ctx.run_id
@@ -236,10 +297,10 @@ class ToggleImpl:
                               toggle_dir=toggle_dir,
                               content=render_toggle(True, xid, int(clock.time() + expiry), gpus=gpus),
                               image=self.image, role="renew",
-                              deadline=clock.monotonic() + min(expiry / 3, HELPER_TIMEOUT_S))
+                              deadline=clock.monotonic() + min(every, HELPER_TIMEOUT_S))
 
         ctx.state.stop_renewer(node)
-        ctx.state.renewers[node] = clock.every(expiry / 3, renew)
+        ctx.state.renewers[node] = clock.every(every, renew)
 
     def _exec_write(self, ctx: StepContext, node: str, content: str) -> str:
         exec_in_pod = getattr(ctx.cluster, "exec_in_pod", None)

@@ -114,3 +114,15 @@ def test_strict_turns_warnings_into_exit_2(tmp_path: Path,
     assert f"{path}:7:1  CH024  steps  warning: " in relaxed.stdout
     strict = chaos(["validate", "--strict", str(path)])
     assert strict.returncode == 2
+
+
+def test_configmap_toggles_need_an_expiry_that_outlasts_renewal_plus_propagation() -> None:
+    steps = "steps:\n  - patch: {pin: preferred}\n  - toggle: {}\n  - cleanup: {}\n"
+    assert found(check("settings: {toggle-via: configmap}\n" + steps)) == []  # the mode's 10m default
+    assert found(check("settings: {fault-expiry: 1m}\n" + steps)) == []  # hostPath lands at once
+    assert found(check("settings: {toggle-via: configmap, fault-expiry: 4m40s}\n" + steps)) == []
+    assert found(check("settings: {toggle-via: configmap, fault-expiry: 4m39s}\n" + steps)) == [
+        ("CH041", Severity.ERROR, "settings.fault-expiry")]
+    slow = check("settings: {toggle-via: configmap, configmap-delay: 8m}\n" + steps)
+    assert found(slow) == [("CH041", Severity.ERROR, "settings.configmap-delay")]
+    assert "use at least 12m" in slow.problems[0].message
