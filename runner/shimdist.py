@@ -218,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return 1 if problems else 0
     if args[:1] == ["manifest"]:
-        manifest = make_manifest(dist, src, zig_version(), _option(args, "--cflags"), _option(args, "--ldflags"))
+        manifest = make_manifest(dist, src, zig_version(), _option(args, "--cflags"),
+                                 _option(args, "--ldflags"))
         (dist / MANIFEST_NAME).write_text(manifest.to_json())
         for arch, lib in manifest.libraries.items():
             print(f"{arch}: {lib.size} bytes, sha256 {lib.sha256}")

@@ -93,6 +93,9 @@ CODES: dict[str, Code] = _codes(
          "with fault.mode toggle nothing fails before `- toggle: {enabled: true}`; move the step after it"),
     Code("CH040", WARN, "GPU index beyond the embedded cluster's nodes",
          "settings.sim.nodes[].gpus says how many GPUs each embedded node has; name one of those"),
+    Code("CH041", WARN, "old name of a patch source",
+         "`source: configmap` is now `source: compile` (same behaviour); the default `prebuilt` "
+         "needs no init container or image"),
 )
 
 

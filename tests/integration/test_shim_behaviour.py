@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from runner import xid as xidcat
-from tests.integration.shim_support import Build, Interactive, built, parse, prebuilt, run, shim_env, write_toggle
+from tests.integration.shim_support import (
+    Build,
+    Interactive,
+    built,
+    parse,
+    prebuilt,
+    run,
+    shim_env,
+    write_toggle,
+)
 
 ECC = xidcat.ECC_UNCORRECTABLE.code
 
@@ -60,7 +69,8 @@ def test_scope_decides_what_a_new_process_sees_while_armed(b: Build, number: int
     assert [r.rc for r in results] == [0, 0]  # after the reset, new processes recover
 
 
-def test_process_scope_restart_recovers_while_the_faulted_process_stays_dead(b: Build, tmp_path: Path) -> None:
+def test_process_scope_restart_recovers_while_the_faulted_process_stays_dead(b: Build,
+                                                                              tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=94\n")
     old = Interactive(b, "rt_direct", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))

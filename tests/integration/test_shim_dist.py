@@ -36,7 +36,8 @@ def dynamic_symbols(lib: Path) -> str:
 
 
 def glibc_versions(objdump_t: str) -> set[tuple[int, ...]]:
-    return {tuple(int(n) for n in v.split(".")) for v in re.findall(r"\bGLIBC_([0-9]+(?:\.[0-9]+)+)\b", objdump_t)}
+    found = re.findall(r"\bGLIBC_([0-9]+(?:\.[0-9]+)+)\b", objdump_t)
+    return {tuple(int(n) for n in v.split(".")) for v in found}
 
 
 def exported(objdump_t: str) -> set[str]:
@@ -98,4 +99,5 @@ def test_rebuilding_from_the_sources_gives_the_shipped_bytes(tmp_path: Path) -> 
     for arch in shimdist.ARCHES:
         assert shimdist.library_path(arch, out).read_bytes() == shimdist.library_path(arch).read_bytes(), (
             f"{arch}: the shipped library is not what the sources build: run `make -C shim dist` and commit")
-    assert (out / shimdist.MANIFEST_NAME).read_text() == (shimdist.DIST_DIR / shimdist.MANIFEST_NAME).read_text()
+    manifest = (out / shimdist.MANIFEST_NAME).read_text()
+    assert manifest == (shimdist.DIST_DIR / shimdist.MANIFEST_NAME).read_text()

@@ -70,8 +70,8 @@ def test_a_replaced_library_fails_the_check_and_is_never_delivered(tmp_path: Pat
 
 
 def test_check_mode_passes_on_the_shipped_tree() -> None:
-    proc = subprocess.run([sys.executable, "-m", "runner.shimdist", "--check"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([sys.executable, "-m", "runner.shimdist", "--check"], capture_output=True,
+                          text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 
 
