@@ -113,11 +113,14 @@ def test_default_plan_has_no_init_container_and_no_image(chaos: Chaos) -> None:
 
 
 def one_gpu_of_four_fell_off(report: dict) -> None:
-    """XID 79 on GPU 2: only the worker holding it crashed; the other three on the node were drained
-    without a crash, and all eight are Ready elsewhere."""
+    """XID 79 on GPU 2: only the worker holding it crashed; the others on the node were drained
+    without a crash, and all eight are Ready elsewhere. The patch's rolling update puts each
+    replacement wherever a GPU is free at that moment: four on the node as a rule, now and then
+    three (one spilled onto the spare node while the pod it replaced still held its GPU, as on a
+    real cluster; the faster the pods start, the likelier)."""
     (placement,) = [e for e in evidence(report, "assert-reschedule", "placement") if "crashed" in e["data"]]
     assert len(placement["data"]["crashed"]) == 1, placement
-    assert len(placement["data"]["drained"]) == 3, placement
+    assert len(placement["data"]["drained"]) in (2, 3), placement
     crashed = {e["pod"] for e in report["timeline"] if e["kind"] == "pod-crash"}
     assert crashed == set(placement["data"]["crashed"])
     toggle = next(e for e in evidence(report, "toggle", "note") if "gpus" in e["data"])
