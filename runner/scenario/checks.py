@@ -216,6 +216,8 @@ def check_steps(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 
 
 def _check_patch(step: m.PatchStep, path: PathKey, doc: Document) -> Iterator[Problem]:
+    if step.source is m.ShimSource.CONFIGMAP:
+        yield _problem(doc, "CH043", "source `configmap` is the old name of `compile`", (*path, "source"))
     if step.source is m.ShimSource.IMAGE and not step.image:
         yield _problem(doc, "CH032", "source is image but no `image` is given", path)
     if step.source is m.ShimSource.HOST_PATH and not step.host_path:

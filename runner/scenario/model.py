@@ -122,9 +122,16 @@ class PinMode(str, Enum):
 
 
 class ShimSource(str, Enum):
-    CONFIGMAP = "configmap"  # shim source in a ConfigMap, compiled by an init container
+    PREBUILT = "prebuilt"  # the shipped libraries (x86_64, aarch64) as ConfigMap binaryData, mounted
+    COMPILE = "compile"  # shim source in a ConfigMap, compiled by an init container
+    CONFIGMAP = "configmap"  # the old name of compile, still accepted (chaos validate warns: CH043)
     IMAGE = "image"  # an init container image that already holds the built shim
     HOST_PATH = "hostPath"  # a prebuilt shim already present on every node
+
+    @property
+    def canonical(self) -> ShimSource:
+        """The source this one means (`configmap` is `compile`)."""
+        return ShimSource.COMPILE if self is ShimSource.CONFIGMAP else self
 
 
 class ToggleVia(str, Enum):
@@ -296,8 +303,8 @@ class StepBase:
 class PatchStep(StepBase):
     passthrough: bool = True  # load the shim disarmed; a toggle step arms it
     pin: PinMode = PinMode.PREFERRED  # hard would keep replacements off every other node
-    source: ShimSource = ShimSource.CONFIGMAP
-    compiler_image: str = "gcc:13"
+    source: ShimSource = ShimSource.PREBUILT
+    compiler_image: str = "gcc:13"  # for source=compile
     image: str = ""  # for source=image: image holding /cuda-fault/cuda_intercept.so
     host_path: str = ""  # for source=hostPath: directory on the node holding cuda_intercept.so
     toggle_dir: str = "/var/lib/cuda-fault"  # node directory for the toggle file (hostPath)

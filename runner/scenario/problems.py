@@ -98,6 +98,9 @@ CODES: dict[str, Code] = _codes(
          "10m with configmap)"),
     Code("CH042", ERR, "toggle method does not fit toggle-via",
          "drop `method: exec`: with settings.toggle-via: configmap the toggle step patches a ConfigMap"),
+    Code("CH043", WARN, "old name of a patch source",
+         "`source: configmap` is now `source: compile` (same behaviour); the default `prebuilt` "
+         "needs no init container or image"),
 )
 
 

@@ -86,6 +86,22 @@ def test_patch_source_needs_its_location() -> None:
     assert [p.code for p in result.problems] == ["CH032", "CH032"]
 
 
+def test_configmap_source_warns_it_is_the_old_name_of_compile() -> None:
+    from runner.scenario.model import ShimSource
+
+    result = check("steps:\n  - patch: {source: configmap}\n  - patch: {source: compile, name: p2}\n"
+                   "  - patch: {name: p3}\n  - cleanup: {}\n")
+    assert found(result) == [("CH043", Severity.WARNING, "steps[0].patch.source")]
+    assert result.problems[0].line == 8
+    assert "old name of `compile`" in result.problems[0].message
+    assert result.passed()
+    assert not result.passed(strict=True)
+    assert result.scenario is not None
+    sources = [getattr(s, "source", None) for s in result.scenario.steps[:3]]
+    assert sources == [ShimSource.CONFIGMAP, ShimSource.COMPILE, ShimSource.PREBUILT]  # prebuilt: the default
+    assert [s.canonical for s in sources] == [ShimSource.COMPILE, ShimSource.COMPILE, ShimSource.PREBUILT]
+
+
 def test_default_step_names_and_for_key() -> None:
     result = check("steps:\n  - patch:\n  - wait: {for: log-line, pattern: 'x'}\n  - cleanup: {name: done}\n")
     assert result.scenario is not None

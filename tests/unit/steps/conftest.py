@@ -230,7 +230,14 @@ def make_ctx(cluster: FakeCluster, clock: FakeClock, disks: NodeDisks) -> Callab
 
 
 class StandInShim:
-    """Stands in for runner/shim.py until it lands: two source files and a gcc command."""
+    """Stands in for runner/shim.py and runner/shimdist.py: two libraries, two source files and a
+    gcc command."""
+
+    def __init__(self, libraries: dict[str, bytes] | None = None) -> None:
+        self.libraries = libraries or {"x86_64": b"\x7fELF x86_64 shim", "aarch64": b"\x7fELF aarch64 shim"}
+
+    def prebuilt_libraries(self) -> dict[str, bytes]:
+        return dict(self.libraries)
 
     def source_files(self) -> dict[str, str]:
         return {"cuda_intercept.c": "int x;\n", "shim.h": "#pragma once\n"}
