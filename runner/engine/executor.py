@@ -12,6 +12,13 @@ whichever comes sooner; waits raise DeadlineExceeded, and a step that returns af
 an error all the same. The interrupt gate turns SIGINT/SIGTERM into `Interrupted` at a safe point;
 rollback then runs to its end whatever further signals arrive.
 
+Every cluster call has a deadline (runner/cluster/deadline.py): preflight's is the scenario's, a
+step's calls end by the step's, and the teardown (stopping background work, every undo, the
+after-check, releasing the Leases) shares its own budget, `settings.rollback-timeout`, which
+starts when the steps end. Each undo gets what is left of it; once it is spent the rest are not
+attempted and are listed as left. So a run ends within `timeout` + `rollback-timeout` however slow
+or frozen the API server is, and one that could not finish says what is left (exit 5).
+
 Rollback policy (settings.rollback):
 - on-failure (default): a failed, errored, timed-out or interrupted run undoes every recorded
   change not yet undone. A passing run also ends by undoing whatever the scenario's cleanup step
@@ -33,10 +40,12 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.cluster.deadline import until
 from runner.cluster.protocol import Cluster
 from runner.engine.events import RunListener, SafeListener
 from runner.engine.journal import (
@@ -232,6 +241,7 @@ class Executor:
         self._leases: Leases | None = None
         self._started_at = 0.0
         self._scenario_deadline = math.inf
+        self._rollback_deadline: float | None = None  # set when the teardown starts
 
     # --- used by step contexts ------------------------------------------------------------------
 
@@ -262,12 +272,23 @@ class Executor:
         run's Leases stay: they are released once the run is over."""
         self._stop_background()
         contents = self._journal().contents()
-        outcomes = undo_pending(self.cluster, self.clock, self.journal, _changes(contents.pending()),
-                                self.listener.undo_done)
-        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
-        left = failed + leftovers(self.cluster, _changes(contents.recorded()), self.run_id,
-                                  self.scenario.target.namespace)
+        deadline = self.clock.monotonic() + self.scenario.settings.rollback_timeout.seconds
+        with self.cluster.deadline(until(deadline, self.clock.monotonic), "the rollback"):
+            outcomes = undo_pending(self.cluster, self.clock, self.journal,
+                                    _changes(contents.pending()), self.listener.undo_done,
+                                    deadline=deadline, budget=self._budget_name())
+            failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+            left = failed + leftovers(self.cluster, _changes(contents.recorded()), self.run_id,
+                                      self.scenario.target.namespace)
         return UndoReport(tuple(o.description for o in outcomes if o.ok), tuple(left))
+
+    def _budget_name(self) -> str:
+        return f"settings.rollback-timeout ({self.scenario.settings.rollback_timeout})"
+
+    def _scenario_scope(self) -> AbstractContextManager[None]:
+        """Preflight's calls (and anything else outside a step) end by the scenario's deadline."""
+        return self.cluster.deadline(until(self._scenario_deadline, self.clock.monotonic),
+                                     f"the scenario's timeout ({self.scenario.settings.timeout})")
 
     def hold(self, wanted: list[tuple[str, str]]) -> None:
         """Take Leases (journaled first) before the changes they guard; TargetHeld if held."""
@@ -306,7 +327,8 @@ class Executor:
         reason = ""
         interrupted = ""
         try:
-            verdict, reason = self._preflight_and_mirror()
+            with self._scenario_scope():
+                verdict, reason = self._preflight_and_mirror()
             if verdict is None:
                 interrupted = self._all_steps()
         except Interrupted as exc:
@@ -345,9 +367,10 @@ class Executor:
         nothing was changed."""
         self._start()
         try:
-            report = self._preflight()
-            self._mirror()
-            self.hold(self._wanted_leases(report))
+            with self._scenario_scope():
+                report = self._preflight()
+                self._mirror()
+                self.hold(self._wanted_leases(report))
         except BaseException:
             self._finish(Verdict.INCONCLUSIVE, "preflight refused")
             raise
@@ -392,6 +415,9 @@ class Executor:
             log.warning("stopping background work failed: %s", exc)
 
     def _enter_teardown(self) -> None:
+        if self._rollback_deadline is None:  # the teardown's own budget starts as the steps end
+            self._rollback_deadline = (self.clock.monotonic()
+                                       + self.scenario.settings.rollback_timeout.seconds)
         self._stop_background()
         # from here on a signal is only noted: rollback must finish
         self.gate.on_rollback_signal = self._signal_during_rollback
@@ -525,7 +551,8 @@ class Executor:
     def _outcome(self, step: StepBase, deadline: float) -> StepOutcome:
         ctx = _Context(self, step, deadline)
         try:
-            outcome = self.steps.impl_for(step).run(step, ctx)
+            with self.cluster.deadline(until(deadline, self.clock.monotonic), f"step {step.name}"):
+                outcome = self.steps.impl_for(step).run(step, ctx)
         except Interrupted as exc:
             return StepOutcome(StepStatus.INTERRUPTED, str(exc))
         except DeadlineExceeded as exc:
@@ -584,6 +611,18 @@ class Executor:
         return Verdict.PASSED, f"all {len(self.results)} steps passed"
 
     def _finish(self, verdict: Verdict | None, reason: str) -> RunResult:
+        if self._rollback_deadline is None:  # open() refused: nothing ran, the budget starts now
+            self._rollback_deadline = (self.clock.monotonic()
+                                       + self.scenario.settings.rollback_timeout.seconds)
+        with self.cluster.deadline(until(self._rollback_deadline, self.clock.monotonic),
+                                   "the rollback"):
+            return self._finish_within(verdict, reason)
+
+    def _rollback_spent(self) -> bool:
+        return (self._rollback_deadline is not None
+                and self.clock.monotonic() >= self._rollback_deadline)
+
+    def _finish_within(self, verdict: Verdict | None, reason: str) -> RunResult:
         journal = self._journal()
         if verdict is None:
             verdict, reason = self._verdict()
@@ -595,8 +634,10 @@ class Executor:
         elif policy is RollbackPolicy.NEVER:
             reason += "; rollback skipped by policy (nothing was left to undo)"
         elif not rollback.complete:
-            reason = (f"rollback incomplete ({len(rollback.leftovers)} left; run chaos recover "
-                      f"{self.run_dir}); {reason}")
+            spent = (f"; its budget, {self._budget_name()}, ran out"
+                     if self._rollback_spent() else "")
+            reason = (f"rollback incomplete ({len(rollback.leftovers)} left{spent}; run chaos "
+                      f"recover {self.run_dir}); {reason}")
             verdict = Verdict.ROLLBACK_INCOMPLETE
         if clean:
             self._release_leases()  # only a clean run frees its target for the next one
@@ -644,16 +685,23 @@ class Executor:
         if policy is RollbackPolicy.ALWAYS:
             to_undo = recorded
         if not to_undo:
-            left = leftovers(self.cluster, recorded, self.run_id, namespace)
+            left = (leftovers(self.cluster, recorded, self.run_id, namespace)
+                    if not self._rollback_spent() else
+                    [f"not verified: the rollback's budget, {self._budget_name()}, ran out"])
             return RollbackResult(policy.value, False, verified=not left, leftovers=tuple(left))
         self.listener.rollback_started([p.action.describe() for p in reversed(to_undo)])
         self._rollback_notices()
         self.mark("rollback-start", f"{len(to_undo)} change(s) to undo ({verdict.value})")
         outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.clock, journal, to_undo,
-                                                   self._undo_done)
+                                                   self._undo_done, deadline=self._rollback_deadline,
+                                                   budget=self._budget_name())
         self._mark_undone(to_undo, outcomes)
-        left = leftovers(self.cluster, recorded, self.run_id, namespace)
-        left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
+        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+        if self._rollback_spent():  # asking the cluster now could only time out
+            left = [*failed, f"not verified: the rollback's budget, {self._budget_name()}, ran out "
+                    "before the after-check"]
+        else:
+            left = failed + leftovers(self.cluster, recorded, self.run_id, namespace)
         result = RollbackResult(policy.value, True, tuple(outcomes), not left, tuple(left))
         self.mark("rollback-end", "complete" if result.complete else "incomplete")
         self._rollback_notices()

@@ -148,6 +148,6 @@ def test_plan_shows_the_file_content() -> None:
 
     changes = ToggleImpl().plan(arm(xid=48), make_scenario(), RunState(target_node="n1"))
     assert changes[0].target == "node n1"
-    content = "1\nxid=48\nexpires=<now + fault_expiry, renewed>\n"
+    content = "1\nxid=48\nexpires=<the API server's now + fault_expiry, renewed>\n"
     assert changes[0].detail == {"path": FILE, "content": content}
     assert DeleteObject(ObjectRef("v1", "Pod", NS, "x")).kind == "delete-object"
