@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from runner.cluster.protocol import ObjectRef
@@ -144,10 +146,13 @@ def test_log_line_reads_logs_at_a_bounded_rate_however_many_events(make_ctx, clu
     wait ever further behind a slow API server. Many events, few reads; the line is still found."""
     line = "[XID 79 SIM] cudaMalloc -> cudaErrorNoDevice (100)"
 
+    def touch(pod: dict[str, Any]) -> None:
+        notes = pod["metadata"].setdefault("annotations", {})
+        notes["n"] = str(int(notes.get("n", "0")) + 1)
+
     def burst() -> None:
-        for i in range(50):
-            cluster.update(ObjectRef("v1", "Pod", NS, "w-1"),
-                           lambda p, i=i: p["metadata"].setdefault("annotations", {}).update(n=str(i)))
+        for _ in range(50):
+            cluster.update(ObjectRef("v1", "Pod", NS, "w-1"), touch)
 
     clock.call_later(1, burst)
     clock.call_later(4, lambda: cluster.add_log(NS, "w-1", f"{line}\n"))
