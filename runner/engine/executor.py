@@ -642,7 +642,9 @@ class Executor:
         if clean:
             self._release_leases()  # only a clean run frees its target for the next one
         elif self._leases is not None:
-            self._leases.stop()  # the leases lapse; a run left dirty keeps others off until recovered
+            # the leases lapse; a run left dirty keeps others off until recovered. Not waiting for a
+            # renewal in flight: against a frozen API it would hold the run past its budget
+            self._leases.stop(wait=False)
         try:
             journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:

@@ -217,9 +217,11 @@ class Leases:
                 except ClusterError:
                     continue  # a missed renewal is survivable: the lease lasts 3 renewals
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop renewing. `wait=False` leaves a renewal in flight to end on its own (its deadline is
+        short): for a run that keeps its Leases anyway, a late renewal changes nothing that matters."""
         if self._renewer is not None:
-            self._renewer.stop()
+            self._renewer.stop(wait=wait)
             self._renewer = None
 
 
