@@ -169,9 +169,13 @@ class DryRun:
 
 
 def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, steps: StepTable) -> DryRun:
-    """Preflight (read-only) plus the plan, with the real target node."""
+    """Preflight (read-only) plus the plan, with the real target node; its calls end by the
+    scenario's timeout, as a run's preflight does."""
+    clock = SystemClock()
+    deadline = clock.monotonic() + scenario.settings.timeout.seconds
     try:
-        report = preflight(cluster, scenario, yes=options.yes)
+        with cluster.deadline(until(deadline, clock.monotonic), "the scenario's timeout"):
+            report = preflight(cluster, scenario, yes=options.yes)
     except (PreflightError, ClusterError) as exc:
         return DryRun(None, str(exc), plan_scenario(scenario, steps))
     state = RunState(target_node=report.target_node, selector=report.selector,
