@@ -296,8 +296,10 @@ class KubeCluster:
                         yield event
                     if time.monotonic() >= end:
                         return
-            except RETRYABLE_EXCEPTIONS:
-                pass  # the stream broke: resume from `version` below
+            except RETRYABLE_EXCEPTIONS as exc:  # the stream broke: resume from `version` below,
+                timed_out = self._timed_out(f"{kind} watch", exc)  # unless that is out of time
+                if timed_out is not None:
+                    raise timed_out from exc
             finally:
                 resp.response.release_conn()
             # the stream ended before our time was up: dropped; resume from the last version seen
