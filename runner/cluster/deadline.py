@@ -93,5 +93,5 @@ def capped(timeout: tuple[float, float], budget: Budget | None) -> tuple[float, 
     """A request's (connect, read) timeouts, no longer than what is left of `budget`."""
     if budget is None:
         return timeout
-    left = max(0.001, budget.left)
+    left = round(max(0.001, budget.left), 3)
     return min(timeout[0], left), min(timeout[1], left)

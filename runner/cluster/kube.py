@@ -400,8 +400,9 @@ class KubeCluster:
                 if attempt == 0:
                     raise CallTimeout(f"{doing}: not sent, the deadline of {budget.what} has passed",
                                       None, "Timeout")
+                tries = f"{attempt} {'try' if attempt == 1 else 'tries'}"
                 raise CallTimeout(f"{doing}: no answer from the API server before the deadline of "
-                                  f"{budget.what} ({attempt} tries; last: {_brief(last)})", None,
+                                  f"{budget.what} ({tries}; last: {_brief(last)})", None,
                                   "Timeout") from last
             if attempt:
                 self.retries_done += 1
