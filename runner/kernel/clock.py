@@ -31,8 +31,9 @@ class Repeating(Protocol):
         """What the runs that failed raised (a failed run does not stop the task)."""
         ...
 
-    def stop(self) -> None:
-        """Idempotent; once it returns no run is in flight and none will start."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Idempotent; once it returns no run will start, and with `wait` none is in flight
+        (without: a run in flight may still finish, for work whose late end is harmless)."""
         ...
 
 
@@ -76,8 +77,10 @@ class _Thread:
                     return
                 _run_once(self, self._task)
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
         self._stopped.set()
+        if not wait:
+            return
         with self._lock:
             pass
         if threading.current_thread() is not self._thread:
@@ -136,7 +139,7 @@ class _Timer:
         if not self._stopped:
             self._clock.call_later(self._interval, self._fire)
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
         self._stopped = True
 
 

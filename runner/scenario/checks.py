@@ -112,12 +112,16 @@ def check_durations(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     limit = scenario.settings.timeout
     top: list[tuple[PathKey, m.Duration]] = [(("settings", "timeout"), limit),
                                              (("settings", "fault-expiry"), scenario.settings.expiry)]
+    # the rollback's budget comes after the steps' deadline, so it may be longer; zero it may not be
+    # (no undo would ever be attempted)
+    own_budget = ("settings", "rollback-timeout")
+    top.append((own_budget, scenario.settings.rollback_timeout))
     for path, value in [*top, *_durations(scenario)]:
         if not _field_given(doc, path):
             continue  # defaults are fine by construction
         if value.seconds <= 0:
             yield _problem(doc, "CH025", f"{dotted(path)} is zero", path)
-        elif path != ("settings", "timeout") and value.seconds > limit.seconds:
+        elif path not in (("settings", "timeout"), own_budget) and value.seconds > limit.seconds:
             yield _problem(doc, "CH026", f"{dotted(path)} ({value}) is longer than settings.timeout "
                            f"({limit})", path)
 

@@ -10,10 +10,14 @@ How: a helper pod pinned to the node (`runner/steps/helperpod.py`) writes the fi
 pod as an environment value, never through shell quoting. `method: exec` writes it from inside a
 running target pod instead, where the adapter supports exec. Before arming it journals `DisarmNode`
 (defined here, listed in the step table's undo kinds) and a DeleteObject for the helper pod. The
-armed state carries `expires=<unix>` (the dead-man switch); a renewer on the run's clock re-writes
-it every `settings.renew_every` (a third of the expiry; with a ConfigMap at most a minute). It is
-kept in `state.renewers`, which the engine stops before any
-rollback, so a renewal never re-arms a disarmed node. It records placements before the fault,
+armed file carries `expires=<unix>` (the dead-man switch), which the shim checks against the
+node's clock: so it is computed from the API server's clock (`Cluster.server_time()`, its Date
+header plus the time elapsed here since), never the runner's, and a runner whose clock is off can
+neither make a fault outlive it nor lapse at once (the runner's clock only when the server sends
+no Date). A renewer on the run's clock re-writes it every `settings.renew_every` (a third of the
+expiry; with a ConfigMap at most a minute), each renewal bounded by a deadline of its own. It is
+kept in `state.renewers`, which the engine stops before any rollback (waiting out a renewal in
+flight), so a renewal never re-arms a disarmed node. It records placements before the fault,
 `armed_nodes`, `disarmed_at` and timeline points.
 """
 
@@ -24,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from runner.cluster.deadline import until
 from runner.cluster.protocol import Cluster, ObjectRef
 from runner.errors import ChaosError, NotFound, StepError
 from runner.kernel.admission import PodSecurityNeed
@@ -73,6 +78,25 @@ def write_command(directory: str = MOUNT) -> str:
     within one directory), then printing the file. The content is never part of the command."""
     f = f"{directory}/{TOGGLE_FILE_NAME}"
     return f'printf "%s" "${CONTENT_ENV}" > {f}.tmp && mv {f}.tmp {f} && cat {f}'
+
+
+def server_now(cluster: Cluster, clock: Clock) -> tuple[float, str]:
+    """Unix time now on the API server's clock (what the nodes' clocks follow), and which clock it
+    is: "api-server", or "runner" when the server tells none."""
+    server = cluster.server_time()
+    return (server, "api-server") if server is not None else (clock.time(), "runner")
+
+
+def expiry_at(cluster: Cluster, clock: Clock, expiry: float) -> tuple[int, str]:
+    """The dead-man `expires=` for a fault armed now, and the clock it is on."""
+    now, which = server_now(cluster, clock)
+    return int(now + expiry), which
+
+
+def renew_deadline_s(expiry: float, rollback_timeout: float) -> float:
+    """How long one renewal may take: a third of the expiry (the next one is due then), and never
+    more than half the rollback's budget (the rollback waits out a renewal in flight)."""
+    return min(expiry / 3, HELPER_TIMEOUT_S, rollback_timeout / 2)
 
 
 def _suffix(node: str) -> str:
@@ -175,7 +199,8 @@ class ToggleImpl:
         node = state.resolve_node(step.node)
         xid = step.xid if step.xid is not None else scenario.fault.xid
         content = (render_toggle(True, xid, 0, gpus=scenario.fault.gpus).replace(
-            "expires=0", "expires=<now + fault_expiry, renewed>") if step.enabled else render_toggle(False))
+            "expires=0", "expires=<the API server's now + fault_expiry, renewed>")
+            if step.enabled else render_toggle(False))
         if faultmap.via_configmap(scenario):
             ref = faultmap.faultmap_ref(scenario.target.namespace, "<run-id>")
             renew = (f", renewed every {format_seconds(scenario.settings.renew_every)}"
@@ -253,8 +278,10 @@ class ToggleImpl:
         else:
             ctx.record_undo(DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
         gpus = gpu_uuids(ctx.cluster.get(node_ref(node)), scenario.fault.gpus)
-        log = self._write(step, ctx, node, render_toggle(True, xid, int(ctx.clock.time() + expiry),
-                                                         gpus=gpus), "toggle")
+        now, which = server_now(ctx.cluster, ctx.clock)
+        expires = int(now + expiry)
+        offset = now - ctx.clock.time()  # the server's clock less the runner's
+        log = self._write(step, ctx, node, render_toggle(True, xid, expires, gpus=gpus), "toggle")
         ctx.state.armed_nodes[node] = ctx.clock.time()
         on = f" on GPU {', '.join(map(str, scenario.fault.gpus))}" if gpus else ""
         ctx.timeline("fault-armed", f"XID {xid}{on}", node=node)
@@ -264,7 +291,9 @@ class ToggleImpl:
         where = (f"fault map key {node}" if faultmap.via_configmap(scenario) else f"toggle file on {node}")
         evidence.append(Evidence("note", f"{where}: {log.strip()[:80]}",
                                  {"node": node, "file": log, "gpus": list(scenario.fault.gpus),
-                                  "gpus_as_written": list(gpus)}))
+                                  "gpus_as_written": list(gpus), "expires": expires,
+                                  "expires_clock": which,
+                                  "server_clock_offset_s": round(offset, 1)}))
         if (step.method is ToggleMethod.HELPER_POD or faultmap.via_configmap(scenario)) and expiry > 0:
             self._start_renewer(ctx, node, xid, expiry, gpus)
         return StepOutcome(StepStatus.PASSED, f"armed node {node}{on} (XID {xid})", tuple(evidence),
@@ -280,9 +309,14 @@ class ToggleImpl:
             ref = faultmap.faultmap_ref(namespace, ctx.run_id)
             cluster_, clock_ = ctx.cluster, ctx.clock
 
+            key_budget = renew_deadline_s(expiry, ctx.scenario.settings.rollback_timeout.seconds)
+
             def renew_key() -> None:
-                faultmap.write_key(cluster_, ref, node,
-                                   render_toggle(True, xid, int(clock_.time() + expiry), gpus=gpus))
+                with cluster_.deadline(until(clock_.monotonic() + key_budget, clock_.monotonic),
+                                       f"the renewal on {node}"):
+                    faultmap.write_key(cluster_, ref, node,
+                                       render_toggle(True, xid, expiry_at(cluster_, clock_, expiry)[0],
+                                                     gpus=gpus))
 
             ctx.state.stop_renewer(node)
             ctx.state.renewers[node] = clock_.every(every, renew_key)
@@ -291,13 +325,16 @@ class ToggleImpl:
                                                helper_name("renew", ctx.run_id, node))))  # once
         cluster, clock, run_id = ctx.cluster, ctx.clock, ctx.run_id
         toggle_dir = default_toggle_dir(ctx.scenario)
+        budget = renew_deadline_s(expiry, ctx.scenario.settings.rollback_timeout.seconds)
 
         def renew() -> None:
-            write_node_toggle(cluster, clock, node=node, namespace=namespace, run_id=run_id,
-                              toggle_dir=toggle_dir,
-                              content=render_toggle(True, xid, int(clock.time() + expiry), gpus=gpus),
-                              image=self.image, role="renew",
-                              deadline=clock.monotonic() + min(every, HELPER_TIMEOUT_S))
+            deadline = clock.monotonic() + budget
+            with cluster.deadline(until(deadline, clock.monotonic), f"the renewal on {node}"):
+                write_node_toggle(cluster, clock, node=node, namespace=namespace, run_id=run_id,
+                                  toggle_dir=toggle_dir,
+                                  content=render_toggle(True, xid, expiry_at(cluster, clock, expiry)[0],
+                                                        gpus=gpus),
+                                  image=self.image, role="renew", deadline=deadline)
 
         ctx.state.stop_renewer(node)
         ctx.state.renewers[node] = clock.every(every, renew)
