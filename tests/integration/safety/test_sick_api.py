@@ -20,7 +20,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +28,14 @@ import urllib3
 
 from tests.conftest import REPO
 from tests.integration.safety.support import (
-    KubeReader,
     LiveCli,
+    Setup,
     SimProcess,
-    Snapshot,
     chaos_cli,
     no_traceback,
     report,
     same_as,
-    sim_up,
+    settled_sim,
     wait_until,
 )
 
@@ -46,19 +44,10 @@ NS, DEPLOYMENT = "inference", "vllm-worker"
 ARMED = r"3-toggle: armed node"
 
 
-@dataclass
-class Setup:
-    sim: SimProcess
-    reader: KubeReader
-    before: Snapshot
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Setup]:
-    with sim_up(tmp_path, SCENARIO) as sim:
-        reader = KubeReader(sim.kubeconfig)
-        wait_until("the seeded workload to settle", lambda: reader.settled(NS, DEPLOYMENT), 60)
-        yield Setup(sim, reader, reader.snapshot(NS, DEPLOYMENT, sim.root))
+    with settled_sim(tmp_path, SCENARIO, NS, DEPLOYMENT) as setup:
+        yield setup
 
 
 def faults(sim: SimProcess, method: str = "POST", body: dict[str, Any] | None = None) -> dict[str, Any]:
