@@ -2,7 +2,7 @@
 
 The package behind the `chaos` CLI. Layers, top to bottom (an import-linter `layers` contract in
 pyproject.toml; README "The house"): the entry points (cli, pytest_plugin, then api); report;
-engine | steps | sim; kernel | workload | shim | settings; cluster | scenario; shimwire |
+engine | steps | sim; kernel | workload | shim | shimdist | settings; cluster | scenario; shimwire |
 jsonpointer; xid; errors. `sim` is the embedded cluster, reached only over HTTP; `report` and
 `cli` are the only places that render.
 """

@@ -124,6 +124,11 @@ class Unavailable(ClusterError):
     """429, 5xx or a connection error after the adapter's bounded retries."""
 
 
+class CallTimeout(Unavailable):
+    """No answer before the call's deadline (the step's, what is left of the rollback's budget, a
+    renewal's): the API server is slow or not answering. The call may or may not have landed."""
+
+
 # --- rollback -------------------------------------------------------------------------------
 
 

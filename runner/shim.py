@@ -60,8 +60,9 @@ class ShimError(ChaosError):
 # --- sources -----------------------------------------------------------------------------------
 
 
-# In a checkout this is a symbolic link to shim/src; a wheel holds the files themselves.
-PACKAGE_DATA = Path(__file__).resolve().parent / "data" / "shim"
+# In a checkout this is a symbolic link to shim/src; a wheel holds the files themselves (beside
+# the prebuilt libraries, `runner.shimdist`).
+PACKAGE_DATA = Path(__file__).resolve().parent / "data" / "shim" / "src"
 
 
 def shim_dir() -> Path:

@@ -16,6 +16,11 @@ Rules it keeps:
 - every client exception leaves as a `runner.errors.ClusterError` subclass, chained with `from`;
 - `watch()` follows `resourceVersion`, resumes a dropped stream from the last version seen, and
   raises Gone on 410;
+- every request ends by the soonest deadline its thread opened (`deadline()`): its connect and read
+  timeouts are what is left of it, retries and their back-off stop when it is spent, and the call
+  then raises CallTimeout (a watch's `timeoutSeconds` is capped the same way). An Event waits a few
+  seconds at most. Without a deadline the fixed REQUEST_TIMEOUT and retries apply (recover, tests);
+- the `Date` header of every answer is kept, so `server_time()` can say the API server's clock;
 - `description` never contains a credential.
 It must not decide anything about steps, retries of Conflicts, or what to change.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import email.utils
 import json
 import os
 import random
@@ -33,6 +39,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import urllib3
@@ -40,9 +47,11 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from runner.cluster.deadline import Deadlines, SecondsLeft, capped, until
 from runner.cluster.http import timed_request
 from runner.cluster.protocol import HttpAnswer, JsonPatch, KubeObject, ObjectRef, WatchEvent
 from runner.errors import (
+    CallTimeout,
     ClusterError,
     Conflict,
     Forbidden,
@@ -58,6 +67,8 @@ MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read (seconds) for ordinary requests
 PROBE_POOL_SIZE = 64  # connections kept for service-proxy probes (their own pool, not the run's)
 MAX_RETRY_AFTER_S = 30.0
+EVENT_DEADLINE_S = 5.0  # an Event is best effort: it never holds a step (or a rollback) longer
+WATCH_READ_SLACK_S = 10.0  # a watch's read timeout beyond its timeoutSeconds (the server ends it)
 
 # kind -> (plural, namespaced) for the kinds a run touches; anything else is discovered.
 KNOWN: dict[tuple[str, str], tuple[str, bool]] = {
@@ -127,6 +138,8 @@ class KubeCluster:
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._resources: dict[tuple[str, str], tuple[str, bool]] = dict(KNOWN)
         self._lock = threading.Lock()
+        self._deadlines = Deadlines()
+        self._server_clock: tuple[float, float] | None = None  # (server unix time, our monotonic)
         self.retries_done = 0  # requests repeated after 429/5xx/connection errors (for tests, bench)
         self._probe_pool: Any = None  # urllib3 pool of proxy_request, made on first use
 
@@ -158,6 +171,24 @@ class KubeCluster:
             self._api.close()
         except Exception:  # noqa: BLE001 - closing a pool must never fail a run
             return
+
+    def deadline(self, left: SecondsLeft, what: str = "") -> AbstractContextManager[None]:
+        return self._deadlines.scope(left, what)
+
+    def server_time(self) -> float | None:
+        with self._lock:
+            reading = self._server_clock
+        if reading is None:
+            try:
+                self._request("GET", "/version", what="the API server's version")  # cheap, any RBAC
+            except ClusterError:
+                return None
+            with self._lock:
+                reading = self._server_clock
+        if reading is None:
+            return None
+        server, at = reading
+        return server + (time.monotonic() - at)
 
     def get(self, ref: ObjectRef) -> KubeObject:
         return self._json("GET", self._path(ref.api_version, ref.kind, ref.namespace, ref.name),
@@ -233,8 +264,10 @@ class KubeCluster:
             "action": "Chaos", "reason": reason, "note": message[:1024], "type": event_type,
             "regarding": regarding.to_json(),
         }
+        started = time.monotonic()
         try:
-            self.create(event)
+            with self.deadline(until(started + EVENT_DEADLINE_S, time.monotonic), "an Event"):
+                self.create(event)
         except ClusterError:
             return  # best effort: an Event must never break a run
 
@@ -259,6 +292,9 @@ class KubeCluster:
         # the probe's own headers, but never in place of the run's credentials (the API server would
         # not pass an Authorization header on to the service anyway)
         sent = {**{k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}, **auth}
+        budget = self._deadlines.budget()  # a probe step's deadline; background probes open none
+        if budget is not None:
+            timeout_s = min(timeout_s, round(max(0.001, budget.left), 3))
         return timed_request(self._probes(), method, url + where, headers=sent, body=body,
                              timeout_s=timeout_s, stream=stream)
 
@@ -283,13 +319,17 @@ class KubeCluster:
             left = end - time.monotonic()
             if left <= 0:
                 return
+            budget = self._deadlines.budget()
+            if budget is not None:  # the server ends the stream by the caller's deadline too
+                left = min(left, max(0.001, budget.left))
             query = {"watch": "true", "allowWatchBookmarks": "true", "labelSelector": label_selector,
                      "fieldSelector": field_selector, "resourceVersion": version,
                      "timeoutSeconds": str(max(1, int(left + 0.999)))}
             started = time.monotonic()
             got_any = False
             resp = self._request("GET", path, query=query, stream=True,
-                                 timeout=(REQUEST_TIMEOUT[0], left + 10), what=f"{kind} watch")
+                                 timeout=(REQUEST_TIMEOUT[0], left + WATCH_READ_SLACK_S),
+                                 what=f"{kind} watch")
             try:
                 for event in self._events(resp):
                     got_any = True
@@ -300,8 +340,10 @@ class KubeCluster:
                         yield event
                     if time.monotonic() >= end:
                         return
-            except RETRYABLE_EXCEPTIONS:
-                pass  # the stream broke: resume from `version` below
+            except RETRYABLE_EXCEPTIONS as exc:  # the stream broke: resume from `version` below,
+                timed_out = self._timed_out(f"{kind} watch", exc)  # unless that is out of time
+                if timed_out is not None:
+                    raise timed_out from exc
             finally:
                 resp.response.release_conn()
             # the stream ended before our time was up: dropped; resume from the last version seen
@@ -388,13 +430,24 @@ class KubeCluster:
     def _request(self, method: str, path: str, *, query: Mapping[str, str] | None = None,
                  body: Any = None, content_type: str = "application/json", stream: bool = False,
                  timeout: tuple[float, float] = REQUEST_TIMEOUT, what: str = "") -> Any:
-        """One API request with bounded retries; returns the client's response (status < 400)."""
+        """One API request with bounded retries; returns the client's response (status < 400).
+        Ends by the thread's soonest deadline (CallTimeout), whatever the server does."""
+        doing = what or path
         params = [(k, v) for k, v in (query or {}).items() if v]
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         last: BaseException | None = None
         for attempt in range(self.max_retries + 1):
+            budget = self._deadlines.budget()
+            if budget is not None and budget.spent:
+                if attempt == 0:
+                    raise CallTimeout(f"{doing}: not sent, the deadline of {budget.what} has passed",
+                                      None, "Timeout")
+                tries = f"{attempt} {'try' if attempt == 1 else 'tries'}"
+                raise CallTimeout(f"{doing}: no answer from the API server before the deadline of "
+                                  f"{budget.what} ({tries}; last: {_brief(last)})", None,
+                                  "Timeout") from last
             if attempt:
                 self.retries_done += 1
             delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
@@ -404,26 +457,28 @@ class KubeCluster:
                     method, path, query_params=params, header_params=dict(headers), body=body,
                     auth_settings=["BearerToken"])
                 resp = self._api.call_api(m, url, header_params=hdrs, body=data, post_params=post,
-                                          _request_timeout=timeout)
+                                          _request_timeout=capped(timeout, budget))
+                status = int(resp.status)
+                if not stream or status >= 400:
+                    resp.read()  # inside the try: a body that stops coming is a timeout too
             except k8s_client.ApiException as exc:  # raised for transport problems (e.g. SSL)
                 last = exc
                 if attempt < self.max_retries:
-                    self._sleep(delay)
+                    self._backoff(delay)
                     continue
-                raise Unavailable(f"{what or path}: {exc.reason}", None, "") from exc
+                raise self._timed_out(doing, exc) or Unavailable(
+                    f"{doing}: {exc.reason}", None, "") from exc
             except RETRYABLE_EXCEPTIONS as exc:
                 last = exc
                 if attempt < self.max_retries:
-                    self._sleep(delay)
+                    self._backoff(delay)
                     continue
-                raise Unavailable(f"{what or path}: cannot reach the API server "
-                                  f"({type(exc).__name__}: {exc})") from exc
-            status = int(resp.status)
+                raise self._timed_out(doing, exc) or Unavailable(
+                    f"{doing}: cannot reach the API server ({type(exc).__name__}: {exc})") from exc
+            self._note_date(resp)
             if status < 400:
-                if not stream:
-                    resp.read()
                 return resp
-            payload = resp.read() or b""
+            payload = resp.data or b""
             message, reason = _reason_of(payload)
             if status == 429 or status >= 500:
                 last = ClusterError(message, status, reason)
@@ -431,14 +486,49 @@ class KubeCluster:
                     after = resp.headers.get("Retry-After") if resp.headers else None
                     if after and str(after).strip().isdigit():
                         delay = min(MAX_RETRY_AFTER_S, max(delay, float(after)))
-                    self._sleep(delay)
+                    self._backoff(delay)
                     continue
-                raise Unavailable(f"{what or path}: {status} {reason or message} after "
+                raise Unavailable(f"{doing}: {status} {reason or message} after "
                                   f"{self.max_retries + 1} tries", status, reason) from last
             error = ERRORS.get(status, ClusterError)
-            raise error(f"{what or path}: {message}", status, reason) from ClusterError(
+            raise error(f"{doing}: {message}", status, reason) from ClusterError(
                 f"HTTP {status} for {method} {path}", status, reason)
-        raise Unavailable(f"{what or path}: no answer", None, "") from last  # pragma: no cover
+        raise Unavailable(f"{doing}: no answer", None, "") from last  # pragma: no cover
+
+    def _backoff(self, delay: float) -> None:
+        """Sleep before a retry, never past the open deadline (the next try then gives up)."""
+        budget = self._deadlines.budget()
+        if budget is not None:
+            delay = min(delay, max(0.0, budget.left))
+        self._sleep(delay)
+
+    def _timed_out(self, doing: str, exc: BaseException) -> CallTimeout | None:
+        """A CallTimeout when the open deadline is spent (what ended `exc`), else None."""
+        budget = self._deadlines.budget()
+        if budget is None or not budget.spent:
+            return None
+        return CallTimeout(f"{doing}: no answer from the API server before the deadline of "
+                           f"{budget.what} ({_brief(exc)})", None, "Timeout")
+
+    def _note_date(self, resp: Any) -> None:
+        """Keep the server's clock as its `Date` header says (whole seconds, so + 0.5: the middle
+        of the second it names), with our monotonic time of the answer."""
+        try:
+            date = resp.headers.get("Date") if resp.headers else None
+            if not date:
+                return
+            server = email.utils.parsedate_to_datetime(str(date)).timestamp() + 0.5
+        except (TypeError, ValueError, AttributeError):
+            return  # an unreadable Date only costs the server's clock
+        with self._lock:
+            self._server_clock = (server, time.monotonic())
+
+
+def _brief(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no answer"
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _configuration() -> Any:

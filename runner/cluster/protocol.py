@@ -4,16 +4,21 @@ One production adapter implements it (`runner/cluster/kube.py`, the official `ku
 reaching real clusters and the embedded one alike over HTTP; unit tests use an in-memory fake under
 `tests/`. Objects cross this boundary as plain JSON-shaped dicts exactly as the API server returns
 them; `runner/cluster/objects.py` turns them into small typed views. Every method raises only
-`runner.errors.ClusterError` subclasses (NotFound, Conflict, Gone, Forbidden, Invalid, Unavailable).
+`runner.errors.ClusterError` subclasses (NotFound, Conflict, Gone, Forbidden, Invalid, Unavailable,
+CallTimeout). Every call ends by the deadline of the scope its thread opened with `deadline()`
+(runner/cluster/deadline.py), however slow or frozen the API server is.
 This module must not import the `kubernetes` client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
+
+from runner.cluster.deadline import SecondsLeft
 
 KubeObject = dict[str, Any]  # a Kubernetes object as JSON (apiVersion, kind, metadata, spec, status)
 JsonPatch = list[dict[str, Any]]  # RFC 6902 operations
@@ -130,7 +135,23 @@ class Cluster(Protocol):
     def emit_event(self, regarding: ObjectRef, reason: str, message: str, *,
                    event_type: str = "Normal") -> None:
         """Record a Kubernetes Event on `regarding` so `kubectl describe` shows what chaos did.
-        Best effort: failures are swallowed by the adapter (an Event must never break a run)."""
+        Best effort: failures are swallowed by the adapter (an Event must never break a run), and
+        it waits a few seconds at most, whatever deadline is open."""
+        ...
+
+    def deadline(self, left: SecondsLeft, what: str = "") -> AbstractContextManager[None]:
+        """Within the block, every call this thread makes ends when `left()` (seconds, read at
+        each call) reaches 0: request timeouts come from it, retries stop, and a call that cannot
+        finish in time raises CallTimeout (a call made once it is spent is not sent at all).
+        Blocks nest, the soonest wins; they are per thread. `what` names whose deadline it is
+        ("step fault-seen", "rollback") in the CallTimeout's message."""
+        ...
+
+    def server_time(self) -> float | None:
+        """The API server's clock now (unix seconds): the `Date` header of its latest answer plus
+        the time elapsed here since (one cheap request when none came yet); None when the server
+        sends no Date. What nodes check against their own clock (the dead-man `expires=`) is
+        computed from this, never from the runner's clock."""
         ...
 
     def can_i(self, verb: str, resource: str, *, group: str = "", namespace: str | None = None,

@@ -12,6 +12,13 @@ whichever comes sooner; waits raise DeadlineExceeded, and a step that returns af
 an error all the same. The interrupt gate turns SIGINT/SIGTERM into `Interrupted` at a safe point;
 rollback then runs to its end whatever further signals arrive.
 
+Every cluster call has a deadline (runner/cluster/deadline.py): preflight's is the scenario's, a
+step's calls end by the step's, and the teardown (stopping background work, every undo, the
+after-check, releasing the Leases) shares its own budget, `settings.rollback-timeout`, which
+starts when the steps end. Each undo gets what is left of it; once it is spent the rest are not
+attempted and are listed as left. So a run ends within `timeout` + `rollback-timeout` however slow
+or frozen the API server is, and one that could not finish says what is left (exit 5).
+
 Rollback policy (settings.rollback):
 - on-failure (default): a failed, errored, timed-out or interrupted run undoes every recorded
   change not yet undone. A passing run also ends by undoing whatever the scenario's cleanup step
@@ -33,10 +40,12 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.cluster.deadline import until
 from runner.cluster.protocol import Cluster
 from runner.engine.events import RunListener, SafeListener
 from runner.engine.journal import (
@@ -49,7 +58,14 @@ from runner.engine.journal import (
     parse_journal,
     read_journal,
 )
-from runner.engine.leases import ENGINE_UNDO_KINDS, Leases, node_lease, workload_lease
+from runner.engine.leases import (
+    ENGINE_UNDO_KINDS,
+    Leases,
+    TargetHeld,
+    held_by_another,
+    node_lease,
+    workload_lease,
+)
 from runner.engine.preflight import PreflightReport, preflight
 from runner.engine.probe_result import ProbeResult
 from runner.engine.probe_stats import slo_verdict
@@ -73,6 +89,7 @@ from runner.errors import (
     Interrupted,
     PreflightError,
 )
+from runner.kernel.admission import PodSecurityNeed, scenario_needs
 from runner.kernel.clock import Clock, SystemClock
 from runner.kernel.signals import InterruptGate
 from runner.kernel.step import (
@@ -144,6 +161,11 @@ def plan_scenario(scenario: Scenario, steps: StepTable, *, state: RunState | Non
             for step in scenario.steps]
 
 
+def pod_security_needs(scenario: Scenario, steps: StepTable) -> list[PodSecurityNeed]:
+    """What each step's pods would need of the target namespace's Pod Security level."""
+    return scenario_needs(scenario, ((step, steps.impl_for(step)) for step in scenario.steps))
+
+
 @dataclass(frozen=True)
 class DryRun:
     """What `chaos run --dry-run` shows: preflight's findings (or refusal) and the plan."""
@@ -158,9 +180,14 @@ class DryRun:
 
 
 def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, steps: StepTable) -> DryRun:
-    """Preflight (read-only) plus the plan, with the real target node."""
+    """Preflight (read-only) plus the plan, with the real target node; its calls end by the
+    scenario's timeout, as a run's preflight does."""
+    clock = SystemClock()
+    deadline = clock.monotonic() + scenario.settings.timeout.seconds
     try:
-        report = preflight(cluster, scenario, yes=options.yes)
+        with cluster.deadline(until(deadline, clock.monotonic), "the scenario's timeout"):
+            report = preflight(cluster, scenario, yes=options.yes,
+                               needs=pod_security_needs(scenario, steps))
     except (PreflightError, ClusterError) as exc:
         return DryRun(None, str(exc), plan_scenario(scenario, steps))
     state = RunState(target_node=report.target_node, selector=report.selector,
@@ -230,6 +257,7 @@ class Executor:
         self._leases: Leases | None = None
         self._started_at = 0.0
         self._scenario_deadline = math.inf
+        self._rollback_deadline: float | None = None  # set when the teardown starts
         # the background probes: from before the first step until the rollback is finished
         self.phases = PhaseClock()
         self.probes = ProbeRunner(scenario.probes, cluster, scenario.target.namespace, self.clock,
@@ -268,12 +296,23 @@ class Executor:
         run's Leases stay: they are released once the run is over."""
         self._stop_background()
         contents = self._journal().contents()
-        outcomes = undo_pending(self.cluster, self.clock, self.journal, _changes(contents.pending()),
-                                self.listener.undo_done)
-        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
-        left = failed + leftovers(self.cluster, _changes(contents.recorded()), self.run_id,
-                                  self.scenario.target.namespace)
+        deadline = self.clock.monotonic() + self.scenario.settings.rollback_timeout.seconds
+        with self.cluster.deadline(until(deadline, self.clock.monotonic), "the rollback"):
+            outcomes = undo_pending(self.cluster, self.clock, self.journal,
+                                    _changes(contents.pending()), self.listener.undo_done,
+                                    deadline=deadline, budget=self._budget_name())
+            failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+            left = failed + leftovers(self.cluster, _changes(contents.recorded()), self.run_id,
+                                      self.scenario.target.namespace)
         return UndoReport(tuple(o.description for o in outcomes if o.ok), tuple(left))
+
+    def _budget_name(self) -> str:
+        return f"settings.rollback-timeout ({self.scenario.settings.rollback_timeout})"
+
+    def _scenario_scope(self) -> AbstractContextManager[None]:
+        """Preflight's calls (and anything else outside a step) end by the scenario's deadline."""
+        return self.cluster.deadline(until(self._scenario_deadline, self.clock.monotonic),
+                                     f"the scenario's timeout ({self.scenario.settings.timeout})")
 
     def hold(self, wanted: list[tuple[str, str]]) -> None:
         """Take Leases (journaled first) before the changes they guard; TargetHeld if held."""
@@ -312,7 +351,8 @@ class Executor:
         reason = ""
         interrupted = ""
         try:
-            verdict, reason = self._preflight_and_mirror()
+            with self._scenario_scope():
+                verdict, reason = self._preflight_and_mirror()
             if verdict is None:
                 self.probes.start()
                 interrupted = self._all_steps()
@@ -353,9 +393,10 @@ class Executor:
         nothing was changed."""
         self._start()
         try:
-            report = self._preflight()
-            self._mirror()
-            self.hold(self._wanted_leases(report))
+            with self._scenario_scope():
+                report = self._preflight()
+                self._mirror()
+                self.hold(self._wanted_leases(report))
         except BaseException:
             self._finish(Verdict.INCONCLUSIVE, "preflight refused")
             raise
@@ -401,6 +442,9 @@ class Executor:
             log.warning("stopping background work failed: %s", exc)
 
     def _enter_teardown(self) -> None:
+        if self._rollback_deadline is None:  # the teardown's own budget starts as the steps end
+            self._rollback_deadline = (self.clock.monotonic()
+                                       + self.scenario.settings.rollback_timeout.seconds)
         self._stop_background()  # (not the probes: they measure the rollback too)
         self.phases.rollback(self.clock.time())
         # from here on a signal is only noted: rollback must finish
@@ -461,7 +505,20 @@ class Executor:
                              f"{exc.strerror or exc}; pick another with --report-dir") from None
 
     def _preflight(self) -> PreflightReport:
-        report = preflight(self.cluster, self.scenario, yes=self.options.yes)
+        try:
+            report = preflight(self.cluster, self.scenario, yes=self.options.yes,
+                               needs=pod_security_needs(self.scenario, self.steps))
+        except PreflightError as exc:
+            # a workload another run is changing (its rollout half done) fails the health checks
+            # before this run could ask for its Lease: name the holder, which is the real reason
+            target = self.scenario.target
+            ref = workload_ref(target)
+            holder = held_by_another(self.cluster, self.scenario.settings.state_namespace,
+                                     workload_lease(target.namespace, ref.kind, ref.name), self.run_id)
+            if holder is None:
+                raise
+            raise TargetHeld(f"{ref} is held by {holder.says()}: one run per target. Wait for that "
+                             f"run to end; nothing was changed ({exc})") from None
         self.state.target_node = report.target_node
         self.state.selector = report.selector
         self.state.placements_before = dict(report.placements)
@@ -496,7 +553,9 @@ class Executor:
             self.listener.preflight_done(False, str(exc), {})
             return Verdict.INCONCLUSIVE, (f"the target's Lease could not be journaled ({exc}); "
                                           "nothing was changed")
-        self.listener.preflight_done(True, f"target node {report.target_node}", report.to_data())
+        self.listener.preflight_done(True, "; ".join((f"target node {report.target_node}",
+                                                      *(f"warning: {w}" for w in report.warnings))),
+                                     report.to_data())
         return None, ""
 
     def _wanted_leases(self, report: PreflightReport) -> list[tuple[str, str]]:
@@ -539,7 +598,8 @@ class Executor:
     def _outcome(self, step: StepBase, deadline: float) -> StepOutcome:
         ctx = _Context(self, step, deadline)
         try:
-            outcome = self.steps.impl_for(step).run(step, ctx)
+            with self.cluster.deadline(until(deadline, self.clock.monotonic), f"step {step.name}"):
+                outcome = self.steps.impl_for(step).run(step, ctx)
         except Interrupted as exc:
             return StepOutcome(StepStatus.INTERRUPTED, str(exc))
         except DeadlineExceeded as exc:
@@ -598,6 +658,18 @@ class Executor:
         return Verdict.PASSED, f"all {len(self.results)} steps passed"
 
     def _finish(self, verdict: Verdict | None, reason: str) -> RunResult:
+        if self._rollback_deadline is None:  # open() refused: nothing ran, the budget starts now
+            self._rollback_deadline = (self.clock.monotonic()
+                                       + self.scenario.settings.rollback_timeout.seconds)
+        with self.cluster.deadline(until(self._rollback_deadline, self.clock.monotonic),
+                                   "the rollback"):
+            return self._finish_within(verdict, reason)
+
+    def _rollback_spent(self) -> bool:
+        return (self._rollback_deadline is not None
+                and self.clock.monotonic() >= self._rollback_deadline)
+
+    def _finish_within(self, verdict: Verdict | None, reason: str) -> RunResult:
         journal = self._journal()
         if verdict is None:
             verdict, reason = self._verdict()
@@ -611,13 +683,17 @@ class Executor:
         elif policy is RollbackPolicy.NEVER:
             reason += "; rollback skipped by policy (nothing was left to undo)"
         elif not rollback.complete:
-            reason = (f"rollback incomplete ({len(rollback.leftovers)} left; run chaos recover "
-                      f"{self.run_dir}); {reason}")
+            spent = (f"; its budget, {self._budget_name()}, ran out"
+                     if self._rollback_spent() else "")
+            reason = (f"rollback incomplete ({len(rollback.leftovers)} left{spent}; run chaos "
+                      f"recover {self.run_dir}); {reason}")
             verdict = Verdict.ROLLBACK_INCOMPLETE
         if clean:
             self._release_leases()  # only a clean run frees its target for the next one
         elif self._leases is not None:
-            self._leases.stop()  # the leases lapse; a run left dirty keeps others off until recovered
+            # the leases lapse; a run left dirty keeps others off until recovered. Not waiting for a
+            # renewal in flight: against a frozen API it would hold the run past its budget
+            self._leases.stop(wait=False)
         try:
             journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:
@@ -668,16 +744,23 @@ class Executor:
         if policy is RollbackPolicy.ALWAYS:
             to_undo = recorded
         if not to_undo:
-            left = leftovers(self.cluster, recorded, self.run_id, namespace)
+            left = (leftovers(self.cluster, recorded, self.run_id, namespace)
+                    if not self._rollback_spent() else
+                    [f"not verified: the rollback's budget, {self._budget_name()}, ran out"])
             return RollbackResult(policy.value, False, verified=not left, leftovers=tuple(left))
         self.listener.rollback_started([p.action.describe() for p in reversed(to_undo)])
         self._rollback_notices()
         self.mark("rollback-start", f"{len(to_undo)} change(s) to undo ({verdict.value})")
         outcomes: list[UndoOutcome] = undo_pending(self.cluster, self.clock, journal, to_undo,
-                                                   self._undo_done)
+                                                   self._undo_done, deadline=self._rollback_deadline,
+                                                   budget=self._budget_name())
         self._mark_undone(to_undo, outcomes)
-        left = leftovers(self.cluster, recorded, self.run_id, namespace)
-        left = [f"{o.description}: {o.message}" for o in outcomes if not o.ok] + left
+        failed = [f"{o.description}: {o.message}" for o in outcomes if not o.ok]
+        if self._rollback_spent():  # asking the cluster now could only time out
+            left = [*failed, f"not verified: the rollback's budget, {self._budget_name()}, ran out "
+                    "before the after-check"]
+        else:
+            left = failed + leftovers(self.cluster, recorded, self.run_id, namespace)
         result = RollbackResult(policy.value, True, tuple(outcomes), not left, tuple(left))
         self.mark("rollback-end", "complete" if result.complete else "incomplete")
         self._rollback_notices()

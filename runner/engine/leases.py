@@ -7,6 +7,8 @@ template as its "original"), and two runs on one node share its toggle file. A L
 a lease whose `renewTime` does not change for its whole duration, as timed here, is expired; one
 that changes is alive. An expired lease whose run left undone changes is not taken over (its
 journal must be recovered first). Leases live in the state namespace beside the journals.
+Renewals run in the background with a short deadline of their own (RENEW_DEADLINE_S for all of
+them): a slow or frozen API server costs a missed renewal, never a renewer that holds the run.
 
 This module never imports a step kind or the kubernetes client.
 """
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from runner.cluster.deadline import until
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
 from runner.errors import ClusterError, Conflict, NotFound, PreflightError
 from runner.kernel.clock import Clock, Repeating
@@ -29,6 +32,7 @@ from runner.kernel.step import JsonValue
 LEASE_API = "coordination.k8s.io/v1"
 LEASE_SECONDS = 30  # a dead run's lease lapses this long after its last renewal
 RENEW_EVERY_S = LEASE_SECONDS / 3
+RENEW_DEADLINE_S = 5.0  # one round of renewals; stopping the renewer waits at most this long
 HOST_ANNOTATION = "chaos.dev/host"
 STARTED_ANNOTATION = "chaos.dev/started-at"
 TARGET_ANNOTATION = "chaos.dev/target"
@@ -109,6 +113,17 @@ def holder_of(lease: Mapping[str, Any]) -> Holder:
     notes = (lease.get("metadata") or {}).get("annotations") or {}
     return Holder(str((lease.get("spec") or {}).get("holderIdentity") or ""),
                   str(notes.get(HOST_ANNOTATION, "")), str(notes.get(STARTED_ANNOTATION, "")))
+
+
+def held_by_another(cluster: Cluster, namespace: str, name: str, run_id: str) -> Holder | None:
+    """Who holds Lease `name`, when it is another run (None: free, ours, or unreadable). Read only:
+    a refusal for another reason (a workload mid-rollout) can then say why it really is busy."""
+    try:
+        lease = cluster.get(ObjectRef(LEASE_API, "Lease", namespace, name))
+    except ClusterError:
+        return None
+    holder = holder_of(lease)
+    return holder if holder.run_id and holder.run_id != run_id else None
 
 
 class Leases:
@@ -200,20 +215,24 @@ class Leases:
 
     def renew(self) -> None:
         now = micro_time(self.clock.time())
-        for ref in list(self.held):
-            try:
-                self.cluster.json_patch(ref, [
-                    {"op": "test", "path": "/spec/holderIdentity", "value": self.run_id},
-                    {"op": "replace", "path": "/spec/renewTime", "value": now}])
-            except (Conflict, NotFound):
-                self.held.remove(ref)
-                self.lost.append(f"Lease {ref.namespace}/{ref.name}")
-            except ClusterError:
-                continue  # a missed renewal is survivable: the lease lasts 3 renewals
+        deadline = self.clock.monotonic() + RENEW_DEADLINE_S
+        with self.cluster.deadline(until(deadline, self.clock.monotonic), "a Lease renewal"):
+            for ref in list(self.held):
+                try:
+                    self.cluster.json_patch(ref, [
+                        {"op": "test", "path": "/spec/holderIdentity", "value": self.run_id},
+                        {"op": "replace", "path": "/spec/renewTime", "value": now}])
+                except (Conflict, NotFound):
+                    self.held.remove(ref)
+                    self.lost.append(f"Lease {ref.namespace}/{ref.name}")
+                except ClusterError:
+                    continue  # a missed renewal is survivable: the lease lasts 3 renewals
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop renewing. `wait=False` leaves a renewal in flight to end on its own (its deadline is
+        short): for a run that keeps its Leases anyway, a late renewal changes nothing that matters."""
         if self._renewer is not None:
-            self._renewer.stop()
+            self._renewer.stop(wait=wait)
             self._renewer = None
 
 

@@ -1,19 +1,24 @@
 """Preflight: refuse unsafe or meaningless runs before anything is changed.
 
 Checks the guardrails (namespace allow/deny, with system namespaces denied by default; how many
-nodes and pods the run may affect; the last healthy replica), that the state namespace exists and
-that a scenario which cordons may patch nodes (a SelfSubjectAccessReview), resolves the target
-node, and verifies the workload exists and is healthy. Any refusal is a PreflightError (verdict
-inconclusive, exit 3). Read-only: it never changes the cluster.
+nodes and pods the run may affect; the last healthy replica), the dead-man expiry against its
+renewals, that the state namespace exists and that a scenario which cordons may patch nodes (a
+SelfSubjectAccessReview), the target namespace's Pod Security levels against what the steps would
+create (their `PodSecurityNeed`s, runner/kernel/admission.py: a refused need is a refusal, a `warn`
+one a warning), resolves the target node, and verifies the workload exists and is healthy. Any refusal
+is a PreflightError (verdict inconclusive, exit 3). Read-only: it never changes the cluster.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner.cluster.protocol import Cluster, ObjectRef
-from runner.errors import NotFound, PreflightError, StepError
+from runner.errors import Forbidden, NotFound, PreflightError, StepError
+from runner.kernel.admission import PodSecurityNeed, judge
+from runner.scenario.checks import expiry_too_short
 from runner.scenario.model import (
     TARGET_NODE,
     Guardrails,
@@ -43,11 +48,13 @@ class PreflightReport:
     ready: int
     nodes_affected: tuple[str, ...]
     placements: dict[str, str] = field(default_factory=dict)  # pod -> node
+    warnings: tuple[str, ...] = ()  # what holds but deserves saying (a Pod Security warn level)
 
     def to_data(self) -> dict[str, Any]:
         return {"workload": self.workload, "selector": self.selector, "target_node": self.target_node,
                 "desired": self.desired, "ready": self.ready,
-                "nodes_affected": list(self.nodes_affected), "placements": dict(self.placements)}
+                "nodes_affected": list(self.nodes_affected), "placements": dict(self.placements),
+                "warnings": list(self.warnings)}
 
 
 def check_namespace(namespace: str, guardrails: Guardrails) -> None:
@@ -89,6 +96,25 @@ def check_node_patch_grant(cluster: Cluster, scenario: Scenario) -> None:
             f"`kubectl apply -f {CORDON_RBAC}`; nothing was changed")
 
 
+def check_pod_security(cluster: Cluster, namespace: str, needs: Sequence[PodSecurityNeed]) -> list[str]:
+    """Refuse when the namespace's enforce level would refuse what the steps create (pods are
+    checked at creation, so a patched template would be accepted and its pods refused mid-run);
+    returns the warnings (its warn level, or a namespace we may not read)."""
+    if not needs:
+        return []
+    try:
+        labels = cluster.get(ObjectRef("v1", "Namespace", None, namespace))["metadata"].get("labels")
+    except NotFound:
+        return []  # read_workload says what is missing
+    except Forbidden:
+        return [f"cannot read namespace {namespace} (Forbidden), so its Pod Security level is not "
+                f"known: {'; '.join(sorted({n.what + ' need ' + n.level for n in needs}))}"]
+    verdict = judge(namespace, labels, needs)
+    if verdict.refusal:
+        raise PreflightError(verdict.refusal)
+    return list(verdict.warnings)
+
+
 def affected_nodes(scenario: Scenario, target_node: str) -> tuple[str, ...]:
     """Nodes the steps would touch: the target node plus any node a node-changing step names."""
     nodes = {target_node}
@@ -100,13 +126,19 @@ def affected_nodes(scenario: Scenario, target_node: str) -> tuple[str, ...]:
     return tuple(sorted(nodes))
 
 
-def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False) -> PreflightReport:
-    """Run every check; PreflightError names the first that does not hold."""
+def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False,
+              needs: Sequence[PodSecurityNeed] = ()) -> PreflightReport:
+    """Run every check; PreflightError names the first that does not hold. `needs`: what the
+    steps' pods need of Pod Security admission (the engine asks the step table)."""
     target = scenario.target
     guard = scenario.settings.guardrails
     check_namespace(target.namespace, guard)
+    too_short = expiry_too_short(scenario.settings)  # CHAOS_FAULT_EXPIRY may have changed it
+    if too_short:
+        raise PreflightError(too_short)
     check_state_namespace(cluster, scenario.settings.state_namespace)
     check_node_patch_grant(cluster, scenario)
+    warnings = check_pod_security(cluster, target.namespace, needs)
     workload = read_workload(cluster, target)
     selector = selector_of(workload, target)
     pods = target_pods(cluster, target, selector)
@@ -139,4 +171,4 @@ def preflight(cluster: Cluster, scenario: Scenario, *, yes: bool = False) -> Pre
             raise PreflightError(f"every healthy replica of {name} runs on {node}; the fault would "
                                  "take the last one (pass --yes or set guardrails.allow_last_replica)")
     placements = {str(p["metadata"]["name"]): node_of(p) for p in pods}
-    return PreflightReport(name, selector, node, desired, len(ready), nodes, placements)
+    return PreflightReport(name, selector, node, desired, len(ready), nodes, placements, tuple(warnings))

@@ -2,16 +2,21 @@
 
 Used by the executor (on failure, deadline, exception, SIGINT/SIGTERM, or at the end of a run),
 by the cleanup step (through the step context) and by `chaos recover`. Every undo is attempted even
-when an earlier one fails; each success is journaled as `undone`. Verification asks each action
-what is still changed and looks for anything labelled as this run's (except the journal mirror).
-It never raises for a failed undo: the failure is in the result (rollback-incomplete, exit 5).
+when an earlier one fails; each success is journaled as `undone`. With a `deadline` (the run's
+rollback budget) each undo's cluster calls end by what is left of it, and once it is spent the
+undos not reached are not attempted: they are failures that say so, so the caller lists them as
+left. Verification asks each action what is still changed and looks for anything labelled as this
+run's (except the journal mirror). It never raises for a failed undo: the failure is in the result
+(rollback-incomplete, exit 5).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
+from runner.cluster.deadline import until
 from runner.cluster.protocol import Cluster
 from runner.engine.journal import Journal, PendingUndo, mirror_name
 from runner.engine.result import UndoOutcome
@@ -28,28 +33,41 @@ LABELLED_KINDS: tuple[tuple[str, str], ...] = (("v1", "ConfigMap"), ("v1", "Pod"
 
 def undo_pending(cluster: Cluster, clock: Clock, journal: Journal | None,
                  pending: Sequence[PendingUndo],
-                 on_done: Callable[[UndoOutcome], None] | None = None) -> list[UndoOutcome]:
-    """Apply each pending undo, last recorded first; journal each success."""
+                 on_done: Callable[[UndoOutcome], None] | None = None, *,
+                 deadline: float | None = None, budget: str = "the rollback's budget") -> list[UndoOutcome]:
+    """Apply each pending undo, last recorded first; journal each success. `deadline` (on
+    `clock.monotonic()`): each undo gets what is left of it; `budget` names it in messages."""
     outcomes: list[UndoOutcome] = []
     for item in sorted(pending, key=lambda p: p.seq, reverse=True):
         description = item.action.describe()
-        try:
-            changed = item.action.apply(cluster, clock)
-        except UndoConflict as exc:  # someone changed it since: reported, never overwritten
-            outcome = UndoOutcome(description, False, str(exc))
-        except Exception as exc:  # noqa: BLE001 - an undo that fails must not stop the others
-            outcome = UndoOutcome(description, False, f"{type(exc).__name__}: {exc}")
+        if deadline is not None and clock.monotonic() >= deadline:
+            outcome = UndoOutcome(description, False, f"not attempted: {budget} ran out")
         else:
-            outcome = UndoOutcome(description, True, "" if changed is not False else NOTHING_LEFT)
-            if journal is not None:
-                try:
-                    journal.undone(item.seq)
-                except Exception as exc:  # noqa: BLE001 - the undo happened; a lost note only costs a re-undo
-                    log.warning("could not journal that %s was undone: %s", description, exc)
+            outcome = _undo_one(cluster, clock, journal, item, deadline)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
     return outcomes
+
+
+def _undo_one(cluster: Cluster, clock: Clock, journal: Journal | None, item: PendingUndo,
+              deadline: float | None) -> UndoOutcome:
+    description = item.action.describe()
+    scope = (cluster.deadline(until(deadline, clock.monotonic), "the rollback")
+             if deadline is not None else contextlib.nullcontext())
+    with scope:
+        try:
+            changed = item.action.apply(cluster, clock)
+        except UndoConflict as exc:  # someone changed it since: reported, never overwritten
+            return UndoOutcome(description, False, str(exc))
+        except Exception as exc:  # noqa: BLE001 - an undo that fails must not stop the others
+            return UndoOutcome(description, False, f"{type(exc).__name__}: {exc}")
+        if journal is not None:
+            try:
+                journal.undone(item.seq)
+            except Exception as exc:  # noqa: BLE001 - the undo happened; a lost note only costs a re-undo
+                log.warning("could not journal that %s was undone: %s", description, exc)
+    return UndoOutcome(description, True, "" if changed is not False else NOTHING_LEFT)
 
 
 def leftovers(cluster: Cluster, actions: Iterable[PendingUndo], run_id: str,

@@ -37,8 +37,9 @@ class Repeating(Protocol):
         """Slots skipped because the run before them was still in flight when they came."""
         ...
 
-    def stop(self) -> None:
-        """Idempotent; once it returns no run is in flight and none will start."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Idempotent; once it returns no run will start, and with `wait` none is in flight
+        (without: a run in flight may still finish, for work whose late end is harmless)."""
         ...
 
 
@@ -99,8 +100,10 @@ class _Thread:
             slot, skipped = next_slot(self._start, self._interval, slot, time.monotonic())
             self.missed += skipped
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
         self._stopped.set()
+        if not wait:
+            return
         with self._lock:
             pass
         if threading.current_thread() is not self._thread:
@@ -164,7 +167,7 @@ class _Timer:
         if not self._stopped:
             self._clock.call_at(self._start + self._slot * self._interval, self._fire)
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
         self._stopped = True
 
 

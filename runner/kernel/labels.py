@@ -10,6 +10,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "chaos"
 RUN_ID_LABEL = "chaos.dev/run-id"
 ROLE_LABEL = "chaos.dev/role"  # what a helper pod is for: toggle, renew, disarm, kmsg
+FAULT_MAP_ROLE = "fault-map"  # the role of a run's fault map (toggle-via configmap): key = node name
 
 
 def run_labels(run_id: str) -> dict[str, str]:

@@ -3,8 +3,10 @@
 Every wait of preflight, the steps and the helper pods goes through `wait_for`. It never
 busy-polls (it blocks in the cluster's watch), resumes after a Gone by re-listing, re-evaluates at
 least every `wake_s` for facts no watch reports (pod logs), reads time only from the injected
-clock, and checks the run's interrupt gate at each turn, so Ctrl-C lands within a chunk. It
-changes nothing in the cluster.
+clock, and checks the run's interrupt gate at each turn, so Ctrl-C lands within a chunk. A cluster
+call that could not finish before its deadline (CallTimeout: the API server is slow or frozen)
+ends the wait as DeadlineExceeded, like a condition that never held. It changes nothing in the
+cluster.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from runner.cluster.protocol import Cluster, KubeObject
-from runner.errors import DeadlineExceeded, Gone
+from runner.errors import CallTimeout, DeadlineExceeded, Gone
 from runner.kernel.clock import Clock
 from runner.kernel.signals import InterruptGate
 
@@ -88,8 +90,23 @@ def wait_for(cluster: Cluster, watched: Watched, success: Callable[[list[KubeObj
     called after the list and after each change. `since` (a resourceVersion from earlier) makes
     the watch replay what happened from then on, so `on_event` also sees objects that changed and
     vanished before this wait began (a pod that crashed and was drained while the step before it
-    ran). Raises DeadlineExceeded when nothing held in time.
+    ran). Raises DeadlineExceeded when nothing held in time, or when the API server did not answer
+    a call before its deadline.
     """
+    try:
+        return _wait(cluster, watched, success, deadline=deadline, clock=clock, gate=gate,
+                     failure=failure, on_progress=on_progress, on_event=on_event, wake_s=wake_s,
+                     since=since, what=what)
+    except CallTimeout as exc:
+        raise DeadlineExceeded(f"timed out waiting for {what or watched.kind}: {exc}") from exc
+
+
+def _wait(cluster: Cluster, watched: Watched, success: Callable[[list[KubeObject]], object], *,
+          deadline: float, clock: Clock, gate: InterruptGate | None,
+          failure: Callable[[list[KubeObject]], object] | None,
+          on_progress: Callable[[list[KubeObject]], None] | None,
+          on_event: Callable[[KubeObject], object] | None,
+          wake_s: float, since: str, what: str) -> WaitResult[object]:
     objects: dict[tuple[str, str], KubeObject] = {}
     events_seen = 0
 

@@ -8,6 +8,7 @@ but the scenario (and whether its manifest files exist), and never touch a clust
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,15 +112,62 @@ def _durations(scenario: m.Scenario) -> Iterator[tuple[PathKey, m.Duration]]:
 def check_durations(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     limit = scenario.settings.timeout
     top: list[tuple[PathKey, m.Duration]] = [(("settings", "timeout"), limit),
-                                             (("settings", "fault-expiry"), scenario.settings.fault_expiry)]
+                                             (("settings", "fault-expiry"), scenario.settings.expiry)]
+    # the rollback's budget comes after the steps' deadline, so it may be longer; zero it may not be
+    # (no undo would ever be attempted)
+    own_budget = ("settings", "rollback-timeout")
+    top.append((own_budget, scenario.settings.rollback_timeout))
     for path, value in [*top, *_durations(scenario)]:
         if not _field_given(doc, path):
             continue  # defaults are fine by construction
         if value.seconds <= 0:
             yield _problem(doc, "CH025", f"{dotted(path)} is zero", path)
-        elif path != ("settings", "timeout") and value.seconds > limit.seconds:
+        elif path not in (("settings", "timeout"), own_budget) and value.seconds > limit.seconds:
             yield _problem(doc, "CH026", f"{dotted(path)} ({value}) is longer than settings.timeout "
                            f"({limit})", path)
+
+
+def expiry_too_short(settings: m.Settings) -> str:
+    """Why the dead-man expiry cannot hold an armed fault ("" when it can): a renewal is written
+    every `renew_every` and reaches the pods up to `propagation_delay` later (with toggle-via
+    configmap, the kubelet's sync period plus its cache TTL), and both must fit well inside the
+    expiry, or a healthy run's fault lapses between renewals. `chaos validate` and preflight both
+    ask this (preflight with the effective settings, CHAOS_FAULT_EXPIRY included)."""
+    expiry = settings.expiry.seconds
+    renew, delay = settings.renew_every, settings.propagation_delay
+    if renew + delay <= m.EXPIRY_HEADROOM * expiry:
+        return ""
+    least = m.format_seconds(_least_expiry(settings)) if delay else ""
+    given = f"{settings.expiry}" if settings.fault_expiry is not None else f"{settings.expiry} (the default)"
+    return (f"settings.fault-expiry {given} is too short for toggle-via "
+            f"{settings.toggle_via.value}: a renewal every {m.format_seconds(renew)} plus "
+            f"{m.format_seconds(delay)} for it to reach the pods (settings.configmap-delay) must stay "
+            f"under {round(m.EXPIRY_HEADROOM * 100)}% of it" + (f"; use at least {least}" if least else ""))
+
+
+def _least_expiry(settings: m.Settings) -> float:
+    """The shortest expiry the rule accepts with this mode and delay (whole seconds)."""
+    delay, share = settings.propagation_delay, m.EXPIRY_HEADROOM
+    capped = (m.CONFIGMAP_RENEW_S + delay) / share  # renewing every minute
+    least = capped if capped / 3 >= m.CONFIGMAP_RENEW_S else delay / (share - 1 / 3)
+    return float(math.ceil(least))
+
+
+def check_expiry(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
+    problem = expiry_too_short(scenario.settings)
+    if problem:
+        path: PathKey = ("settings", "fault-expiry")
+        if not _field_given(doc, path):
+            path = ("settings", "configmap-delay") if _field_given(
+                doc, ("settings", "configmap-delay")) else ("settings",)
+        yield _problem(doc, "CH041", problem, path)
+    if scenario.settings.toggle_via is m.ToggleVia.CONFIGMAP:
+        for i, step in enumerate(scenario.steps):
+            if isinstance(step, m.ToggleStep) and step.method is m.ToggleMethod.EXEC:
+                yield _problem(doc, "CH042", f"step {step.name!r} uses method exec, which writes a "
+                               "node's toggle file; with settings.toggle-via: configmap the fault state "
+                               "is a ConfigMap key, which the toggle step patches itself",
+                               _step_path(scenario, i, "method"))
 
 
 def check_names(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
@@ -173,6 +221,8 @@ def check_steps(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 
 
 def _check_patch(step: m.PatchStep, path: PathKey, doc: Document) -> Iterator[Problem]:
+    if step.source is m.ShimSource.CONFIGMAP:
+        yield _problem(doc, "CH043", "source `configmap` is the old name of `compile`", (*path, "source"))
     if step.source is m.ShimSource.IMAGE and not step.image:
         yield _problem(doc, "CH032", "source is image but no `image` is given", path)
     if step.source is m.ShimSource.HOST_PATH and not step.host_path:
@@ -236,7 +286,7 @@ def check_manifests(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 
 CHECKS: tuple[Check, ...] = (check_xids, check_order, check_scope, check_cleanup, check_durations,
                              check_names, check_workload, check_guardrails, check_steps, check_pin,
-                             check_fault, check_gpus, check_manifests, *PROBE_CHECKS)
+                             check_fault, check_gpus, check_manifests, check_expiry, *PROBE_CHECKS)
 
 
 def run_checks(scenario: m.Scenario, doc: Document) -> list[Problem]:

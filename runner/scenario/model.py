@@ -122,9 +122,23 @@ class PinMode(str, Enum):
 
 
 class ShimSource(str, Enum):
-    CONFIGMAP = "configmap"  # shim source in a ConfigMap, compiled by an init container
+    PREBUILT = "prebuilt"  # the shipped libraries (x86_64, aarch64) as ConfigMap binaryData, mounted
+    COMPILE = "compile"  # shim source in a ConfigMap, compiled by an init container
+    CONFIGMAP = "configmap"  # the old name of compile, still accepted (chaos validate warns: CH043)
     IMAGE = "image"  # an init container image that already holds the built shim
     HOST_PATH = "hostPath"  # a prebuilt shim already present on every node
+
+    @property
+    def canonical(self) -> ShimSource:
+        """The source this one means (`configmap` is `compile`)."""
+        return ShimSource.COMPILE if self is ShimSource.CONFIGMAP else self
+
+
+class ToggleVia(str, Enum):
+    """How the node's fault state reaches the shim in the target pods."""
+
+    HOST_PATH = "hostPath"  # a file in a node directory (hostPath), written by helper pods: fastest
+    CONFIGMAP = "configmap"  # a ConfigMap key per node, mounted as a directory: no pods, no hostPath
 
 
 class ToggleMethod(str, Enum):
@@ -228,17 +242,48 @@ class SimSettings:
     time_scale: float = 1.0  # <1 speeds up kubelet backoff and waits inside the embedded cluster
 
 
+DEFAULT_EXPIRY: Mapping[ToggleVia, Duration] = MappingProxyType({
+    ToggleVia.HOST_PATH: Duration(120.0, "2m"), ToggleVia.CONFIGMAP: Duration(600.0, "10m")})
+CONFIGMAP_RENEW_S = 60.0
+EXPIRY_HEADROOM = 0.75  # a renewal plus its propagation must land within this share of the expiry
+
+
 @dataclass(frozen=True)
 class Settings:
     timeout: Duration = Duration(900.0, "15m")
     rollback: RollbackPolicy = RollbackPolicy.ON_FAILURE
     guardrails: Guardrails = Guardrails()
     cluster: ClusterChoice | None = None  # None: the embedded cluster, unless a flag or env names one
-    fault_expiry: Duration = Duration(120.0, "2m")  # dead-man switch: armed faults lapse unless renewed
+    # dead-man switch: armed faults lapse unless renewed; None: the toggle-via mode's default (`expiry`)
+    fault_expiry: Duration | None = None
     sim: SimSettings = SimSettings()
     # where journals' cluster copies and the runs' Leases live (one namespace: one place to look)
     state_namespace: str = "chaos-system"
     rollback_timeout: Duration = Duration(120.0, "2m")  # the rollback's own budget after the steps
+    toggle_via: ToggleVia = ToggleVia.HOST_PATH  # how the node's fault state reaches the pods
+    # configmap: how long a ConfigMap update may take to reach a pod's mounted files (the kubelet's
+    # sync period, 1m jittered up to 1m30s, plus its ConfigMap cache TTL, 1m, with some margin)
+    configmap_delay: Duration = Duration(150.0, "2m30s")
+
+    @property
+    def expiry(self) -> Duration:
+        """The effective fault expiry: `fault_expiry`, else the mode's default (a ConfigMap update
+        takes up to `configmap_delay` to land, so that mode needs a longer one)."""
+        if self.fault_expiry is not None:
+            return self.fault_expiry
+        return DEFAULT_EXPIRY[self.toggle_via]
+
+    @property
+    def renew_every(self) -> float:
+        """Seconds between renewals of an armed fault's expiry: a third of it (a helper pod per
+        renewal); with a ConfigMap (a cheap patch, but slow to land) at most a minute as well."""
+        third = self.expiry.seconds / 3
+        return min(third, CONFIGMAP_RENEW_S) if self.toggle_via is ToggleVia.CONFIGMAP else third
+
+    @property
+    def propagation_delay(self) -> float:
+        """Seconds a write of the fault state may take to reach the pods."""
+        return self.configmap_delay.seconds if self.toggle_via is ToggleVia.CONFIGMAP else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,8 +303,8 @@ class StepBase:
 class PatchStep(StepBase):
     passthrough: bool = True  # load the shim disarmed; a toggle step arms it
     pin: PinMode = PinMode.PREFERRED  # hard would keep replacements off every other node
-    source: ShimSource = ShimSource.CONFIGMAP
-    compiler_image: str = "gcc:13"
+    source: ShimSource = ShimSource.PREBUILT
+    compiler_image: str = "gcc:13"  # for source=compile
     image: str = ""  # for source=image: image holding /cuda-fault/cuda_intercept.so
     host_path: str = ""  # for source=hostPath: directory on the node holding cuda_intercept.so
     toggle_dir: str = "/var/lib/cuda-fault"  # node directory for the toggle file (hostPath)

@@ -39,24 +39,24 @@ def _requests(scenario: m.Scenario) -> Iterator[tuple[PathKey, str, m.Probe | m.
 def check_targets(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     for path, what, req in _requests(scenario):
         if req.url and req.service is not None:
-            yield _at(doc, "CH041", f"{what} gives both `service` and `url`; a probe goes one way",
+            yield _at(doc, "CH044", f"{what} gives both `service` and `url`; a probe goes one way",
                       (*path, "url"), key=True)
         elif isinstance(req, m.Probe) and not req.url and req.service is None:
             yield _at(doc, "CH031", f"{what} has no `service` or `url`", path)
         auth = next((k for k in req.headers if k.lower() == "authorization"), None)
         if req.service is not None and auth is not None:
-            yield _at(doc, "CH046", f"{what} sends an {auth} header through the API server's service "
+            yield _at(doc, "CH049", f"{what} sends an {auth} header through the API server's service "
                       "proxy, which does not pass it on (the run's own credentials go there)",
                       (*path, "headers", auth), key=True)
         if req.path and not req.path.startswith("/"):
-            yield _at(doc, "CH043", f"{what}: path {req.path!r} must start with '/'", (*path, "path"))
+            yield _at(doc, "CH046", f"{what}: path {req.path!r} must start with '/'", (*path, "path"))
 
 
 def check_probe_names(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for i, probe in enumerate(scenario.probes):
         if probe.name in seen:
-            yield _at(doc, "CH042", f"probe name {probe.name!r} is already used by probe "
+            yield _at(doc, "CH045", f"probe name {probe.name!r} is already used by probe "
                       f"{seen[probe.name] + 1}", ("probes", i, "name"))
         else:
             seen[probe.name] = i
@@ -91,11 +91,11 @@ def check_phases(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     for i, probe in enumerate(scenario.probes):
         for phase in (m.ProbePhase.FAULT, m.ProbePhase.RECOVERED):
             if probe.slo.of(phase) is not None and not armed:
-                yield _at(doc, "CH045", f"probe {probe.name!r} sets a {phase.value} SLO, but no step "
+                yield _at(doc, "CH048", f"probe {probe.name!r} sets a {phase.value} SLO, but no step "
                           "arms the fault, so that phase never starts",
                           ("probes", i, "slo", phase.value), key=True)
         if probe.slo.recovered is not None and armed and not pause_before_cleanup(scenario):
-            yield _at(doc, "CH044", f"probe {probe.name!r} sets a recovered SLO, but nothing separates "
+            yield _at(doc, "CH047", f"probe {probe.name!r} sets a recovered SLO, but nothing separates "
                       "the last assertion from cleanup, so the recovered phase carries no requests",
                       ("probes", i, "slo", "recovered"), key=True)
 

@@ -93,17 +93,25 @@ CODES: dict[str, Code] = _codes(
          "with fault.mode toggle nothing fails before `- toggle: {enabled: true}`; move the step after it"),
     Code("CH040", WARN, "GPU index beyond the embedded cluster's nodes",
          "settings.sim.nodes[].gpus says how many GPUs each embedded node has; name one of those"),
-    Code("CH041", ERR, "probe with both service and url",
+    Code("CH041", ERR, "fault expiry too short for its renewals",
+         "raise settings.fault-expiry (or leave it unset for the mode's default: 2m with hostPath, "
+         "10m with configmap)"),
+    Code("CH042", ERR, "toggle method does not fit toggle-via",
+         "drop `method: exec`: with settings.toggle-via: configmap the toggle step patches a ConfigMap"),
+    Code("CH043", WARN, "old name of a patch source",
+         "`source: configmap` is now `source: compile` (same behaviour); the default `prebuilt` "
+         "needs no init container or image"),
+    Code("CH044", ERR, "probe with both service and url",
          "a probe goes through the service proxy (`service`) or straight to a `url`: keep one"),
-    Code("CH042", ERR, "duplicate probe name", "give every probe a unique name"),
-    Code("CH043", ERR, "probe path not absolute", "write the path from its first `/`: /v1/completions"),
-    Code("CH044", WARN, "nothing separates the last assertion from cleanup",
+    Code("CH045", ERR, "duplicate probe name", "give every probe a unique name"),
+    Code("CH046", ERR, "probe path not absolute", "write the path from its first `/`: /v1/completions"),
+    Code("CH047", WARN, "nothing separates the last assertion from cleanup",
          "a `recovered` SLO needs requests after the last check: add `- pause: {duration: 10s}` "
          "before cleanup"),
-    Code("CH045", WARN, "SLO on a phase the scenario never reaches",
+    Code("CH048", WARN, "SLO on a phase the scenario never reaches",
          "nothing arms the fault, so the fault and recovered phases stay empty; remove the SLO or "
          "arm the fault"),
-    Code("CH046", WARN, "Authorization header through the service proxy",
+    Code("CH049", WARN, "Authorization header through the service proxy",
          "the API server does not pass a caller's Authorization header on to the service: a service "
          "behind an API key needs the `url` form"),
 )

@@ -22,7 +22,10 @@ removes its label and annotations. A short while after cordoning (`drain_delay_s
 the cluster's time scale) it drains the node as NVSentinel's node-drainer does: controller-owned
 pods are evicted (deleted) so their controllers recreate them elsewhere; bare pods are left alone.
 Once no toggle file on the node's disk arms a fault for its faulty GPUs any more (the run disarmed
-it, its dead-man expiry lapsed, or it now names other GPUs), the agent resets the node after
+it, its dead-man expiry lapsed, or it now names other GPUs), and no fault map does either (with
+`toggle-via: configmap` the node's state is its key in a ConfigMap labelled
+`chaos.dev/role=fault-map`; a map once seen for the node and now gone counts as disarmed), the
+agent resets the node after
 `reset_delay_s` (30 s scaled): uncordons it and clears the condition and its annotations, as
 NVSentinel's remediation would after a GPU reset.
 
@@ -45,13 +48,14 @@ import time
 from pathlib import Path
 
 from runner.errors import ClusterError, NotFound
+from runner.kernel.labels import FAULT_MAP_ROLE, ROLE_LABEL
 from runner.shimwire import TOGGLE_FILE_NAME, XID_LINE, ToggleState, parse_toggle
 from runner.sim import events
 from runner.sim.logs import PodLogs
 from runner.sim.loop import Loop
 from runner.sim.nodes import GpuDevice, gpus_of, read_pod_resources
 from runner.sim.podstatus import get_condition, set_condition
-from runner.sim.resources import NODES, PODS
+from runner.sim.resources import CONFIGMAPS, NODES, PODS
 from runner.sim.store import Obj, Store
 from runner.xid import CATALOGUE, Scope
 
@@ -124,6 +128,7 @@ class HealthAgent(Loop):
         self._assigned: dict[tuple[str, str], list[str]] = {}  # (pod uid, container) -> GPU UUIDs
         self._drains: dict[str, tuple[float, int]] = {}  # node -> (drain at monotonic, xid)
         self._resets: dict[str, float] = {}  # node -> reset at monotonic, once its fault is gone
+        self._mapped: set[str] = set()  # nodes a fault map has had a key for
 
     def reconcile(self) -> None:
         now = time.monotonic()
@@ -195,8 +200,7 @@ class HealthAgent(Loop):
             return None
         now = time.time()
         out: set[int] = set()
-        for path in (self.nodes_root / node_name).rglob(TOGGLE_FILE_NAME):
-            state = _read_toggle(path)
+        for state in self._toggle_states(node_name)[0]:
             if state is None or not state.active(now):
                 continue
             concerned = toggle_gpus(state, gpus)
@@ -310,10 +314,23 @@ class HealthAgent(Loop):
         except NotFound:
             return
 
+    def _toggle_states(self, node_name: str) -> tuple[list[ToggleState | None], bool]:
+        """The node's fault states (its toggle files, its keys in fault maps), and whether there is
+        any evidence of how its fault was armed (a file, or a fault map that had a key for it)."""
+        assert self.nodes_root is not None
+        states = [_read_toggle(p) for p in (self.nodes_root / node_name).rglob(TOGGLE_FILE_NAME)]
+        maps, _ = self.store.list(CONFIGMAPS, label_selector=f"{ROLE_LABEL}={FAULT_MAP_ROLE}")
+        for cm in maps:
+            value = (cm.get("data") or {}).get(node_name)
+            if value is not None:
+                states.append(parse_toggle(str(value)))
+                self._mapped.add(node_name)
+        return states, bool(states) or node_name in self._mapped
+
     def _fault_cleared(self, node: Obj) -> bool:
-        """A toggle file is on the node's disk and none of them arms a fault for the node's faulty
-        GPUs now. No file at all is no evidence of a reset (the fault may be armed another way),
-        so the node stays out."""
+        """A toggle file is on the node's disk (or a fault map had a key for it) and none of them
+        arms a fault for the node's faulty GPUs now. No file at all is no evidence of a reset (the
+        fault may be armed another way), so the node stays out."""
         assert self.nodes_root is not None
         name = node["metadata"]["name"]
         gpus = gpus_of(node)
@@ -322,14 +339,14 @@ class HealthAgent(Loop):
                 (node["metadata"].get("annotations") or {}).get(FAULTY_GPUS_ANNOTATION) or "[]")}
         except (ValueError, TypeError, KeyError):
             faulty = set()
-        states = [_read_toggle(p) for p in (self.nodes_root / name).rglob(TOGGLE_FILE_NAME)]
+        states, evidence = self._toggle_states(name)
         now = time.time()
 
         def concerns(state: ToggleState) -> bool:
             scope = toggle_gpus(state, gpus)
             return scope is None or not faulty or bool(scope & faulty)
 
-        return bool(states) and not any(s is not None and s.active(now) and concerns(s) for s in states)
+        return evidence and not any(s is not None and s.active(now) and concerns(s) for s in states)
 
     def _set_condition(self, node_name: str, value: str, reason: str, message: str) -> None:
         for _ in range(5):

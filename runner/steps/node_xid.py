@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from runner import xid as catalogue
-from runner.cluster.protocol import ObjectRef
+from runner.cluster.protocol import KubeObject, ObjectRef
 from runner.errors import StepError
+from runner.kernel.admission import PodSecurityNeed
 from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
 from runner.kernel.undo import DeleteObject
 from runner.scenario.model import NodeXidStep, Scenario, StepKind
+from runner.steps import admission
 from runner.steps.common import emit, node_ref, safe_name
 from runner.steps.helperpod import DEFAULT_HELPER_IMAGE, HostMount, helper_manifest, run_helper
 from runner.workload.views import node_gpus
@@ -60,6 +62,19 @@ class NodeXidImpl:
                               "write kernel log line (privileged helper pod)",
                               {"line": kmsg_line(xid, step.message), "device": "/dev/kmsg"})]
 
+    def pod_security(self, step: NodeXidStep, scenario: Scenario) -> list[PodSecurityNeed]:
+        """Its helper pod is privileged: only a privileged namespace admits it."""
+        return [admission.helper_pod_need(self._manifest("<pod>", scenario.target.namespace, "<node>",
+                                                         "<run-id>", ""),
+                                          "the node-xid step's privileged helper pod",
+                                          admission.NODE_XID_OPTION)]
+
+    def _manifest(self, name: str, namespace: str, node: str, run_id: str, line: str) -> KubeObject:
+        return helper_manifest(name, namespace, node, run_id, "kmsg",
+                               f'echo "${KMSG_ENV}" >> /host-dev/kmsg', image=self.image,
+                               mounts=(HostMount("/dev", "/host-dev", "Directory"),),
+                               privileged=True, env={KMSG_ENV: line})
+
     def run(self, step: NodeXidStep, ctx: StepContext) -> StepOutcome:
         if not ctx.state.allow_privileged:
             raise StepError("node-xid runs a privileged pod on the node; refused unless privileged "
@@ -71,10 +86,7 @@ class NodeXidImpl:
         namespace = ctx.scenario.target.namespace
         name = safe_name("chaos", "kmsg", ctx.run_id, node)
         ctx.record_undo(DeleteObject(ObjectRef("v1", "Pod", namespace, name)))
-        manifest = helper_manifest(name, namespace, node, ctx.run_id, "kmsg",
-                                   f'echo "${KMSG_ENV}" >> /host-dev/kmsg', image=self.image,
-                                   mounts=(HostMount("/dev", "/host-dev", "Directory"),),
-                                   privileged=True, env={KMSG_ENV: line})
+        manifest = self._manifest(name, namespace, node, ctx.run_id, line)
         run_helper(ctx.cluster, ctx.clock, manifest, deadline=ctx.deadline, gate=ctx.gate)
         ctx.timeline("node-xid", line, node=node)
         emit(ctx, node_ref(node), "ChaosNodeXid", line, warning=True)

@@ -2,30 +2,42 @@
 
 What it changes, per pod template (ONE RFC 6902 patch each, guarded by `test` ops on what it read,
 retried on Conflict from a fresh read): a `chaos.dev/run-id` label (restarted pods are ours), the
-shim volume (+ init container building or copying it), the toggle-directory hostPath, the
-`LD_PRELOAD`/`CUDA_*` environment and mounts on the targeted containers, and an optional node pin.
-With `source: configmap` it first creates the ConfigMap `chaos-shim-<run_id>` with the shim
-sources. Every change is journaled first (DeleteObject for the ConfigMap; RestoreJson of the
-template subtree with its original value). The template change rolls the pods; when nothing changed
-and `restart` is set, it deletes them instead. It never waits for the rollout (the wait step does).
+shim volume (+ for `compile` and `image` an init container building or copying it, admitted under
+Pod Security restricted), the toggle volume (the node directory by hostPath; with
+`settings.toggle-via: configmap` the run's fault map, runner/steps/faultmap.py, which the step
+creates first), the `LD_PRELOAD`/`CUDA_*` environment and mounts on the targeted containers, and an
+optional node pin.
+Sources: `prebuilt` (the default) first creates the ConfigMap `chaos-shim-<run_id>` whose
+`binaryData` holds the shipped libraries (`runner.shimdist`: x86_64, aarch64), mounted read-only as
+`/cuda-fault/<platform>/cuda_intercept.so`, and preloads `/cuda-fault/$PLATFORM/cuda_intercept.so`:
+the dynamic loader expands `$PLATFORM`, so each pod loads its node's architecture, with no init
+container and no image. `compile` (old name `configmap`) creates that ConfigMap with the sources
+instead, built by a gcc init container. Every change is journaled first (DeleteObject for the
+ConfigMap; RestoreJson of the template subtree with its original value). The template change
+rolls the pods; when nothing changed and `restart` is set, it deletes them instead. It never
+waits for the rollout (the wait step does).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from runner import jsonpointer, shimwire
+from runner import jsonpointer, shimdist, shimwire
 from runner import shim as shim_tools
 from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef
 from runner.errors import Conflict, NotFound, StepError
 from runner.jsonpointer import MISSING, escape
+from runner.kernel.admission import PodSecurityNeed
 from runner.kernel.labels import RUN_ID_LABEL, run_labels
 from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
 from runner.kernel.undo import DeleteObject, PathState, RevertPaths
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, Scenario, ShimSource, StepKind
+from runner.steps import admission, faultmap
 from runner.steps.common import emit, live_target_pods, pod_summaries, pods_before_arming
 from runner.workload.kinds import (
     TemplateLocation,
@@ -39,11 +51,14 @@ from runner.workload.views import pod_view
 
 LIBRARY = shimwire.LIBRARY_NAME
 SHIM_DIR = "/cuda-fault"  # where the built library is, in every container
+# prebuilt: one directory per `$PLATFORM` spelling; the loader picks the node's (the variable is
+# the loader's, not a shell's or Kubernetes' `$(VAR)`: nothing expands it before ld.so does)
+PLATFORM_LIBRARY = f"{SHIM_DIR}/$PLATFORM/{shimwire.LIBRARY_NAME}"
+PREBUILT_MODE = 0o444  # read-only files: a library needs no write or execute bit to be mapped
+MAX_CONFIGMAP_BYTES = 1024 * 1024  # the API server's limit on a ConfigMap's data + binaryData
 SRC_DIR = "/cuda-fault-src"  # the ConfigMap's sources, in the build init container
-TOGGLE_MOUNT = "/host-fault"  # the node's toggle directory, in every container
 SHIM_VOLUME = "chaos-shim"
 SRC_VOLUME = "chaos-shim-src"
-TOGGLE_VOLUME = "chaos-toggle"
 INIT_NAME = "chaos-shim-init"
 PLACEHOLDER = "<read at run time>"
 MAX_CONFLICT_RETRIES = 5
@@ -51,7 +66,10 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 class ShimProvider(Protocol):
-    """Where the shim's sources and build command come from (`runner/shim.py` in production)."""
+    """Where the shim comes from: the prebuilt libraries, or the sources and their build command
+    (`runner.shimdist` and `runner.shim` in production)."""
+
+    def prebuilt_libraries(self) -> dict[str, bytes]: ...
 
     def source_files(self) -> dict[str, str]: ...
 
@@ -59,7 +77,13 @@ class ShimProvider(Protocol):
 
 
 class ModuleShim:
-    """The production provider: `runner.shim`, the shim's sources and build command."""
+    """The production provider: the shipped libraries, the shim's sources and build command."""
+
+    def prebuilt_libraries(self) -> dict[str, bytes]:
+        try:
+            return shimdist.libraries()
+        except shimdist.PrebuiltError as exc:
+            raise StepError(f"patch: the prebuilt shim cannot be delivered: {exc}") from exc
 
     def source_files(self) -> dict[str, str]:
         return dict(shim_tools.source_files())
@@ -68,10 +92,28 @@ class ModuleShim:
         return shim_tools.compile_command(src_dir, out_path)
 
 
-def fault_env(fault: Fault, *, armed: bool, toggle_file: str) -> dict[str, str]:
+def library_in_container(source: ShimSource) -> str:
+    """The `LD_PRELOAD` path: per platform for the prebuilt libraries, else the one built file."""
+    return PLATFORM_LIBRARY if source.canonical is ShimSource.PREBUILT else f"{SHIM_DIR}/{LIBRARY}"
+
+
+def prebuilt_items() -> list[dict[str, str]]:
+    """ConfigMap key (architecture) -> file, for every `$PLATFORM` spelling of it."""
+    return [{"key": arch, "path": f"{platform}/{LIBRARY}"}
+            for arch, platforms in shimdist.PLATFORMS.items() for platform in platforms]
+
+
+def prebuilt_summary(libraries: Mapping[str, bytes]) -> dict[str, str]:
+    """What a plan and the step's evidence say about the libraries (never their bytes)."""
+    return {arch: f"<{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}>"
+            for arch, data in libraries.items()}
+
+
+def fault_env(fault: Fault, *, armed: bool, toggle_file: str,
+              library: str = f"{SHIM_DIR}/{LIBRARY}") -> dict[str, str]:
     """The shim's environment for the scenario's fault (what differs from the shim's defaults)."""
     return shimwire.shim_env(
-        fault.xid, armed, toggle_file, library=f"{SHIM_DIR}/{LIBRARY}",
+        fault.xid, armed, toggle_file, library=library,
         probability=fault.probability if fault.probability != 1.0 else None,
         after_calls=fault.after_calls or None,
         apis=[shimwire.SCENARIO_API_CLASSES[a.value] for a in fault.apis],
@@ -106,16 +148,21 @@ class Additions:
 def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
               compile_command: str) -> Additions:
     fault = scenario.fault
-    volumes: list[dict[str, Any]] = [
-        {"name": TOGGLE_VOLUME, "hostPath": {"path": step.toggle_dir, "type": "DirectoryOrCreate"}}]
+    toggle = faultmap.toggle_parts(step, scenario, run_id)  # per settings.toggle-via
+    volumes: list[dict[str, Any]] = [toggle.volume]
     inits: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = [{"name": TOGGLE_VOLUME, "mountPath": TOGGLE_MOUNT},
+    mounts: list[dict[str, Any]] = [toggle.mount,
               {"name": SHIM_VOLUME, "mountPath": SHIM_DIR, "readOnly": True}]
-    if step.source is ShimSource.HOST_PATH:
+    source = step.source.canonical
+    if source is ShimSource.PREBUILT:
+        volumes.append({"name": SHIM_VOLUME, "configMap": {"name": configmap_name(run_id),
+                                                           "items": prebuilt_items(),
+                                                           "defaultMode": PREBUILT_MODE}})
+    elif source is ShimSource.HOST_PATH:
         volumes.append({"name": SHIM_VOLUME, "hostPath": {"path": step.host_path, "type": "Directory"}})
     else:
         volumes.append({"name": SHIM_VOLUME, "emptyDir": {}})
-        if step.source is ShimSource.CONFIGMAP:
+        if source is ShimSource.COMPILE:
             volumes.append({"name": SRC_VOLUME, "configMap": {"name": configmap_name(run_id)}})
             inits.append({"name": INIT_NAME, "image": step.compiler_image,
                           "command": ["sh", "-c", compile_command],
@@ -125,8 +172,9 @@ def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
             inits.append({"name": INIT_NAME, "image": step.image,
                           "command": ["sh", "-c", f"cp {SHIM_DIR}/{LIBRARY} /cuda-fault-out/{LIBRARY}"],
                           "volumeMounts": [{"name": SHIM_VOLUME, "mountPath": "/cuda-fault-out"}]})
-    env = fault_env(fault, armed=armed_at_start(step, fault),
-                    toggle_file=f"{TOGGLE_MOUNT}/{shimwire.TOGGLE_FILE_NAME}")
+    inits = [admission.restricted_container(c) for c in inits]  # admitted under Pod Security restricted
+    env = fault_env(fault, armed=armed_at_start(step, fault), toggle_file=toggle.toggle_file,
+                    library=library_in_container(source))
     term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}]}
     affinity: dict[str, Any] | None = None
     if step.pin is PinMode.HARD:
@@ -135,7 +183,8 @@ def additions(step: PatchStep, scenario: Scenario, run_id: str, node: str,
         affinity = {"preferredDuringSchedulingIgnoredDuringExecution": [
             {"weight": 100, "preference": term}]}
     return Additions((RUN_ID_LABEL, run_id), tuple(volumes), tuple(inits),
-                     tuple({"name": k, "value": v} for k, v in env.items()), tuple(mounts), affinity)
+                     toggle.env + tuple({"name": k, "value": v} for k, v in env.items()), tuple(mounts),
+                     affinity)
 
 
 def _merge_named(pointer: str, current: Any, items: Sequence[Mapping[str, Any]]) -> JsonPatch:
@@ -272,13 +321,24 @@ class PatchImpl:
         except StepError:
             return "<the shim's compile command>"
 
+    def _prebuilt_for_plan(self) -> dict[str, str] | str:
+        try:
+            return prebuilt_summary(self.shim.prebuilt_libraries())
+        except StepError as exc:
+            return f"<not deliverable: {exc}>"
+
     def plan(self, step: PatchStep, scenario: Scenario, state: RunState) -> list[PlannedChange]:
         run_id = "<run-id>"
         changes = []
-        if step.source is ShimSource.CONFIGMAP:
-            changes.append(PlannedChange(f"ConfigMap {scenario.target.namespace}/{configmap_name(run_id)}",
-                                         "create", {"data": "<shim source files>",
-                                                    "labels": run_labels(run_id)}))
+        configmap = f"ConfigMap {scenario.target.namespace}/{configmap_name(run_id)}"
+        source = step.source.canonical
+        if source is ShimSource.PREBUILT:
+            changes.append(PlannedChange(configmap, "create", {"binaryData": self._prebuilt_for_plan(),
+                                                               "labels": run_labels(run_id)}))
+        elif source is ShimSource.COMPILE:
+            changes.append(PlannedChange(configmap, "create", {"data": "<shim source files>",
+                                                               "labels": run_labels(run_id)}))
+        changes += faultmap.planned(scenario)
         add = additions(step, scenario, run_id, state.target_node, self._compile_for_plan())
         ref = workload_ref(scenario.target)
         for loc in _plan_location(scenario):
@@ -288,6 +348,10 @@ class PatchImpl:
                                      "the template change rolls the pods" if step.restart else "no"))
         return changes
 
+    def pod_security(self, step: PatchStep, scenario: Scenario) -> list[PodSecurityNeed]:
+        """What the patched template's pods need of the namespace's Pod Security level."""
+        return admission.template_needs(step, additions(step, scenario, "<run-id>", "<node>", "true"))
+
     def run(self, step: PatchStep, ctx: StepContext) -> StepOutcome:
         target = ctx.scenario.target
         ref = workload_ref(target)
@@ -295,6 +359,8 @@ class PatchImpl:
             raise StepError("patch: source image needs `image`")
         if step.source is ShimSource.HOST_PATH and not step.host_path:
             raise StepError("patch: source hostPath needs `host_path`")
+        source = step.source.canonical
+        libraries = self._checked_prebuilt() if source is ShimSource.PREBUILT else {}
         node = ctx.state.target_node
         if step.pin is not PinMode.NONE and not node:
             raise StepError("patch: a pin needs the target node (resolved at preflight)")
@@ -304,9 +370,15 @@ class PatchImpl:
                              {"pods": pod_summaries(before)})]
         changes: list[str] = []
         compile_cmd = ""
-        if step.source is ShimSource.CONFIGMAP:
+        if source is ShimSource.PREBUILT:
+            changes.append(self._create_configmap(ctx, binary=libraries))
+            evidence.append(Evidence("note", "prebuilt shim delivered as ConfigMap binaryData",
+                                     {"libraries": prebuilt_summary(libraries),
+                                      "preload": PLATFORM_LIBRARY}))
+        elif source is ShimSource.COMPILE:
             compile_cmd = self._compile()
-            changes.append(self._create_configmap(ctx))
+            changes.append(self._create_configmap(ctx, text=self.shim.source_files()))
+        changes += faultmap.ensure(ctx)  # toggle-via configmap: the nodes' fault state
         add = additions(step, ctx.scenario, ctx.run_id, node, compile_cmd)
         patches, changed = [], False
         obj = ctx.cluster.get(ref)
@@ -334,21 +406,43 @@ class PatchImpl:
         return StepOutcome(StepStatus.PASSED, f"shim delivered to {ref}", tuple(evidence),
                            tuple(changes))
 
-    def _create_configmap(self, ctx: StepContext) -> str:
+    def _checked_prebuilt(self) -> dict[str, bytes]:
+        """The shipped libraries, refused before any change when one ConfigMap cannot hold them."""
+        libraries = self.shim.prebuilt_libraries()
+        total = sum(len(data) for data in libraries.values())
+        if total > MAX_CONFIGMAP_BYTES:
+            raise StepError(f"patch: the prebuilt shim libraries are {total} bytes, more than the "
+                            f"{MAX_CONFIGMAP_BYTES} a ConfigMap can hold; use source compile, image or "
+                            "hostPath")
+        missing = sorted(set(shimdist.PLATFORMS) - set(libraries))
+        if missing:
+            raise StepError(f"patch: no prebuilt shim for {', '.join(missing)}")
+        return libraries
+
+    def _create_configmap(self, ctx: StepContext, *, text: Mapping[str, str] | None = None,
+                          binary: Mapping[str, bytes] | None = None) -> str:
+        """The run's shim ConfigMap: sources as `data` (compile) or libraries as `binaryData`."""
         namespace = ctx.scenario.target.namespace
         name = configmap_name(ctx.run_id)
         ref = ObjectRef("v1", "ConfigMap", namespace, name)
-        files = self.shim.source_files()
+        content: dict[str, Any] = {}
+        if text is not None:
+            content["data"] = dict(text)
+        if binary is not None:
+            content["binaryData"] = {k: base64.b64encode(v).decode("ascii") for k, v in binary.items()}
         seq = ctx.record_undo(DeleteObject(ref))
         try:
             made = ctx.cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
                                        "metadata": {"name": name, "namespace": namespace,
                                                     "labels": run_labels(ctx.run_id)},
-                                       "data": dict(files)})
+                                       **content})
         except Conflict:
-            made = ctx.cluster.merge_patch(ref, {"data": dict(files)})  # ours from an earlier try
+            made = ctx.cluster.merge_patch(ref, content)  # ours from an earlier try
         ctx.record_applied(seq, DeleteObject(ref, str(made.get("metadata", {}).get("uid", ""))))
-        return f"created {ref} ({len(files)} file(s))"
+        if binary is not None:
+            return (f"created {ref} ({', '.join(binary)} libraries, "
+                    f"{sum(len(v) for v in binary.values())} bytes)")
+        return f"created {ref} ({len(text or {})} file(s))"
 
     def _patch_template(self, ctx: StepContext, ref: ObjectRef, unit: str,
                         add: Additions) -> tuple[JsonPatch, bool]:

@@ -13,6 +13,7 @@ from runner.steps.assertion import AssertImpl
 from runner.steps.cleanup import CleanupImpl
 from runner.steps.cordon import CordonImpl, UncordonImpl
 from runner.steps.delete_pods import DeletePodsImpl
+from runner.steps.faultmap import DisarmNodeKey
 from runner.steps.node_xid import NodeXidImpl
 from runner.steps.patch import PatchImpl
 from runner.steps.pause import PauseImpl
@@ -20,7 +21,7 @@ from runner.steps.probe import ProbeImpl
 from runner.steps.toggle import DisarmNode, ToggleImpl
 from runner.steps.wait import WaitImpl
 
-UNDO_KINDS = UndoKinds((*CORE_UNDO_KINDS, DisarmNode))
+UNDO_KINDS = UndoKinds((*CORE_UNDO_KINDS, DisarmNode, DisarmNodeKey))
 
 REGISTRY = StepTable(
     (PatchImpl(), WaitImpl(), ToggleImpl(), AssertRescheduleImpl(), CleanupImpl(), CordonImpl(),

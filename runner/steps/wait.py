@@ -141,10 +141,11 @@ def _crash_reason(ctx: StepContext, pod: KubeObject) -> str:
     return lines[0] if lines else ""
 
 
-def find_log_line(ctx: StepContext, pattern: re.Pattern[str]) -> tuple[str, str, bool] | None:
-    """The first line matching `pattern` in a target pod's current or previous log:
-    (pod, line, previous) or None."""
-    for pod in live_target_pods(ctx):
+def find_log_line(ctx: StepContext, pattern: re.Pattern[str],
+                  pods: list[KubeObject] | None = None) -> tuple[str, str, bool] | None:
+    """The first line matching `pattern` in the current or previous log of one of `pods` (default:
+    the live target pods): (pod, line, previous) or None. A pod gone meanwhile is skipped."""
+    for pod in live_target_pods(ctx) if pods is None else pods:
         view = pod_view(pod)
         for previous in (False, True):
             if previous and not view.restarts:
@@ -187,12 +188,30 @@ def note_injection(ctx: StepContext, line: str, pod: str = "", node: str = "", c
     ctx.state.injections_seen += count
 
 
+LOG_READS_EVERY_S = 1.0  # the log-line wait reads logs at most this often (a watch said the rest)
+
+
 def _wait_log_line(step: WaitStep, ctx: StepContext) -> Found:
+    """Watch the target pods (replayed from the arming) and read their logs. The logs read are
+    those of the pods the watch holds, terminating ones included (a drained pod's log is there
+    until it is gone, and a slow API makes that window most of what there is), and at most every
+    LOG_READS_EVERY_S: with every read costing an API round trip, reading after each event of a
+    burst would leave the wait ever further behind the cluster. A pod that is gone before its log
+    was read still says it in its last status (the termination message, `on_event`)."""
     pattern = re.compile(step.pattern)
     target = ctx.scenario.target
-    result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector),
-                      lambda _pods: find_log_line(ctx, pattern), deadline=ctx.deadline,
-                      clock=ctx.clock, gate=ctx.gate, what=f"a log line matching {step.pattern!r}",
+    last_read = [-LOG_READS_EVERY_S - 1.0]
+
+    def in_logs(pods: list[KubeObject]) -> tuple[str, str, bool] | None:
+        now = ctx.clock.monotonic()
+        if now - last_read[0] < LOG_READS_EVERY_S:
+            return None  # read a moment ago; the wait re-checks within its wake interval
+        last_read[0] = now
+        return find_log_line(ctx, pattern, pods)
+
+    result = wait_for(ctx.cluster, Watched.pods(target.namespace, ctx.state.selector), in_logs,
+                      deadline=ctx.deadline, clock=ctx.clock, gate=ctx.gate,
+                      what=f"a log line matching {step.pattern!r}",
                       on_event=lambda pod: find_in_status(pod, pattern),
                       since=ctx.state.armed_version)
     pod, line, previous = cast("tuple[str, str, bool]", result.value)

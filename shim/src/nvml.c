@@ -11,7 +11,9 @@
  */
 /* Hundreds of small wrappers: at -O1 (with tail calls, and shim.h's inline hot path inlined)
  * they build in a third of the time of -O2, with the same hot-path instructions (bench/shim). */
+#ifndef __clang__ /* gcc only (the init container's build); zig cc builds `make dist` at -O2 */
 #pragma GCC optimize("O1", "optimize-sibling-calls")
+#endif
 #include "shim.h"
 
 typedef void *nvml_device_t;

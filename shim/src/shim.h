@@ -21,7 +21,11 @@
 #define SHIM_EXPORT __attribute__((visibility("default")))
 /* dlsym runs inside sanitizer runtimes before they are initialised (they look up the functions
  * they intercept): the dlsym path must not be instrumented in the ASan/TSan test builds. */
+#if defined(__clang__) /* the prebuilt libraries are built by zig cc (clang): `make dist` */
+#define SHIM_NO_SANITIZE __attribute__((no_sanitize("address", "undefined", "thread")))
+#else
 #define SHIM_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_undefined, no_sanitize_thread))
+#endif
 
 /* API families: decide which error spelling a call gets and how a missing symbol reads. */
 enum shim_family { SHIM_RUNTIME = 0, SHIM_DRIVER = 1, SHIM_NVML = 2 };

@@ -29,9 +29,17 @@ Behaviour (what a test may rely on):
   clock to its next timer (which may change the cluster) or to the watch's end.
 - `pod_logs` -> NotFound for a missing pod; otherwise what `add_log`/`set_log` stored ('' if none).
 - `emit_event` appends a `RecordedEvent` to `events` (not stored as an object, so dumps of the
-  cluster state stay comparable) and never raises.
+  cluster state stay comparable) and never raises; it waits 5 s at most (its own deadline).
 - `can_i` (a SelfSubjectAccessReview) answers yes unless `deny(verb, resource, group)` said no; it
   is recorded in `calls` as ("can_i", "<resource> <verb>") and is not a write.
+- `deadline(left, what)` scopes work as the adapter's (runner/cluster/deadline.py): a call made
+  once the soonest is spent raises CallTimeout; a watch ends by it. Each call's budget is recorded
+  in `budgets` ((op, seconds left or None), in order), so tests can see every call had one.
+- `frozen = True` is an API server that accepts requests and answers none: a call within a
+  deadline lets the FakeClock run to that deadline (no clock: at once) and raises CallTimeout; one
+  without a deadline raises Unavailable, as the adapter does after its retries.
+- `server_time()` is the clock's time (real time without one) plus `server_clock_offset`, so a
+  test can put the runner's clock off the API server's.
 
 Test helpers (stable API):
     c = FakeCluster(description="fake cluster", clock=None, history_limit=1000)
@@ -55,6 +63,9 @@ Test helpers (stable API):
                                        # compare before/after a run: the cluster is as it was
     c.objects(kind=None, namespace=None) -> list[obj]   # deep copies
     c.calls                            # [(op, "Kind ns/name" or "Kind ns"), ...] every API call
+    c.budgets                          # [(op, seconds left or None), ...] each call's deadline
+    c.frozen = True                    # answers nothing: calls end at their deadline (CallTimeout)
+    c.server_clock_offset = -3600.0    # the API server's clock is an hour behind the runner's
     c.writes()                         # the write calls attempted (create/patch/delete)
     c.events                           # list[RecordedEvent]
     c.resource_version                 # the global counter (int)
@@ -77,13 +88,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from runner.cluster.deadline import Deadlines, SecondsLeft, until
 from runner.cluster.protocol import HttpAnswer, JsonPatch, KubeObject, ObjectRef, WatchEvent
-from runner.errors import ClusterError, Conflict, Gone, Invalid, NotFound
+from runner.errors import CallTimeout, ClusterError, Conflict, Gone, Invalid, NotFound, Unavailable
 from runner.sim.patching import TestFailed, apply_json_patch, apply_merge_patch
 from runner.sim.selectors import FieldSelector, LabelSelector
 
@@ -177,8 +190,12 @@ class FakeCluster:
         self._failures: list[_Failure] = []
         self._reactors: list[Callable[[str, KubeObject], None]] = []
         self.calls: list[tuple[str, str]] = []
+        self.budgets: list[tuple[str, float | None]] = []
         self.events: list[RecordedEvent] = []
         self.denied: set[tuple[str, str, str]] = set()  # (verb, group, resource) can_i says no to
+        self.frozen = False
+        self.server_clock_offset = 0.0
+        self._deadlines = Deadlines()
         self.proxied: list[ProxiedRequest] = []  # every proxy_request, in order
         self._proxy_handler: Callable[[ProxiedRequest], HttpAnswer] | None = None
         # the state namespace chaos keeps journals and Leases in, as deploy/rbac.yaml leaves it
@@ -203,6 +220,12 @@ class FakeCluster:
     @property
     def resource_version(self) -> int:
         return self._rv
+
+    def deadline(self, left: SecondsLeft, what: str = "") -> AbstractContextManager[None]:
+        return self._deadlines.scope(left, what)
+
+    def server_time(self) -> float | None:
+        return (self.clock.time() if self.clock else time.time()) + self.server_clock_offset
 
     def get(self, ref: ObjectRef) -> KubeObject:
         with self._txn(write=False):
@@ -278,6 +301,9 @@ class FakeCluster:
               timeout_seconds: float = 30.0) -> Iterator[WatchEvent]:
         with self._txn(write=False):
             self._enter("watch", kind, namespace, None)
+            budget = self._deadlines.budget()
+            if budget is not None:  # a watch ends by its caller's deadline, as the adapter's does
+                timeout_seconds = min(timeout_seconds, max(0.0, budget.left))
             if resource_version in ("", "0"):
                 start = self._rv
                 initial = [WatchEvent("ADDED", copy.deepcopy(o))
@@ -307,7 +333,8 @@ class FakeCluster:
 
     def emit_event(self, regarding: ObjectRef, reason: str, message: str, *,
                    event_type: str = "Normal") -> None:
-        with self._txn(write=False):
+        now = self.clock.monotonic if self.clock else time.monotonic
+        with self._txn(write=False), self.deadline(until(now() + 5.0, now), "an Event"):
             try:
                 self._enter("emit_event", regarding.kind, regarding.namespace, regarding.name)
             except ClusterError:
@@ -520,6 +547,16 @@ class FakeCluster:
     def _enter(self, op: str, kind: str, namespace: str | None, name: str | None) -> None:
         where = f"{namespace}/" if namespace else ""
         self.calls.append((op, f"{kind} {where}{name}" if name else f"{kind} {namespace or ''}".strip()))
+        budget = self._deadlines.budget()
+        self.budgets.append((op, None if budget is None else budget.left))
+        self._deadlines.check(f"{op} {kind}")
+        if self.frozen:
+            if budget is None:
+                raise Unavailable(f"{op} {kind}: cannot reach the API server (frozen)")
+            if self.clock is not None:  # no answer: the caller waits out its deadline
+                self.clock.advance_to(self.clock.monotonic() + budget.left)
+            raise CallTimeout(f"{op} {kind}: no answer from the API server before the deadline "
+                              f"of {budget.what}", None, "Timeout")
         for failure in self._failures:
             if failure.op == op and failure.kind in (None, kind) and failure.name in (None, name):
                 failure.times -= 1

@@ -10,12 +10,17 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import platform
 import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+
+from runner import shimdist
 
 REPO = Path(__file__).resolve().parents[2]
 SHIM = REPO / "shim"
@@ -24,10 +29,11 @@ SHIM = REPO / "shim"
 @dataclass(frozen=True)
 class Build:
     root: Path
+    library: Path | None = None  # another build of the library (the shipped one), same stubs/programs
 
     @property
     def lib(self) -> Path:
-        return self.root / "cuda_intercept.so"
+        return self.library or self.root / "cuda_intercept.so"
 
     @property
     def stubs(self) -> Path:
@@ -47,6 +53,15 @@ def built(sanitizers: bool = False) -> Build:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"building the shim failed:\n{proc.stdout}\n{proc.stderr}"
     return Build(root)
+
+
+def prebuilt() -> Build:
+    """The library `chaos` ships for this machine's architecture (`make -C shim dist`), with the
+    stubs and programs of `built()`: the same behaviour tests prove the shipped bytes."""
+    arch = platform.machine()
+    if arch not in shimdist.ARCHES:
+        pytest.skip(f"no prebuilt shim for this machine's architecture ({arch})")
+    return Build(built().root, shimdist.library_path(arch))
 
 
 def shim_env(build: Build, toggle: Path, **extra: str | int) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """The fault model of `cuda_intercept.so` in real processes: sticky latch, node vs process scope,
 the toggle file (seen by running processes, read by content, the expiry dead-man switch),
-after-N and probability triggers, the API filter, the kill switch, logs and missing symbols."""
+after-N and probability triggers, the API filter, the kill switch, logs and missing symbols.
+Each test runs twice: against the library gcc builds from the sources now, and against the
+prebuilt one `chaos` ships and delivers by default (`make -C shim dist`, zig cc, glibc 2.17)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,26 @@ from pathlib import Path
 import pytest
 
 from runner import xid as xidcat
-from tests.integration.shim_support import Interactive, built, parse, run, shim_env, write_toggle
+from tests.integration.shim_support import (
+    Build,
+    Interactive,
+    built,
+    parse,
+    prebuilt,
+    run,
+    shim_env,
+    write_toggle,
+)
 
 ECC = xidcat.ECC_UNCORRECTABLE.code
 
 
-def test_sticky_latch_survives_disarm(tmp_path: Path) -> None:
-    b = built()
+@pytest.fixture(params=["gcc", "prebuilt"])
+def b(request: pytest.FixtureRequest) -> Build:
+    return built() if request.param == "gcc" else prebuilt()
+
+
+def test_sticky_latch_survives_disarm(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=48\n")
     p = Interactive(b, "rt_direct", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
@@ -31,16 +46,14 @@ def test_sticky_latch_survives_disarm(tmp_path: Path) -> None:
     assert fresh.rc == 0  # a new process after the disarm is healthy
 
 
-def test_get_last_error_only_reports_a_latched_fault(tmp_path: Path) -> None:
-    b = built()
+def test_get_last_error_only_reports_a_latched_fault(b: Build, tmp_path: Path) -> None:
     env = shim_env(b, tmp_path / "toggle", CUDA_FAULT_INJECTION_ENABLED=1, CUDA_XID_TYPE=43)
     results, _ = run(b, "rt_direct", ["cudaGetLastError", "cudaLaunchKernel", "cudaGetLastError"], env)
     assert [r.rc for r in results] == [0, 702, 702]
 
 
 @pytest.mark.parametrize("number", xidcat.supported())
-def test_scope_decides_what_a_new_process_sees_while_armed(number: int, tmp_path: Path) -> None:
-    b = built()
+def test_scope_decides_what_a_new_process_sees_while_armed(b: Build, number: int, tmp_path: Path) -> None:
     x = xidcat.CATALOGUE[number]
     toggle = tmp_path / "toggle"
     write_toggle(toggle, f"1\nxid={number}\n")
@@ -56,8 +69,8 @@ def test_scope_decides_what_a_new_process_sees_while_armed(number: int, tmp_path
     assert [r.rc for r in results] == [0, 0]  # after the reset, new processes recover
 
 
-def test_process_scope_restart_recovers_while_the_faulted_process_stays_dead(tmp_path: Path) -> None:
-    b = built()
+def test_process_scope_restart_recovers_while_the_faulted_process_stays_dead(b: Build,
+                                                                              tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=94\n")
     old = Interactive(b, "rt_direct", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
@@ -69,8 +82,7 @@ def test_process_scope_restart_recovers_while_the_faulted_process_stays_dead(tmp
     old.close()
 
 
-def test_running_process_sees_the_toggle_within_its_deadline(tmp_path: Path) -> None:
-    b = built()
+def test_running_process_sees_the_toggle_within_its_deadline(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "0\n")
     proc = subprocess.Popen([str(b.prog("rt_direct")), "--until-fail", "cudaStreamSynchronize", "20000"],
@@ -83,8 +95,7 @@ def test_running_process_sees_the_toggle_within_its_deadline(tmp_path: Path) -> 
     assert "[XID 79 SIM] cudaStreamSynchronize -> cudaErrorNoDevice (100)" in err
 
 
-def test_toggle_file_is_read_by_content_not_mtime(tmp_path: Path) -> None:
-    b = built()
+def test_toggle_file_is_read_by_content_not_mtime(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     toggle.write_text("0\n")
     before = toggle.stat()
@@ -98,8 +109,7 @@ def test_toggle_file_is_read_by_content_not_mtime(tmp_path: Path) -> None:
     p.close()
 
 
-def test_expired_arming_is_disarmed(tmp_path: Path) -> None:
-    b = built()
+def test_expired_arming_is_disarmed(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, f"1\nxid=48\nexpires={int(time.time()) - 1}\n")
     (res,), err = run(b, "rt_direct", ["cudaMalloc"], shim_env(b, toggle))
@@ -107,8 +117,7 @@ def test_expired_arming_is_disarmed(tmp_path: Path) -> None:
     assert "SIM]" not in err
 
 
-def test_arming_lapses_when_the_runner_stops_renewing(tmp_path: Path) -> None:
-    b = built()
+def test_arming_lapses_when_the_runner_stops_renewing(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     expires = int(time.time()) + 2
     write_toggle(toggle, f"1\nxid=79\nexpires={expires}\n")
@@ -128,10 +137,9 @@ def test_arming_lapses_when_the_runner_stops_renewing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("number", xidcat.supported())
-def test_nvml_latches_with_the_xid_semantics(number: int, tmp_path: Path) -> None:
+def test_nvml_latches_with_the_xid_semantics(b: Build, number: int, tmp_path: Path) -> None:
     """NVML reports the GPU lost only for GPU-lost XIDs; once a process heard it, it keeps hearing
     it after the disarm (and so do its CUDA calls), while a new process is healthy again."""
-    b = built()
     x = xidcat.CATALOGUE[number]
     toggle = tmp_path / "toggle"
     write_toggle(toggle, f"1\nxid={number}\n")
@@ -146,8 +154,7 @@ def test_nvml_latches_with_the_xid_semantics(number: int, tmp_path: Path) -> Non
     assert fresh.rc == 0
 
 
-def test_a_process_that_saw_the_gpu_lost_in_nvml_fails_its_cuda_calls_too(tmp_path: Path) -> None:
-    b = built()
+def test_a_process_that_saw_the_gpu_lost_in_nvml_fails_its_cuda_calls_too(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=79\n")
     p = Interactive(b, "any_dlsym", shim_env(b, toggle, CUDA_FAULT_POLL_MS=0))
@@ -157,24 +164,21 @@ def test_a_process_that_saw_the_gpu_lost_in_nvml_fails_its_cuda_calls_too(tmp_pa
     p.close()
 
 
-def test_after_calls_lets_the_first_n_through(tmp_path: Path) -> None:
-    b = built()
+def test_after_calls_lets_the_first_n_through(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=94\nafter_calls=3\n")
     results, _ = run(b, "rt_direct", ["cudaMalloc"] * 5, shim_env(b, toggle))
     assert [r.rc for r in results] == [0, 0, 0, ECC, ECC]
 
 
-def test_probability_zero_never_faults(tmp_path: Path) -> None:
-    b = built()
+def test_probability_zero_never_faults(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=48\nprobability=0\n")
     out = run(b, "rt_direct", ["--until-fail", "cudaMalloc", "200"], shim_env(b, toggle))
     assert out[0][0].rc == 0
 
 
-def test_probability_half_faults_some_calls_later(tmp_path: Path) -> None:
-    b = built()
+def test_probability_half_faults_some_calls_later(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=48\nprobability=0.5\n")
     first_call_failures = 0
@@ -188,16 +192,14 @@ def test_probability_half_faults_some_calls_later(tmp_path: Path) -> None:
     assert first_call_failures < 20  # P(all 20 fail on the first call) = 2**-20
 
 
-def test_apis_filter_picks_the_calls_that_fail(tmp_path: Path) -> None:
-    b = built()
+def test_apis_filter_picks_the_calls_that_fail(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=43\napis=launch,sync\n")
     results, _ = run(b, "rt_direct", ["cudaMalloc", "cudaMemcpy", "cudaLaunchKernel"], shim_env(b, toggle))
     assert [r.rc for r in results] == [0, 0, 702]
 
 
-def test_kill_switch_makes_the_library_a_pass_through(tmp_path: Path) -> None:
-    b = built()
+def test_kill_switch_makes_the_library_a_pass_through(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=79\n")
     env = shim_env(b, toggle, CUDA_FAULT_INJECTION_ENABLED=1, CUDA_FAULT_INJECTION_DISABLE=1)
@@ -209,8 +211,7 @@ def test_kill_switch_makes_the_library_a_pass_through(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("limit", "lines"), [("0", 0), ("2", 2), (None, 10)])
-def test_log_limit(limit: str | None, lines: int, tmp_path: Path) -> None:
-    b = built()
+def test_log_limit(b: Build, limit: str | None, lines: int, tmp_path: Path) -> None:
     extra = {"CUDA_FAULT_LOG_LIMIT": limit} if limit is not None else {}
     env = shim_env(b, tmp_path / "toggle", CUDA_FAULT_INJECTION_ENABLED=1, CUDA_XID_TYPE=95, **extra)
     _, err = run(b, "drv_direct", ["cuMemAlloc_v2"] * 12, env)
@@ -219,8 +220,7 @@ def test_log_limit(limit: str | None, lines: int, tmp_path: Path) -> None:
     assert all(ln == "[XID 95 SIM] cuMemAlloc_v2 -> CUDA_ERROR_UNKNOWN (999)" for ln in logged)
 
 
-def test_missing_real_symbol_is_reported_not_called(tmp_path: Path) -> None:
-    b = built()
+def test_missing_real_symbol_is_reported_not_called(b: Build, tmp_path: Path) -> None:
     results, err = run(b, "shim_handle", ["cuMemAllocManaged", "cuMemAllocManaged"],
                        shim_env(b, tmp_path / "toggle"))
     assert [r.rc for r in results] == [500, 500]  # CUDA_ERROR_NOT_FOUND
@@ -228,16 +228,14 @@ def test_missing_real_symbol_is_reported_not_called(tmp_path: Path) -> None:
         "[cuda-intercept] real cuMemAllocManaged not found; returning CUDA_ERROR_NOT_FOUND (500)"]
 
 
-def test_unknown_xid_keeps_faults_off(tmp_path: Path) -> None:
-    b = built()
+def test_unknown_xid_keeps_faults_off(b: Build, tmp_path: Path) -> None:
     env = shim_env(b, tmp_path / "toggle", CUDA_FAULT_INJECTION_ENABLED=1, CUDA_XID_TYPE=13)
     (res,), err = run(b, "rt_direct", ["cudaMalloc"], env)
     assert res.rc == 0
     assert err.splitlines() == ["[cuda-intercept] XID 13 is not simulated; faults stay off"]
 
 
-def test_forked_child_still_sees_the_toggle(tmp_path: Path) -> None:
-    b = built()
+def test_forked_child_still_sees_the_toggle(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "0\n")
     proc = subprocess.Popen([str(b.prog("rt_direct")), "--fork-until-fail", "cudaMalloc", "20000"],
@@ -250,8 +248,7 @@ def test_forked_child_still_sees_the_toggle(tmp_path: Path) -> None:
     assert res.rc == xidcat.UNKNOWN.code
 
 
-def test_latch_is_inherited_by_a_forked_child(tmp_path: Path) -> None:
-    b = built()
+def test_latch_is_inherited_by_a_forked_child(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=43\napis=launch\n")
     # the parent's launch faults and latches; the child's allocation is not a faulting call
@@ -266,8 +263,7 @@ def test_latch_is_inherited_by_a_forked_child(tmp_path: Path) -> None:
     assert (res.op, res.rc) == ("cudaMalloc", 702)
 
 
-def test_child_of_a_healthy_process_is_not_latched(tmp_path: Path) -> None:
-    b = built()
+def test_child_of_a_healthy_process_is_not_latched(b: Build, tmp_path: Path) -> None:
     toggle = tmp_path / "toggle"
     write_toggle(toggle, "1\nxid=43\napis=launch\n")
     args = ["--fork-until-fail", "cudaMalloc", "100", "cudaMalloc"]
@@ -280,8 +276,7 @@ def test_child_of_a_healthy_process_is_not_latched(tmp_path: Path) -> None:
     assert (res.op, res.rc) == ("cudaMalloc", 0)
 
 
-def test_default_scope_probe_answers_as_without_the_shim(tmp_path: Path) -> None:
-    b = built()
+def test_default_scope_probe_answers_as_without_the_shim(b: Build, tmp_path: Path) -> None:
     proc = subprocess.run([str(b.prog("probe")), "cuInit"], env=shim_env(b, tmp_path / "toggle"),
                           capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -33,7 +33,7 @@ def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
     got = resolve(scenario, env=env, flags=Flags())
     assert got.settings.timeout.seconds == 1800
     assert got.settings.rollback is RollbackPolicy.ALWAYS
-    assert got.settings.fault_expiry.seconds == 90
+    assert got.settings.expiry.seconds == 90
     assert got.apply(SCENARIO).settings == got.settings
     assert got.apply(SCENARIO).steps == SCENARIO.steps
 

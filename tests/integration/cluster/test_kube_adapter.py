@@ -3,15 +3,19 @@ retries on injected 500/429, watch resume after dropped streams, 410, RBAC with 
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from runner.cluster.deadline import until
 from runner.cluster.kube import KubeCluster
 from runner.cluster.protocol import ObjectRef
-from runner.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unavailable
+from runner.errors import CallTimeout, Conflict, Forbidden, Gone, Invalid, NotFound, Unavailable
 from runner.sim.cluster import SimCluster
 from runner.sim.rbac import load_policy
 
@@ -197,6 +201,51 @@ def test_watch_sees_changes_and_resumes_after_dropped_streams(kube: KubeCluster,
 def test_watch_ends_at_its_timeout(kube: KubeCluster) -> None:
     _, rv = kube.list("v1", "Pod", NS)
     assert list(kube.watch("v1", "Pod", NS, resource_version=rv, timeout_seconds=1)) == []
+
+
+def test_calls_end_by_their_deadline_when_the_server_stops_answering(kube: KubeCluster,
+                                                                     sim: SimCluster) -> None:
+    """A frozen server (connections accepted, nothing answered) holds a call only until its
+    deadline: a plain call, a watch and a log read each end then with CallTimeout (or, for the
+    watch, end), and a call made once the deadline is spent is not sent. Margins are generous:
+    the point is that they end, not how fast."""
+    created = kube.create(pod("held"))
+    sim.faults.update({"freeze": True})
+    try:
+        for call in (lambda: kube.get(ObjectRef.of(created)),
+                     lambda: kube.pod_logs(NS, "held")):
+            started = time.monotonic()
+            with kube.deadline(until(started + 1.0, time.monotonic), "step s"), \
+                    pytest.raises(CallTimeout, match="before the deadline of step s"):
+                call()
+            assert time.monotonic() - started < 10
+        started = time.monotonic()
+        with kube.deadline(until(started + 1.0, time.monotonic), "step s"), \
+                contextlib.suppress(CallTimeout):  # a watch may also just end: nothing happened
+            assert list(kube.watch("v1", "Pod", NS, timeout_seconds=30)) == []
+        assert time.monotonic() - started < 10
+        with kube.deadline(lambda: 0.0, "the rollback"), pytest.raises(CallTimeout, match="not sent"):
+            kube.get(ObjectRef.of(created))
+        started = time.monotonic()
+        kube.emit_event(ObjectRef.of(created), "Test", "an Event never holds a step")  # swallowed
+        assert time.monotonic() - started < 15
+    finally:
+        sim.faults.clear()
+    assert kube.get(ObjectRef.of(created))["metadata"]["name"] == "held"
+
+
+def test_server_time_is_the_api_servers_date(kube: KubeCluster, sim: SimCluster) -> None:
+    """The embedded API server sends a correct Date header; the adapter reads the server's clock
+    from it (to the second: the header's resolution)."""
+    import urllib3
+
+    answer = urllib3.PoolManager().request("GET", f"{sim.url}/version", timeout=5)
+    date = answer.headers.get("Date")
+    assert date
+    assert abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time()) < 3
+    now = kube.server_time()
+    assert now is not None
+    assert abs(now - time.time()) < 3
 
 
 def test_watch_too_old_version_is_gone(tmp_path: Path) -> None:

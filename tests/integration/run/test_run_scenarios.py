@@ -13,6 +13,7 @@ from subprocess import CompletedProcess
 import jsonschema
 import pytest
 
+from runner import shimdist
 from runner.xid import CATALOGUE, Outcome
 
 REPO = Path(__file__).resolve().parents[3]
@@ -58,6 +59,8 @@ def test_bundled_scenario_passes_with_the_xids_outcome(chaos: Chaos, tmp_path: P
         assert any(s["kind"] == "assert" and s["status"] == "passed" for s in report["steps"])
     if name.endswith("-one-gpu.yaml"):
         four_to_each_serving_node_before_arming(report)
+    if name == "xid79.yaml":
+        the_prebuilt_shim_was_delivered(report)
     if name == "xid79-one-gpu.yaml":
         one_gpu_of_four_fell_off(report)
     if name == "xid94-one-gpu.yaml":
@@ -100,9 +103,49 @@ def four_to_each_serving_node_before_arming(report: dict) -> None:
     assert per_node.get(report["fault"]["node"]) == 4, per_node
 
 
+def the_prebuilt_shim_was_delivered(report: dict) -> None:
+    """The default source: the shipped libraries in a ConfigMap (no init container, no image); the
+    injections the run saw came from them (the pods had no other shim)."""
+    (note,) = [e for e in evidence(report, "patch", "note") if "libraries" in e["data"]]
+    assert note["data"]["preload"] == "/cuda-fault/$PLATFORM/cuda_intercept.so"
+    for arch, data in shimdist.libraries().items():
+        assert note["data"]["libraries"][arch].startswith(f"<{len(data)} bytes, sha256 ")
+    patch_step = next(s for s in report["steps"] if s["kind"] == "patch")
+    assert any("libraries" in c and c.startswith("created ConfigMap") for c in patch_step["changes"])
+    (patches,) = [e["data"]["patches"] for e in evidence(report, "patch", "object")]
+    assert "initContainers" not in json.dumps(patches)
+
+
+def images_in(value: object) -> list[str]:
+    if isinstance(value, dict):
+        own = [str(v) for k, v in value.items() if k == "image"]
+        return own + [i for v in value.values() for i in images_in(v)]
+    if isinstance(value, list):
+        return [i for v in value for i in images_in(v)]
+    return []
+
+
+def test_default_plan_has_no_init_container_and_no_image(chaos: Chaos) -> None:
+    """`chaos plan scenarios/xid79.yaml`: the prebuilt shim needs nothing but the workload's image."""
+    text = chaos(["plan", str(REPO / "scenarios" / "xid79.yaml")])
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "initContainers" not in text.stdout
+    assert '"image"' not in text.stdout
+    assert "create ConfigMap inference/chaos-shim-<run-id>" in text.stdout
+    assert "/cuda-fault/$PLATFORM/cuda_intercept.so" in text.stdout
+    done = chaos(["plan", str(REPO / "scenarios" / "xid79.yaml"), "-o", "json"])
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)
+    assert images_in(items) == []
+    assert not [op for i in items for c in i["changes"] if isinstance(c["detail"], list)
+                for op in c["detail"] if "initContainers" in str(op.get("path", ""))]
+    (configmap,) = [c for c in items[0]["changes"] if c["action"] == "create"]
+    assert set(configmap["detail"]["binaryData"]) == set(shimdist.ARCHES)
+
+
 def one_gpu_of_four_fell_off(report: dict) -> None:
-    """XID 79 on GPU 2: only the worker holding it crashed; the other three on the node were drained
-    without a crash, and all eight are Ready elsewhere."""
+    """XID 79 on GPU 2: only the worker holding it crashed; the others on the node were drained
+    without a crash, and all eight are Ready elsewhere (the Recreate rollout put four on the node)."""
     (placement,) = [e for e in evidence(report, "assert-reschedule", "placement") if "crashed" in e["data"]]
     assert len(placement["data"]["crashed"]) == 1, placement
     assert len(placement["data"]["drained"]) == 3, placement

@@ -272,3 +272,20 @@ def report(run_dir: Path) -> dict[str, Any]:
 def no_traceback(text: str) -> None:
     assert "Traceback" not in text, text[-4000:]
 
+
+@dataclass
+class Setup:
+    """A `chaos sim up` whose seeded workload has settled, a reader, and the cluster as it began."""
+
+    sim: SimProcess
+    reader: KubeReader
+    before: Snapshot
+
+
+@contextmanager
+def settled_sim(tmp: Path, scenario: Path, namespace: str, deployment: str) -> Iterator[Setup]:
+    """`sim_up` from `scenario`, once its Deployment is settled; `before` is taken then."""
+    with sim_up(tmp, scenario) as sim:
+        reader = KubeReader(sim.kubeconfig)
+        wait_until("the seeded workload to settle", lambda: reader.settled(namespace, deployment), 60)
+        yield Setup(sim, reader, reader.snapshot(namespace, deployment, sim.root))

@@ -174,10 +174,10 @@ def test_the_shipped_rules_are_enough_for_recover_all(tmp_path: Path) -> None:
         assert f"{STATE}/chaos-journal-{run_id}" in during.managed_configmaps  # really left changed
         assert "1" in during.toggles.values()
         held = leases(setup.reader)
-        # the workload's and the node's (and a second node's when the rollout moved every pod off
-        # the node preflight chose: the toggle follows an `auto` target, leased first)
-        assert sum(1 for name in held if not name.startswith("chaos-node")) == 1, held
-        assert 1 <= sum(1 for name in held if name.startswith("chaos-node")) <= 2, held
+        # the workload's and the armed node's (plus the node preflight picked, when `node: auto`
+        # followed the pods elsewhere after the patch's rollout)
+        assert sum(1 for name in held if name.startswith("chaos-target-")) == 1, held
+        assert 1 <= sum(1 for name in held if name.startswith("chaos-node-")) <= 2, held
 
         done = chaos_cli(["recover", "--all", "--kubeconfig", str(setup.kubeconfig)])
         out = done.stdout + done.stderr

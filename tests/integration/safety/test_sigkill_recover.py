@@ -22,21 +22,19 @@ import re
 import shutil
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 from tests.integration.safety.support import (
-    KubeReader,
     LiveCli,
-    SimProcess,
+    Setup,
     Snapshot,
     chaos_cli,
     no_traceback,
     same_as,
-    sim_up,
+    settled_sim,
     wait_until,
 )
 
@@ -47,23 +45,14 @@ AFTER_PATCH = r"step 2/6 started"  # 1-patch has passed: ConfigMap + patched tem
 AFTER_ARMED = r"3-toggle: armed node"  # the node's toggle file says 1
 
 
-@dataclass
-class Setup:
-    sim: SimProcess
-    reader: KubeReader
-    before: Snapshot
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Setup]:
-    with sim_up(tmp_path, SCENARIO) as sim:
-        reader = KubeReader(sim.kubeconfig)
-        wait_until("the seeded workload to settle", lambda: reader.settled(NS, DEPLOYMENT), 60)
-        before = reader.snapshot(NS, DEPLOYMENT, sim.root)
+    with settled_sim(tmp_path, SCENARIO, NS, DEPLOYMENT) as setup:
+        before = setup.before
         assert before.managed_pods == []
         assert before.managed_configmaps == []
         assert not any(c == "1" for c in before.toggles.values())
-        yield Setup(sim, reader, before)
+        yield setup
 
 
 def killed_run(setup: Setup, run_dir: Path, at: str) -> str:

@@ -3,6 +3,7 @@ node, process-scoped ones only leave an Event, and an uncordon by someone else c
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from runner.sim.cluster import SimCluster
@@ -86,3 +87,38 @@ def test_node_is_reset_once_its_fault_is_cleared(gpu_sim: SimCluster) -> None:
     node = gpu_sim.store.get(NODES, None, "gpu-node-1")
     assert not node["spec"].get("unschedulable")
     assert HEALTH_LABEL not in node["metadata"].get("labels", {})
+
+
+def test_a_fault_map_key_keeps_the_node_out_until_disarmed_or_deleted(gpu_sim: SimCluster) -> None:
+    """With toggle-via configmap the node's fault state is its key in a fault map (no file on the
+    node's disk): armed, the node stays quarantined; disarmed, it is reset; and a map that had a
+    key for it and is gone (rollback deleted it) counts as disarmed too."""
+    from runner.shimwire import render_toggle
+    from runner.sim.resources import CONFIGMAPS
+
+    labels = {"app.kubernetes.io/managed-by": "chaos", "chaos.dev/run-id": "r1",
+              "chaos.dev/role": "fault-map"}
+    armed = render_toggle(True, 79, int(time.time()) + 600)
+    gpu_sim.store.create(CONFIGMAPS, {"metadata": {"name": "chaos-faults-r1", "namespace": "default",
+                                                   "labels": labels}, "data": {"gpu-node-2": armed}})
+    for round_, clear in enumerate(("disarm", "delete")):
+        pod = f"p79-{round_}"
+        gpu_sim.store.create(PODS, xid_pod(pod, "gpu-node-2", 79))
+        wait_for("the node cordoned", lambda: (node_condition(gpu_sim, "gpu-node-2") or {}).get(
+            "status") == "True" or None, timeout=20)
+        time.sleep(2.0)  # more than the (scaled) 1.5 s reset delay: an armed key holds the node out
+        assert gpu_sim.store.get(NODES, None, "gpu-node-2")["spec"].get("unschedulable") is True
+        if clear == "disarm":
+            gpu_sim.store.patch(CONFIGMAPS, "default", "chaos-faults-r1", "application/merge-patch+json",
+                                {"data": {"gpu-node-2": render_toggle(False)}})
+        else:
+            gpu_sim.store.delete(CONFIGMAPS, "default", "chaos-faults-r1")
+        cleared = wait_for(f"the reset after {clear}", lambda: (
+            lambda c: c if c and c["status"] == "False" else None)(node_condition(gpu_sim, "gpu-node-2")),
+            timeout=30)
+        assert cleared["reason"] == "GpuReset"
+        assert not gpu_sim.store.get(NODES, None, "gpu-node-2")["spec"].get("unschedulable")
+        gpu_sim.store.delete(PODS, "default", pod)
+        if clear == "disarm":  # arm again for the second round
+            gpu_sim.store.patch(CONFIGMAPS, "default", "chaos-faults-r1", "application/merge-patch+json",
+                                {"data": {"gpu-node-2": armed}})

@@ -25,7 +25,7 @@ from runner.engine.result import RunResult, Verdict
 from runner.kernel.clock import FakeClock
 from runner.kernel.step import StepStatus
 from tests.fakes.cluster import STATE_NAMESPACE, FakeCluster
-from tests.unit.engine.stepkit import NS, Kit, make_scenario
+from tests.unit.engine.stepkit import NS, Kit, make_scenario, seed
 
 WORKLOAD_LEASE = workload_lease(NS, "Deployment", "w")
 
@@ -180,3 +180,25 @@ def test_lease_names_are_valid_and_distinct() -> None:
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", long)
     assert workload_lease("ns", "Deployment", "w") != workload_lease("ns", "StatefulSet", "w")
     assert node_lease("gpu-node-1") != node_lease("gpu-node-2")
+
+
+def test_a_target_mid_change_by_another_run_is_refused_naming_that_run(
+        run: Callable[..., RunResult], clock: FakeClock, kit: Kit, tmp_path: Path) -> None:
+    """The other run's rollout is half done, so the health check fails before this run would ask
+    for the Lease: the refusal names the holder (the real reason), with the health finding."""
+    cluster = seed(FakeCluster(clock=clock), ready=False)
+    someone_elses(cluster, clock, WORKLOAD_LEASE)
+    result = run(make_scenario(), cluster=cluster)
+    assert result.exit_code == 3
+    assert "is held by run other-run on host ci-7 since " in result.reason
+    assert "one run per target" in result.reason
+    assert "not healthy" in result.reason
+    assert kit.ran == []
+
+
+def test_an_unhealthy_target_nobody_holds_is_refused_as_unhealthy(
+        run: Callable[..., RunResult], clock: FakeClock, kit: Kit) -> None:
+    result = run(make_scenario(), cluster=seed(FakeCluster(clock=clock), ready=False))
+    assert result.exit_code == 3
+    assert "not healthy" in result.reason
+    assert "held by" not in result.reason

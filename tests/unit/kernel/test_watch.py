@@ -81,3 +81,18 @@ def test_deleted_objects_leave_the_set() -> None:
                       deadline=clock.monotonic() + 60, clock=clock)
     assert result.ok
     assert [p["metadata"]["name"] for p in result.objects] == ["b"]
+
+
+def test_an_api_server_that_stops_answering_ends_the_wait_at_its_deadline() -> None:
+    """The adapter's CallTimeout (a call that could not finish before its deadline) is the wait
+    running out of time, not a cluster error of some other kind."""
+    from runner.cluster.deadline import until
+
+    cluster, clock = setup()
+    t0 = clock.monotonic()
+    clock.call_later(5, lambda: setattr(cluster, "frozen", True))
+    with cluster.deadline(until(t0 + 60, clock.monotonic), "step s"), \
+            pytest.raises(DeadlineExceeded, match=r"timed out waiting for the pods: .*step s"):
+        wait_for(cluster, Watched.pods("ns", "app=w"), lambda _: False, deadline=t0 + 60,
+                 clock=clock, what="the pods")
+    assert clock.monotonic() - t0 == pytest.approx(60)

@@ -18,11 +18,12 @@ SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
 NODE_SCOPED = ["xid79", "xid48", "xid95", "xid74"]
 PROCESS_SCOPED = ["xid94", "xid43"]
 ONE_GPU = ["xid79-one-gpu", "xid94-one-gpu"]  # nodes of 4 GPUs, the fault on one of them
+RESTRICTED = ["xid79-restricted"]  # a Pod Security restricted namespace: toggle-via configmap
 
 
 def test_expected_files_exist() -> None:
     names = {p.stem for p in SCENARIOS}
-    assert names == {*NODE_SCOPED, *PROCESS_SCOPED, *ONE_GPU, "dynamo-xid79"}
+    assert names == {*NODE_SCOPED, *PROCESS_SCOPED, *ONE_GPU, *RESTRICTED, "dynamo-xid79"}
 
 
 def test_cli_validates_the_directory_cleanly(chaos: Callable[..., subprocess.CompletedProcess[str]]) -> None:
@@ -54,7 +55,7 @@ def kinds(scenario: m.Scenario) -> list[str]:
     return [s.kind.value for s in scenario.steps]
 
 
-@pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79", "xid79-one-gpu"])
+@pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79", "xid79-one-gpu", *RESTRICTED])
 def test_node_scoped_story(name: str) -> None:
     scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml")
     entry = scenario.fault.entry
@@ -121,3 +122,18 @@ def test_manifests_describe_the_workloads() -> None:
     assert dgd["apiVersion"] == "nvidia.com/v1alpha1"
     assert dgd["metadata"]["name"] == "vllm-disagg"
     assert {"VllmPrefillWorker", "VllmDecodeWorker"} <= set(dgd["spec"]["services"])
+
+
+def test_the_restricted_scenario_needs_no_hostpath_and_no_pod_create() -> None:
+    """Its namespace enforces restricted; the toggles travel in a ConfigMap with the mode's expiry,
+    and its workload is restricted-compliant as it stands."""
+    scenario = load_scenario(REPO / "scenarios" / "xid79-restricted.yaml")
+    assert scenario.settings.toggle_via is m.ToggleVia.CONFIGMAP
+    assert scenario.settings.fault_expiry is None  # the mode's default, 10m
+    assert scenario.settings.expiry == m.Duration.parse("10m")
+    docs = list(yaml.safe_load_all((REPO / "scenarios/manifests/vllm-worker-restricted.yaml").read_text()))
+    namespace, deployment, service = docs
+    assert service["kind"] == "Service"  # what the probe goes through
+    assert namespace["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "restricted",
+                                               "pod-security.kubernetes.io/warn": "restricted"}
+    assert scenario.target.namespace == namespace["metadata"]["name"] == deployment["metadata"]["namespace"]

@@ -96,11 +96,11 @@ def test_the_probe_step_speaks_the_same_grammar() -> None:
     (("    interval: 200ms\n", "    interval: 0s\n"), [("CH025", "probes[0].interval", 14)]),
     (("request-timeout: 2s", "request-timeout: 2h"), [("CH026", "probes[0].request-timeout", 15)]),
     (("  - name: completions\n", "  - name: Completions!\n"), [("CH013", "probes[0].name", 8)]),
-    (("    path: /v1/completions\n", "    path: v1/completions\n"), [("CH043", "probes[0].path", 10)]),
+    (("    path: /v1/completions\n", "    path: v1/completions\n"), [("CH046", "probes[0].path", 10)]),
     (("    service: {name: vllm-worker, port: 8000}\n", ""), [("CH031", "probes[0]", 8)]),
     (("    service: {name: vllm-worker, port: 8000}\n",
       "    service: {name: vllm-worker, port: 8000}\n    url: https://inference.example.com\n"),
-     [("CH041", "probes[0].url", 10)]),
+     [("CH044", "probes[0].url", 10)]),
     (("    service: {name: vllm-worker, port: 8000}\n", "    service: {name: vllm-worker}\n"),
      [("CH011", "probes[0].service.port", 9)]),
 ])
@@ -115,7 +115,7 @@ def test_probe_errors_are_placed(change: tuple[str, str], expected: list[tuple[s
 def test_an_authorization_header_does_not_go_through_the_service_proxy() -> None:
     text = PROBE.replace("X-Request-Source: chaos", "authorization: Bearer xyz")
     assert [(p.code, p.severity, p.field) for p in check(text + STEPS).problems] == [
-        ("CH046", Severity.WARNING, "probes[0].headers.authorization")]
+        ("CH049", Severity.WARNING, "probes[0].headers.authorization")]
     direct = text.replace("    service: {name: vllm-worker, port: 8000}\n",
                           "    url: https://inference.example.com\n")
     assert found(check(direct + STEPS)) == []
@@ -124,7 +124,7 @@ def test_an_authorization_header_does_not_go_through_the_service_proxy() -> None
 def test_duplicate_probe_names() -> None:
     second = PROBE.replace("probes:\n", "")
     result = check(PROBE + second + STEPS)
-    assert [(p.code, p.field) for p in result.problems] == [("CH042", "probes[1].name")]
+    assert [(p.code, p.field) for p in result.problems] == [("CH045", "probes[1].name")]
 
 
 def test_a_probe_step_with_neither_or_both() -> None:
@@ -132,13 +132,13 @@ def test_a_probe_step_with_neither_or_both() -> None:
     assert [(p.code, p.field) for p in check(neither).problems] == [("CH031", "steps[4].probe")]
     both = STEPS.replace("  - pause: {duration: 5s}\n", "  - probe: {url: 'http://x', service: "
                          "{name: a, port: 80}}\n")
-    assert [(p.code, p.field) for p in check(both).problems] == [("CH041", "steps[4].probe.url")]
+    assert [(p.code, p.field) for p in check(both).problems] == [("CH044", "steps[4].probe.url")]
 
 
 def test_a_recovered_slo_needs_a_pause_before_cleanup() -> None:
     no_pause = STEPS.replace("  - pause: {duration: 5s}\n", "")
     result = check(PROBE + no_pause)
-    assert found(result) == [("CH044", Severity.WARNING, "probes[0].slo.recovered", 21)]
+    assert found(result) == [("CH047", Severity.WARNING, "probes[0].slo.recovered", 21)]
     assert result.passed()
     assert not result.passed(strict=True)
     without_recovered = PROBE.replace("      recovered: {min-success-rate: 1.0, max-p95-latency: 1s}\n", "")
@@ -149,7 +149,7 @@ def test_an_slo_on_a_phase_that_never_comes() -> None:
     unarmed = "steps:\n  - patch: {}\n  - wait: {for: pods-ready}\n  - cleanup: {}\n"
     result = check(PROBE + unarmed)
     assert [(p.code, p.field) for p in result.problems] == [
-        ("CH045", "probes[0].slo.fault"), ("CH045", "probes[0].slo.recovered")]
+        ("CH048", "probes[0].slo.fault"), ("CH048", "probes[0].slo.recovered")]
 
 
 def test_phase_boundaries_from_the_steps() -> None:

@@ -182,6 +182,7 @@ def test_schema_defaults_are_model_defaults(where: str, cls: type, node: dict[st
     (("fault", "mode"), m.FaultMode),
     (("settings", "rollback"), m.RollbackPolicy),
     (("settings", "cluster"), m.ClusterChoice),
+    (("settings", "toggle-via"), m.ToggleVia),
     (("target", "workload", "kind"), m.WorkloadKind),
 ])
 def test_part_enums_equal_python_enums(path: tuple[str, ...], enum: type[Enum]) -> None:

@@ -86,6 +86,22 @@ def test_patch_source_needs_its_location() -> None:
     assert [p.code for p in result.problems] == ["CH032", "CH032"]
 
 
+def test_configmap_source_warns_it_is_the_old_name_of_compile() -> None:
+    from runner.scenario.model import ShimSource
+
+    result = check("steps:\n  - patch: {source: configmap}\n  - patch: {source: compile, name: p2}\n"
+                   "  - patch: {name: p3}\n  - cleanup: {}\n")
+    assert found(result) == [("CH043", Severity.WARNING, "steps[0].patch.source")]
+    assert result.problems[0].line == 8
+    assert "old name of `compile`" in result.problems[0].message
+    assert result.passed()
+    assert not result.passed(strict=True)
+    assert result.scenario is not None
+    sources = [getattr(s, "source", None) for s in result.scenario.steps[:3]]
+    assert sources == [ShimSource.CONFIGMAP, ShimSource.COMPILE, ShimSource.PREBUILT]  # prebuilt: the default
+    assert [s.canonical for s in sources] == [ShimSource.COMPILE, ShimSource.COMPILE, ShimSource.PREBUILT]
+
+
 def test_default_step_names_and_for_key() -> None:
     result = check("steps:\n  - patch:\n  - wait: {for: log-line, pattern: 'x'}\n  - cleanup: {name: done}\n")
     assert result.scenario is not None
@@ -114,3 +130,15 @@ def test_strict_turns_warnings_into_exit_2(tmp_path: Path,
     assert f"{path}:7:1  CH024  steps  warning: " in relaxed.stdout
     strict = chaos(["validate", "--strict", str(path)])
     assert strict.returncode == 2
+
+
+def test_configmap_toggles_need_an_expiry_that_outlasts_renewal_plus_propagation() -> None:
+    steps = "steps:\n  - patch: {pin: preferred}\n  - toggle: {}\n  - cleanup: {}\n"
+    assert found(check("settings: {toggle-via: configmap}\n" + steps)) == []  # the mode's 10m default
+    assert found(check("settings: {fault-expiry: 1m}\n" + steps)) == []  # hostPath lands at once
+    assert found(check("settings: {toggle-via: configmap, fault-expiry: 4m40s}\n" + steps)) == []
+    assert found(check("settings: {toggle-via: configmap, fault-expiry: 4m39s}\n" + steps)) == [
+        ("CH041", Severity.ERROR, "settings.fault-expiry")]
+    slow = check("settings: {toggle-via: configmap, configmap-delay: 8m}\n" + steps)
+    assert found(slow) == [("CH041", Severity.ERROR, "settings.configmap-delay")]
+    assert "use at least 12m" in slow.problems[0].message

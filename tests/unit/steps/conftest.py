@@ -31,9 +31,11 @@ from runner.scenario.model import (
     StepBase,
     StepKind,
     Target,
+    ToggleVia,
     WorkloadKind,
     WorkloadRef,
 )
+from runner.steps.faultmap import DisarmNodeKey
 from runner.steps.toggle import DisarmNode
 from tests.fakes.clock import FakeClock
 from tests.fakes.cluster import FakeCluster
@@ -114,6 +116,13 @@ def unchanged_problem(action: UndoAction, cluster: FakeCluster, disks: NodeDisks
         node = cluster.get(ObjectRef("v1", "Node", None, action.node))
         if bool(node.get("spec", {}).get("unschedulable", False)) != action.value:
             return f"node {action.node} already changed when its undo was recorded"
+    elif isinstance(action, DisarmNodeKey):
+        try:
+            content = (cluster.get(action.ref).get("data") or {}).get(action.node)
+        except NotFound:
+            return None
+        if content is not None and str(content).startswith("1"):
+            return f"node {action.node} already armed in {action.ref} when its undo was recorded"
     elif isinstance(action, DisarmNode):
         content = disks.read(action.node, action.toggle_dir + "/cuda_fault_enabled")
         if content is not None and content.startswith("1"):
@@ -184,10 +193,12 @@ class Ctx:
 
 def make_scenario(steps: tuple[StepBase, ...] = (), *, kind: WorkloadKind = WorkloadKind.DEPLOYMENT,
                   name: str = "w", services: tuple[str, ...] = (), fault: Fault | None = None,
-                  expiry: float = 120.0, containers: tuple[str, ...] = ()) -> Scenario:
+                  expiry: float | None = 120.0, containers: tuple[str, ...] = (),
+                  toggle_via: ToggleVia = ToggleVia.HOST_PATH) -> Scenario:
     return Scenario(Metadata("steps-test"), Target(NS, WorkloadRef(kind, name, services), "n1",
                                                    containers),
-                    fault or Fault(), Settings(fault_expiry=Duration.of(expiry)),
+                    fault or Fault(), Settings(fault_expiry=None if expiry is None else Duration.of(expiry),
+                                               toggle_via=toggle_via),
                     steps or (PatchStep(StepKind.PATCH, "1-patch"),), path="steps-test.yaml")
 
 
@@ -219,7 +230,14 @@ def make_ctx(cluster: FakeCluster, clock: FakeClock, disks: NodeDisks) -> Callab
 
 
 class StandInShim:
-    """Stands in for runner/shim.py until it lands: two source files and a gcc command."""
+    """Stands in for runner/shim.py and runner/shimdist.py: two libraries, two source files and a
+    gcc command."""
+
+    def __init__(self, libraries: dict[str, bytes] | None = None) -> None:
+        self.libraries = libraries or {"x86_64": b"\x7fELF x86_64 shim", "aarch64": b"\x7fELF aarch64 shim"}
+
+    def prebuilt_libraries(self) -> dict[str, bytes]:
+        return dict(self.libraries)
 
     def source_files(self) -> dict[str, str]:
         return {"cuda_intercept.c": "int x;\n", "shim.h": "#pragma once\n"}

@@ -3,13 +3,17 @@ restore, Dynamo services."""
 
 from __future__ import annotations
 
-from runner import jsonpointer
+import base64
+
+import pytest
+
+from runner import jsonpointer, shimdist
 from runner.cluster.protocol import ObjectRef
-from runner.errors import Conflict
+from runner.errors import Conflict, StepError
 from runner.kernel.step import RunState, StepStatus
 from runner.kernel.undo import DeleteObject, RevertPaths
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, ShimSource, StepKind, WorkloadKind
-from runner.steps.patch import PLACEHOLDER, PatchImpl
+from runner.steps.patch import MAX_CONFIGMAP_BYTES, PLACEHOLDER, ModuleShim, PatchImpl
 from tests.fakes.cluster import FakeCluster
 
 from .conftest import NS, RUN_ID, StandInShim, make_scenario
@@ -29,7 +33,7 @@ def env_of(container: dict) -> dict[str, str]:
 
 def test_plan_is_the_exact_patch_with_placeholders_for_live_values() -> None:
     impl = PatchImpl(StandInShim())
-    changes = impl.plan(step(), make_scenario(), RunState(target_node="n1"))
+    changes = impl.plan(step(source=ShimSource.COMPILE), make_scenario(), RunState(target_node="n1"))
     assert [c.action for c in changes] == ["create", "json-patch", "restart pods"]
     ops = changes[1].detail
     assert ops[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": PLACEHOLDER}
@@ -52,7 +56,7 @@ def test_plan_is_the_exact_patch_with_placeholders_for_live_values() -> None:
 def test_run_records_undo_before_each_change_and_delivers_the_shim(make_ctx, cluster: FakeCluster) -> None:
     before = cluster.get(DEPLOY)
     ctx = make_ctx()
-    outcome = PatchImpl(StandInShim()).run(step(), ctx)
+    outcome = PatchImpl(StandInShim()).run(step(source=ShimSource.COMPILE), ctx)
     assert outcome.status is StepStatus.PASSED
     # journal order: the ConfigMap's delete, then the template's paths (each checked unchanged)
     assert [type(a) for a in ctx.journal] == [DeleteObject, RevertPaths]
@@ -231,3 +235,83 @@ def test_dynamo_service_main_container_is_patched(make_ctx, cluster: FakeCluster
     assert {p.pointer.split("/")[3] for p in revert.paths} == {"VllmWorker"}  # the one service
     ctx.undo_recorded()
     assert cluster.dump() == original
+
+
+# --- source: prebuilt (the default) ----------------------------------------------------------------
+
+PRELOAD = "/cuda-fault/$PLATFORM/cuda_intercept.so"
+
+
+def test_prebuilt_is_the_default_a_configmap_of_libraries_and_no_init_container(
+        make_ctx, cluster: FakeCluster) -> None:
+    original = cluster.dump()
+    shim = StandInShim()
+    ctx = make_ctx()
+    outcome = PatchImpl(shim).run(step(), ctx)
+    assert outcome.status is StepStatus.PASSED
+    assert [type(a) for a in ctx.journal] == [DeleteObject, RevertPaths]  # the ConfigMap first
+    cm = cluster.get(ObjectRef("v1", "ConfigMap", NS, f"chaos-shim-{RUN_ID}"))
+    assert "data" not in cm
+    assert {k: base64.b64decode(v) for k, v in cm["binaryData"].items()} == shim.libraries
+    assert cm["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "chaos", "chaos.dev/run-id": RUN_ID}
+    spec = cluster.get(DEPLOY)["spec"]["template"]["spec"]
+    assert "initContainers" not in spec
+    volume = {v["name"]: v for v in spec["volumes"]}["chaos-shim"]
+    assert volume["configMap"] == {
+        "name": f"chaos-shim-{RUN_ID}", "defaultMode": 0o444,
+        "items": [{"key": "x86_64", "path": "x86_64/cuda_intercept.so"},
+                  {"key": "x86_64", "path": "haswell/cuda_intercept.so"},
+                  {"key": "x86_64", "path": "xeon_phi/cuda_intercept.so"},
+                  {"key": "aarch64", "path": "aarch64/cuda_intercept.so"}]}
+    container = spec["containers"][0]
+    assert env_of(container)["LD_PRELOAD"] == PRELOAD  # the loader picks the node's architecture
+    assert {"name": "chaos-shim", "mountPath": "/cuda-fault", "readOnly": True} in container["volumeMounts"]
+    note = next(e for e in outcome.evidence if e.kind == "note")
+    assert set(note.data["libraries"]) == {"x86_64", "aarch64"}
+    assert any(c.startswith(f"created ConfigMap {NS}/chaos-shim-{RUN_ID} (x86_64, aarch64 libraries")
+               for c in outcome.changes)
+    ctx.undo_recorded()
+    assert cluster.dump() == original  # the ConfigMap is gone, the template as it was
+
+
+def test_prebuilt_over_one_configmap_is_refused_before_any_change(make_ctx, cluster: FakeCluster) -> None:
+    half = MAX_CONFIGMAP_BYTES // 2
+    big = StandInShim({"x86_64": b"x" * (half + 1), "aarch64": b"a" * half})
+    writes = len(cluster.writes())
+    ctx = make_ctx()
+    with pytest.raises(StepError, match="more than the 1048576 a ConfigMap can hold"):
+        PatchImpl(big).run(step(), ctx)
+    assert ctx.journal == []
+    assert len(cluster.writes()) == writes
+
+
+def test_prebuilt_missing_an_architecture_is_refused(make_ctx) -> None:
+    with pytest.raises(StepError, match="no prebuilt shim for aarch64"):
+        PatchImpl(StandInShim({"x86_64": b"\x7fELF"})).run(step(), make_ctx())
+
+
+def test_plan_of_prebuilt_shows_the_configmap_and_no_init_container_or_image() -> None:
+    changes = PatchImpl(StandInShim()).plan(step(), make_scenario(), RunState(target_node="n1"))
+    assert [c.action for c in changes] == ["create", "json-patch", "restart pods"]
+    assert changes[0].target == f"ConfigMap {NS}/chaos-shim-<run-id>"
+    assert set(changes[0].detail["binaryData"]) == {"x86_64", "aarch64"}
+    ops = changes[1].detail
+    assert not [o for o in ops if "initContainers" in o["path"]]
+    assert "image" not in str(ops)
+    env = [o["value"] for o in ops if o["path"].endswith("/env/-")]
+    assert {"name": "LD_PRELOAD", "value": PRELOAD} in env
+
+
+def test_configmap_is_the_old_name_of_compile(make_ctx, cluster: FakeCluster) -> None:
+    PatchImpl(StandInShim()).run(step(source=ShimSource.CONFIGMAP), make_ctx())
+    cm = cluster.get(ObjectRef("v1", "ConfigMap", NS, f"chaos-shim-{RUN_ID}"))
+    assert set(cm["data"]) == {"cuda_intercept.c", "shim.h"}
+    spec = cluster.get(DEPLOY)["spec"]["template"]["spec"]
+    assert spec["initContainers"][0]["image"] == "gcc:13"
+    assert env_of(spec["containers"][0])["LD_PRELOAD"] == "/cuda-fault/cuda_intercept.so"
+
+
+def test_the_production_provider_hands_out_the_shipped_libraries() -> None:
+    libraries = ModuleShim().prebuilt_libraries()
+    assert libraries == shimdist.libraries()
+    assert sum(map(len, libraries.values())) <= MAX_CONFIGMAP_BYTES

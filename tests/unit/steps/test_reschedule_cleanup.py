@@ -95,7 +95,7 @@ def test_fails_naming_the_missing_cordon(make_ctx, cluster: FakeCluster, clock) 
 
 def test_cleanup_puts_everything_back(make_ctx, cluster: FakeCluster, disks: NodeDisks, clock) -> None:
     original = cluster.dump()
-    steps = (PatchStep(StepKind.PATCH, "1-patch", source=ShimSource.CONFIGMAP),
+    steps = (PatchStep(StepKind.PATCH, "1-patch", source=ShimSource.COMPILE),
              CordonStep(StepKind.CORDON, "2-cordon", node="n2"),
              ToggleStep(StepKind.TOGGLE, "3-toggle"), CleanupStep(StepKind.CLEANUP, "4-cleanup"))
     ctx = make_ctx(make_scenario(steps, expiry=60))

@@ -148,6 +148,64 @@ def test_plan_shows_the_file_content() -> None:
 
     changes = ToggleImpl().plan(arm(xid=48), make_scenario(), RunState(target_node="n1"))
     assert changes[0].target == "node n1"
-    content = "1\nxid=48\nexpires=<now + fault_expiry, renewed>\n"
+    content = "1\nxid=48\nexpires=<the API server's now + fault_expiry, renewed>\n"
     assert changes[0].detail == {"path": FILE, "content": content}
     assert DeleteObject(ObjectRef("v1", "Pod", NS, "x")).kind == "delete-object"
+
+
+@pytest.mark.parametrize("runner_ahead_s", [3600.0, -3600.0], ids=["runner-ahead", "runner-behind"])
+def test_expires_is_on_the_api_servers_clock_not_the_runners(make_ctx, cluster: FakeCluster,
+                                                            disks: NodeDisks, clock,
+                                                            runner_ahead_s: float) -> None:
+    """The shim checks `expires=` against the node's clock, which follows the cluster's: a runner
+    whose clock is an hour off must neither make the fault outlive it by an hour nor lapse at once.
+    The renewals keep to the server's clock too."""
+    cluster.server_clock_offset = -runner_ahead_s  # the server's clock less the runner's
+    ctx = make_ctx(make_scenario(expiry=30))
+    outcome = ToggleImpl().run(arm(), ctx)
+    server_now = clock.time() - runner_ahead_s
+    assert disks.read("n1", FILE) == f"1\nxid=79\nexpires={int(server_now + 30)}\n"
+    note = outcome.evidence[-1].data
+    assert note["expires"] == int(server_now + 30)
+    assert note["expires_clock"] == "api-server"
+    assert note["server_clock_offset_s"] == -runner_ahead_s
+    clock.advance(10)  # the first renewal
+    assert disks.read("n1", FILE) == f"1\nxid=79\nexpires={int(server_now + 10 + 30)}\n"
+    ctx.state.stop_background()
+
+
+def test_without_a_server_clock_the_runners_is_used_and_said(make_ctx, cluster: FakeCluster,
+                                                             disks: NodeDisks, clock,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster, "server_time", lambda: None)
+    ctx = make_ctx(make_scenario(expiry=0))
+    outcome = ToggleImpl().run(arm(), ctx)
+    assert disks.read("n1", FILE) == f"1\nxid=79\nexpires={int(clock.time())}\n"
+    assert outcome.evidence[-1].data["expires_clock"] == "runner"
+
+
+def test_a_renewal_is_bounded_by_a_deadline_of_its_own(make_ctx, cluster: FakeCluster,
+                                                      disks: NodeDisks, clock) -> None:
+    """A frozen API costs a missed renewal, never a renewer that holds the rollback waiting:
+    every call of a renewal ends within a third of the expiry (and half the rollback budget)."""
+    from runner.steps.toggle import renew_deadline_s
+
+    assert renew_deadline_s(120, 120) == 40
+    assert renew_deadline_s(600, 120) == 60
+    assert renew_deadline_s(3600, 600) == 120
+    ctx = make_ctx(make_scenario(expiry=30))
+    ToggleImpl().run(arm(), ctx)
+    cluster.frozen = True
+    mark = len(cluster.budgets)
+    started = clock.monotonic()
+    clock.advance(10)  # the renewal fires and finds nobody answering
+    renewer = ctx.state.renewers["n1"]
+    assert renewer.runs == 0
+    assert renewer.errors
+    assert "CallTimeout" in renewer.errors[0] or "deadline" in renewer.errors[0]
+    lefts = [left for _, left in cluster.budgets[mark:]]
+    assert lefts
+    assert all(left is not None and left <= 10 for left in lefts)
+    assert clock.monotonic() - started <= 10 + 10
+    cluster.frozen = False
+    ctx.state.stop_background()

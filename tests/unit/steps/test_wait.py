@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from runner.cluster.protocol import ObjectRef
@@ -119,3 +121,43 @@ def test_pods_and_nodes_where(make_ctx, cluster: FakeCluster, clock) -> None:
     with pytest.raises(DeadlineExceeded):
         WaitImpl().run(wait(WaitFor.PODS, count=3, where=frozen_map({"status.phase": "Running"})),
                        make_ctx(budget=5))
+
+
+def test_log_line_of_a_pod_being_drained_is_seen(make_ctx, cluster: FakeCluster, clock) -> None:
+    """A drained pod's log is there until it is gone: the wait reads it (a slow API makes that
+    window most of the time there is), not only the logs of pods that are not terminating."""
+    line = "[XID 79 SIM] cudaMalloc -> cudaErrorNoDevice (100)"
+
+    def drain() -> None:
+        cluster.add_log(NS, "w-0", f"{line}\n")
+        cluster.update(ObjectRef("v1", "Pod", NS, "w-0"),
+                       lambda p: p["metadata"].update(deletionTimestamp="2026-01-01T00:00:00Z"))
+
+    clock.call_later(3, drain)
+    ctx = make_ctx()
+    outcome = WaitImpl().run(wait(WaitFor.LOG_LINE, pattern=r"\[XID \d+ SIM\]"), ctx)
+    assert outcome.evidence[0].data == {"pod": "w-0", "log": "current", "line": line}
+    assert ctx.state.injections_seen == 1
+
+
+def test_log_line_reads_logs_at_a_bounded_rate_however_many_events(make_ctx, cluster: FakeCluster,
+                                                                   clock) -> None:
+    """Every log read is an API round trip: reading after each event of a burst would leave the
+    wait ever further behind a slow API server. Many events, few reads; the line is still found."""
+    line = "[XID 79 SIM] cudaMalloc -> cudaErrorNoDevice (100)"
+
+    def touch(pod: dict[str, Any]) -> None:
+        notes = pod["metadata"].setdefault("annotations", {})
+        notes["n"] = str(int(notes.get("n", "0")) + 1)
+
+    def burst() -> None:
+        for _ in range(50):
+            cluster.update(ObjectRef("v1", "Pod", NS, "w-1"), touch)
+
+    clock.call_later(1, burst)
+    clock.call_later(4, lambda: cluster.add_log(NS, "w-1", f"{line}\n"))
+    ctx = make_ctx()
+    WaitImpl().run(wait(WaitFor.LOG_LINE, pattern=r"\[XID \d+ SIM\]"), ctx)
+    reads = [c for c in cluster.calls if c[0] == "pod_logs"]
+    assert len(reads) <= 2 * 8  # two pods, a read every second or two over the ~5 s it took
+    assert ctx.state.injections_seen == 1
