@@ -194,6 +194,18 @@ def test_the_shipped_rules_are_enough_for_recover_all(tmp_path: Path) -> None:
 
 # --- (b) one missing permission -----------------------------------------------------------------
 
+def run_without(tmp_path: Path, run_dir: Path, group: str, resource: str, verb: str,
+                role: str) -> tuple[int, str, list[str]]:
+    """A run with the shipped rules less one verb; the cluster is as it was after it, no Lease left.
+    Returns the exit code, the output and what the embedded cluster refused."""
+    rules = without(RBAC, tmp_path / "rules.yaml", group, resource, verb, role)
+    with restricted_sim(tmp_path, [rules]) as setup:
+        rc, text = run_restricted(setup, run_dir)
+        setup.settle_and_compare()
+        assert leases(setup.reader) == []
+        return rc, text, setup.denied()
+
+
 @pytest.mark.parametrize(("group", "resource", "verb", "role", "exit_code", "where", "says"), [
     ("", "configmaps", "create", "", 3, "preflight", "nothing was changed"),
     ("coordination.k8s.io", "leases", "create", "chaos-state", 3, "preflight", "preflight refused"),
@@ -202,13 +214,8 @@ def test_the_shipped_rules_are_enough_for_recover_all(tmp_path: Path) -> None:
 def test_one_missing_permission_fails_cleanly_and_changes_nothing(
         tmp_path: Path, group: str, resource: str, verb: str, role: str, exit_code: int, where: str,
         says: str) -> None:
-    rules = without(RBAC, tmp_path / "rules.yaml", group, resource, verb, role)
     run_dir = tmp_path / "run"
-    with restricted_sim(tmp_path, [rules]) as setup:
-        rc, text = run_restricted(setup, run_dir)
-        setup.settle_and_compare()
-        assert leases(setup.reader) == []
-        denied = setup.denied()
+    rc, text, denied = run_without(tmp_path, run_dir, group, resource, verb, role)
     assert rc == exit_code, text[-3000:]
     api_group = f' in API group "{group}"'
     assert re.search(rf'cannot {verb} resource "{resource}"{re.escape(api_group)}', text), text[-3000:]
@@ -231,13 +238,8 @@ def test_without_the_service_proxy_the_probe_is_refused_and_the_run_proves_nothi
     """The probe's POSTs through services/proxy need `create` there: without it every request is a
     403, so the service was not healthy before the fault as far as the run can tell (exit 3),
     and the run undoes what it did as usual."""
-    rules = without(RBAC, tmp_path / "rules.yaml", "", "services/proxy", "create", "chaos-target")
     run_dir = tmp_path / "run"
-    with restricted_sim(tmp_path, [rules]) as setup:
-        rc, text = run_restricted(setup, run_dir)
-        setup.settle_and_compare()
-        assert leases(setup.reader) == []
-        denied = setup.denied()
+    rc, text, denied = run_without(tmp_path, run_dir, "", "services/proxy", "create", "chaos-target")
     assert rc == 3, text[-3000:]
     data = report(run_dir)
     assert data["verdict"] == "inconclusive"

@@ -13,15 +13,9 @@ from runner.scenario import model as m
 from runner.scenario.phases import arming_step, pause_before_cleanup, recovery_step
 from runner.scenario.problems import Severity
 from runner.scenario.validate import FileResult, load_scenario, validate_text
+from tests.unit.scenario.test_semantic_checks import HEAD
 
 REPO = Path(__file__).resolve().parents[3]
-HEAD = """apiVersion: chaos/v1
-kind: Scenario
-metadata: {name: t}
-target:
-  namespace: inference
-  workload: {kind: Deployment, name: vllm-worker}
-"""
 STEPS = """steps:
   - patch: {}
   - wait: {for: pods-ready}
