@@ -262,6 +262,7 @@ class Executor:
         self.phases = PhaseClock()
         self.probes = ProbeRunner(scenario.probes, cluster, scenario.target.namespace, self.clock,
                                   self.run_dir, self.phases)
+        self._arming_step = arming_step(scenario)
         self._recovery_step = recovery_step(scenario)
 
     # --- used by step contexts ------------------------------------------------------------------
@@ -288,7 +289,7 @@ class Executor:
         at = self.clock.time()
         self.timeline.append(TimelineEvent(at, kind, message, node, pod, step))
         if kind == "fault-armed":
-            self.phases.armed(at)  # the probes' fault phase begins
+            self.phases.armed(at)  # (when no step was seen arming: the API's step-at-a-time use)
 
     def undo_now(self) -> UndoReport:
         """Stop background work, undo every recorded change not yet undone (reverse order, each
@@ -575,6 +576,8 @@ class Executor:
         self.listener.step_started(step, index, len(self.scenario.steps), budget)
         self.mark("step-start", step.kind.value, step=step.name)
         started = self.clock.time()
+        if index == self._arming_step:
+            self.phases.armed(started)  # the probes' fault phase: the fault may bite from here on
         if step.kind is StepKind.CLEANUP:
             self.phases.rollback(started)  # the probes' rollback phase begins
         lost = self._lost_leases()

@@ -55,7 +55,7 @@ CORDONING = REPO / "tests" / "integration" / "safety" / "scenarios" / "cordon-dr
 RBAC = REPO / "deploy" / "rbac.yaml"
 CORDON = REPO / "deploy" / "rbac-cordon.yaml"
 NS, DEPLOYMENT, STATE = "inference", "vllm-worker", "chaos-system"
-AFTER_ARMED = r"3-toggle: armed node"  # the node's toggle file says 1
+AFTER_ARMED = r"\d+-toggle: armed node"  # the node's toggle file says 1
 DENIED = "forbidden: "  # how `chaos sim up` prints a 403 it answered
 
 

@@ -57,11 +57,12 @@ def kinds(scenario: m.Scenario) -> list[str]:
 
 
 def recovered_pause(scenario: m.Scenario) -> None:
-    """A pause between the last check and cleanup: the probe's recovered phase carries requests."""
-    pause = scenario.steps[-2]
-    assert isinstance(pause, m.PauseStep)
+    """A pause before arming and one between the last check and cleanup: the probe's setup and
+    recovered phases carry requests."""
     (probe,) = scenario.probes
-    assert pause.duration.seconds >= 10 * probe.interval.seconds
+    for pause in (scenario.steps[2], scenario.steps[-2]):
+        assert isinstance(pause, m.PauseStep)
+        assert pause.duration.seconds >= 10 * probe.interval.seconds
 
 
 @pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79", "xid79-one-gpu", *RESTRICTED, *SINGLE])
@@ -70,9 +71,10 @@ def test_node_scoped_story(name: str) -> None:
     entry = scenario.fault.entry
     assert entry is not None
     assert entry.scope is xid.Scope.NODE
-    assert kinds(scenario) == ["patch", "wait", "toggle", "wait", "assert-reschedule", "pause", "cleanup"]
+    assert kinds(scenario) == ["patch", "wait", "pause", "toggle", "wait", "assert-reschedule", "pause",
+                               "cleanup"]
     recovered_pause(scenario)
-    patch, ready, toggle, seen, moved, _, _ = scenario.steps
+    patch, ready, _, toggle, seen, moved, _, _ = scenario.steps
     assert isinstance(patch, m.PatchStep)
     assert patch.passthrough
     assert isinstance(ready, m.WaitStep)
@@ -92,9 +94,10 @@ def test_process_scoped_story(name: str) -> None:
     entry = scenario.fault.entry
     assert entry is not None
     assert entry.scope is xid.Scope.PROCESS
-    assert kinds(scenario) == ["patch", "wait", "toggle", "wait", "toggle", "assert", "pause", "cleanup"]
+    assert kinds(scenario) == ["patch", "wait", "pause", "toggle", "wait", "toggle", "assert", "pause",
+                               "cleanup"]
     recovered_pause(scenario)
-    restarts, off, check = scenario.steps[3], scenario.steps[4], scenario.steps[5]
+    restarts, off, check = scenario.steps[4], scenario.steps[5], scenario.steps[6]
     assert isinstance(restarts, m.WaitStep)
     assert restarts.for_ is m.WaitFor.POD_RESTARTS
     assert restarts.min_restarts >= 1
