@@ -2,13 +2,13 @@
 
 Pure functions (unit-tested with synthetic samples). A sample belongs to the phase it was SENT in,
 by the boundaries the executor stamped (`Marks`): setup until the arming step began (from then on
-the fault may bite: a toggle file is read within ~100 ms of its write, before the step has
-confirmed it), fault until the recovery step ended, recovered until cleanup or rollback began,
-rollback to the end. An outage runs from a failed request to the next success; it belongs to the phase it began in, however long it
-lasts (one no success ended lasts until probing stopped). Latency percentiles are nearest-rank over
-the successful requests. `time_to_recover_s` runs from the first failure after arming to the first
-of three successes in a row. A missed SLO in `setup` makes the run inconclusive; in any other
-phase it fails the run (`slo_verdict`). Nothing here does I/O or reads a clock.
+the fault may bite: a toggle file is read within ~100 ms of its write, before the step has confirmed
+it), fault until the recovery step ended, recovered until cleanup or rollback began, rollback to the
+end. An outage runs from a failed request to the next success; it belongs to the phase it began in,
+however long it lasts (one no success ended lasts until probing stopped). Latency percentiles are
+nearest-rank over the successful requests. `time_to_recover_s` runs from the first failure after
+arming to the first of three successes in a row. A missed SLO in `setup` makes the run inconclusive;
+in any other phase it fails the run (`slo_verdict`). Nothing here does I/O or reads a clock.
 """
 
 from __future__ import annotations

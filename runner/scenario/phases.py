@@ -1,10 +1,11 @@
 """Where a scenario's probe phases begin, read off its steps (pure; no clock, no cluster).
 
 A background probe files each request under the phase it was sent in (DESIGN.md §1): `setup` until
-the step that arms the fault begins, `fault` until the last step after arming and before cleanup ends (a pause does
-not count: it is what separates the last assertion from cleanup), `recovered` until cleanup or
-rollback starts, `rollback` to the end. The engine stamps the times as the run reaches these
-steps; `chaos validate` uses the same answers to warn about a phase that can never carry requests.
+the step that arms the fault begins, `fault` until the last step after arming and before cleanup
+ends (a pause does not count: it is what separates the last assertion from cleanup), `recovered`
+until cleanup or rollback starts, `rollback` to the end. The engine stamps the times as the run
+reaches these steps; `chaos validate` uses the same answers to warn about a phase that can never
+carry requests.
 """
 
 from __future__ import annotations

@@ -253,4 +253,4 @@ def test_yaml_1_1_booleans_are_the_same_error_for_the_schema_and_for_chaos_valid
     from runner.scenario.validate import validate_file
 
     problems = validate_file(path).problems
-    assert [p.field for p in problems if p.severity.value == "error"] == ["steps[2].toggle.enabled"]
+    assert [p.field for p in problems if p.severity.value == "error"] == ["steps[3].toggle.enabled"]
