@@ -37,7 +37,12 @@ def test_a_second_run_on_a_held_target_is_refused_and_changes_nothing(tmp_path: 
         before = reader.snapshot(NS, DEPLOYMENT, sim.root)
         kube = ["--cluster", "kube", "--kubeconfig", str(sim.kubeconfig)]
 
-        first = LiveCli(["run", str(SCENARIO), *kube, "--report-dir", str(tmp_path / "a")])
+        # A outlives its first Lease renewal (every 10s), so B sees a live holder however slowly it
+        # starts: B then watches A's Lease renewed, not released by a run that already ended
+        longer = tmp_path / "xid79-longer.yaml"
+        text = SCENARIO.read_text().replace("  - pause: {duration: 3s}\n", "  - pause: {duration: 15s}\n")
+        longer.write_text(text.replace("[manifests/", f"[{SCENARIO.parent}/manifests/"))
+        first = LiveCli(["run", str(longer), *kube, "--report-dir", str(tmp_path / "a")])
         first.wait_line(AFTER_PATCH, timeout=90)
         a_id = re.search(r"\(run (\S+)\)", first.wait_line(r"run started: .* \(run \S+\)"))
         assert a_id is not None
