@@ -54,7 +54,9 @@ def test_validate_and_load(tmp_path: Path) -> None:
     assert not found
     assert found.exit_code == 2
     assert [p.code for p in found.files[0].problems] == ["CH013"]
-    with pytest.raises(runner.errors.ScenarioError, match=r"bad.yaml:29:37  CH013 .*'soft'.* not allowed"):
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "pin: soft" in text)
+    with pytest.raises(runner.errors.ScenarioError,
+                       match=rf"bad.yaml:{line}:37  CH013 .*'soft'.* not allowed"):
         api.load_scenario(bad)
     shutil.copytree(REPO / "scenarios", tmp_path / "scenarios")  # manifests sit next to scenarios
     no_cleanup = tmp_path / "scenarios" / "warn.yaml"

@@ -123,9 +123,10 @@ def test_invalid_scenario_fails_the_test(pytester: pytest.Pytester, tmp_path: Pa
     result = pytester.runpytest_subprocess(*plugin_args(), "--chaos-report-dir", str(tmp_path))
     result.assert_outcomes(failed=2, passed=1)  # failures of the call phase, not setup errors
     out = result.stdout.str()
-    assert [line for line in out.splitlines() if line.startswith("chaos scenario ")] == [
-        f"chaos scenario bad.yaml could not run: {bad}:29:37  CH013  steps[0].patch.pin  text ('soft') is "
-        "not allowed; use one of: 'hard', 'preferred', 'none'"] * 2
+    line = next(i for i, text in enumerate(Path(bad).read_text().splitlines(), 1) if "pin: soft" in text)
+    assert [x for x in out.splitlines() if x.startswith("chaos scenario ")] == [
+        f"chaos scenario bad.yaml could not run: {bad}:{line}:37  CH013  steps[0].patch.pin  text ('soft') "
+        "is not allowed; use one of: 'hard', 'preferred', 'none'"] * 2
     assert "During handling" not in out
     assert "CH013" in out or "'soft' is not allowed" in out
     assert "the body must not run" not in out

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, cli_env
-from tests.integration.safety.support import KubeReader, sim_up, token_kubeconfig
+from tests.integration.safety.support import KubeReader, sim_up, token_kubeconfig, wait_until
 
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
 NAMESPACE, WORKLOAD = "inference", "vllm-worker"
@@ -34,6 +34,8 @@ def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]
     """A second embedded cluster, as its own process, with an admin and a token kubeconfig."""
     tmp = tmp_path_factory.mktemp("other")
     with sim_up(tmp, SCENARIO, ["--token", "s3cret"]) as sim:
+        reader = KubeReader(sim.kubeconfig)  # settled first: its own rollout is not a run's change
+        wait_until("the seeded workload to settle", lambda: reader.settled(NAMESPACE, WORKLOAD), 60)
         yield tmp, sim.url
 
 
