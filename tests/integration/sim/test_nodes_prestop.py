@@ -5,6 +5,7 @@ real API server dials a terminating pod's IP. With real kubelets and the real wo
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -55,7 +56,7 @@ def test_a_deleted_worker_serves_through_its_pre_stop_sleep(gpu_sim: SimCluster,
         core.create_namespaced_pod("default", serving_pod(name, pre_stop))
     urls = {name: url_of(core, name) for name in ("slow-stop", "quick-stop")}
     for url in urls.values():
-        wait_for(f"{url} answering", lambda u=url: answers(u), timeout=30)
+        wait_for(f"{url} answering", functools.partial(answers, url), timeout=30)
     deleted = time.monotonic()
     for name in urls:
         core.delete_namespaced_pod(name, "default")
