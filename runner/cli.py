@@ -348,8 +348,10 @@ def install_command(
                 result = outcome.result
                 _finishing_signals()
                 if result.exit_code == 0:
-                    typer.echo(f"installed: install {outcome.install_id} in {result.scenario_name}'s "
-                               "workload, disarmed; chaos run arms it, chaos uninstall removes it")
+                    from runner.workload.kinds import workload_ref
+
+                    typer.echo(f"installed: install {outcome.install_id} in {workload_ref(scenario.target)}, "
+                               "disarmed; chaos run arms it, chaos uninstall removes it")
                 else:
                     typer.echo(f"not installed ({result.verdict.value}): {result.reason}")
     except ChaosError as exc:

@@ -25,7 +25,7 @@ from runner.cluster.protocol import Cluster
 from runner.engine.executor import LEASE_STEP
 from runner.engine.install import ANNOTATION
 from runner.engine.journal import MIRROR_PREFIX, mirror_ref, parse_journal
-from runner.engine.leases import LEASE_API, holder_of
+from runner.engine.leases import ENGINE_UNDO_KINDS, LEASE_API, holder_of
 from runner.engine.recover import cluster_journals
 from runner.errors import ChaosError, ClusterError
 from runner.kernel.clock import Clock, SystemClock
@@ -112,6 +112,7 @@ def status(cluster: Cluster, kinds: UndoKinds, *, state_namespace: str = "chaos-
     """What chaos has in the cluster now; `namespace` limits installs, journals and fault maps to
     one target namespace (Leases are all in the state namespace)."""
     clock = clock or SystemClock()
+    kinds = kinds.including(*ENGINE_UNDO_KINDS)
     now = cluster.server_time() or clock.time()
     found = Status(now, state_namespace)
     for rid, ns, text in cluster_journals(cluster, namespace=state_namespace):
