@@ -139,14 +139,15 @@ def uninstall(cluster: Cluster, kinds: UndoKinds, *, scenario: Scenario | None =
             if lease is not None:
                 lease.stop()
                 for ref in lease.held:
-                    ReleaseLease(ref, iid).apply(cluster, clock)
+                    ReleaseLease(ref, lease.run_id).apply(cluster, clock)
     return RecoverResult(tuple(runs))
 
 
 def _hold_workload(cluster: Cluster, clock: Clock, state_namespace: str, iid: str) -> Leases | None:
-    """The workload's Lease, held by the install's id while it is taken out (TargetHeld while a
-    run holds it: uninstalling under a run would pull the shim out of its fault). Not journaled:
-    an uninstall that dies leaves a Lease that lapses on its own."""
+    """The workload's Lease while the install is taken out (TargetHeld while a run holds it:
+    uninstalling under a run would pull the shim out of its fault), held as `uninstall-<hash>` (the
+    install's own journaled Leases are verified released). Not journaled: an uninstall that dies
+    leaves a Lease that lapses on its own."""
     try:
         text = cluster.get(mirror_ref(iid, state_namespace)).get("data", {})
     except NotFound:
@@ -161,7 +162,8 @@ def _hold_workload(cluster: Cluster, clock: Clock, state_namespace: str, iid: st
     namespace, _, name = rest.partition("/")
     if not (kind and namespace and name):
         return None
-    leases = Leases(cluster, clock, state_namespace, iid, journal=lambda _a: 0,
+    holder = "un" + iid
+    leases = Leases(cluster, clock, state_namespace, holder, journal=lambda _a: 0,
                     applied=lambda _s, _a: None, left_changed=lambda _h: False)
     leases.acquire([(workload_lease(namespace, kind, name), workload)])
     leases.keep()
