@@ -1,4 +1,4 @@
-"""Install once against per-run delivery (run by hand): `PYTHONPATH=. python bench/install_once.py [--runs N]`.
+"""Install once against per-run delivery (by hand): `PYTHONPATH=. python bench/install_once.py [--runs N]`.
 
 Starts the embedded cluster (`chaos sim up --from scenarios/xid79.yaml`) as its own process, then
 times `chaos run scenarios/xid79.yaml` to its verdict N times with per-run delivery (each run

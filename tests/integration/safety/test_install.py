@@ -89,14 +89,17 @@ def test_install_once_two_runs_deliver_nothing_and_uninstall_restores_the_templa
         cluster: Setup, tmp_path: Path) -> None:
     iid = installed(cluster, tmp_path)
     rc, again = cluster.on_kube("install", str(SCENARIO))
-    assert rc == 0 and f"already installed: install {iid}; nothing changed" in again, again
+    assert rc == 0, again
+    assert f"already installed: install {iid}; nothing changed" in again, again
     rc, status = cluster.cli("status", "-o", "json")
     assert rc == 0, status
     listed = json.JSONDecoder().raw_decode(status[status.index("{"):])[0]
     assert [i["id"] for i in listed["installs"]] == [iid]
     assert listed["installs"][0]["workload"] == f"Deployment {NS}/{DEPLOYMENT}"
     assert listed["installs"][0]["complete"]
-    assert listed["leases"] == [] and listed["journals"] == [] and listed["armed_nodes"] == []
+    assert listed["leases"] == []
+    assert listed["journals"] == []
+    assert listed["armed_nodes"] == []
 
     for n in (1, 2):
         generation, pods = cluster.generation(), cluster.pods()
@@ -108,22 +111,28 @@ def test_install_once_two_runs_deliver_nothing_and_uninstall_restores_the_templa
         assert cluster.generation() == generation  # no template change, by delivery or rollback
         now = cluster.pods()
         kept = {uid: node for uid, node in pods.items() if node != armed.group(1)}
-        assert kept and all(uid in now for uid in kept), (pods, now, armed.group(1))
+        assert kept, (pods, now, armed.group(1))
+        assert all(uid in now for uid in kept), (pods, now, armed.group(1))
         report = json.loads((tmp_path / f"run{n}" / "report.json").read_text())
         assert report["verdict"] == "passed"
         cluster.reset_quarantined()  # the operator resets the GPU the fault took off the bus
 
     rc, status = cluster.cli("status")
-    assert rc == 0 and iid in status and "runs holding a Lease (0)" in status, status
+    assert rc == 0, status
+    assert iid in status, status
+    assert "runs holding a Lease (0)" in status, status
     rc, out = cluster.on_kube("uninstall", str(SCENARIO))
     assert rc == 0, out
     assert "clean" in out, out
     same_as(cluster.reader, cluster.before, NS, DEPLOYMENT, cluster.sim.root, timeout=90)
     rc, status = cluster.cli("status", "-o", "json")
     listed = json.JSONDecoder().raw_decode(status[status.index("{"):])[0]
-    assert listed["installs"] == [] and listed["journals"] == [] and listed["leases"] == []
+    assert listed["installs"] == []
+    assert listed["journals"] == []
+    assert listed["leases"] == []
     rc, out = cluster.on_kube("uninstall", str(SCENARIO))
-    assert rc == 0 and "nothing installed; nothing changed" in out, out
+    assert rc == 0, out
+    assert "nothing installed; nothing changed" in out, out
 
 
 def test_a_scenario_the_install_cannot_serve_is_refused_in_preflight(
@@ -137,7 +146,8 @@ def test_a_scenario_the_install_cannot_serve_is_refused_in_preflight(
                                   str(REPO / "scenarios" / "manifests" / "vllm-worker.yaml")))
     rc, out = cluster.on_kube("run", str(armed), "--report-dir", str(tmp_path / "refused"))
     assert rc == 3, out[-4000:]
-    assert "passthrough: false" in out and "pin: hard" in out, out[-4000:]
+    assert "passthrough: false" in out, out[-4000:]
+    assert "pin: hard" in out, out[-4000:]
     after = cluster.reader.plain(cluster.reader.apps.read_namespaced_deployment(DEPLOYMENT, NS).spec)
     assert after == spec
 
@@ -150,7 +160,9 @@ def test_recover_all_disarms_the_node_and_leaves_the_install(cluster: Setup, tmp
     run.signal_on(r"3-toggle: armed node", signal.SIGKILL)
     assert run.finish(180) == -signal.SIGKILL, run.text[-3000:]
     rc, status = cluster.cli("status")
-    assert rc == 0 and "armed nodes (1)" in status and iid in status, status
+    assert rc == 0, status
+    assert "armed nodes (1)" in status, status
+    assert iid in status, status
 
     rc, out = cluster.cli("recover", "--all")
     assert rc == 0, out
@@ -162,4 +174,5 @@ def test_recover_all_disarms_the_node_and_leaves_the_install(cluster: Setup, tmp
     assert after == spec  # still installed, exactly
     rc, status = cluster.cli("status", "-o", "json")
     listed = json.JSONDecoder().raw_decode(status[status.index("{"):])[0]
-    assert [i["id"] for i in listed["installs"]] == [iid] and listed["armed_nodes"] == []
+    assert [i["id"] for i in listed["installs"]] == [iid]
+    assert listed["armed_nodes"] == []
