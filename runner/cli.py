@@ -125,6 +125,15 @@ def _kubectl_reason(context: str | None, kubeconfig: str | None) -> str:
     return f"from {where}, {which}, as kubectl would (--context/--kubeconfig choose another)"
 
 
+# The cluster options of every command that targets a scenario's cluster (run, install, uninstall).
+ClusterOption = Annotated[ClusterFlag | None, typer.Option(
+    "--cluster", help="sim (the embedded cluster, the default) or kube (a real one).")]
+ContextOption = Annotated[str | None, typer.Option(
+    "--context", help="kubeconfig context (names a real cluster).")]
+KubeconfigOption = Annotated[str | None, typer.Option(
+    "--kubeconfig", help="kubeconfig file (names a real cluster; KUBECONFIG alone does not).")]
+
+
 def _say_cluster(connected: Any, why: str, *, to_stderr: bool = False) -> None:
     """The first line of every command that touches a cluster: which one, and why that one."""
     typer.echo(f"cluster: {connected.description}; {why}", err=to_stderr)
@@ -133,11 +142,9 @@ def _say_cluster(connected: Any, why: str, *, to_stderr: bool = False) -> None:
 @app.command("run")
 def run_command(
     scenario_path: Annotated[Path, typer.Argument(help="Scenario file.", metavar="SCENARIO")],
-    cluster: ClusterFlag | None = typer.Option(  # noqa: B008 (Typer declares options this way)
-        None, "--cluster", help="sim (the embedded cluster, the default) or kube (a real one)."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context (names a real cluster)."),
-    kubeconfig: str | None = typer.Option(
-        None, "--kubeconfig", help="kubeconfig file (names a real cluster; KUBECONFIG alone does not)."),
+    cluster: ClusterOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
     report_dir: Annotated[Path | None, typer.Option(
         "--report-dir", help="Run directory (default reports/<run id>/).", metavar="DIR")] = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
@@ -308,11 +315,9 @@ def _kube_only(cluster: ClusterFlag | None, command: str) -> None:
 @app.command("install")
 def install_command(
     scenario_path: Annotated[Path, typer.Argument(help="Scenario file.", metavar="SCENARIO")],
-    cluster: ClusterFlag | None = typer.Option(  # noqa: B008 (Typer declares options this way)
-        None, "--cluster", help="sim (the embedded cluster, the default) or kube (a real one)."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context (names a real cluster)."),
-    kubeconfig: str | None = typer.Option(
-        None, "--kubeconfig", help="kubeconfig file (names a real cluster; KUBECONFIG alone does not)."),
+    cluster: ClusterOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
     report_dir: Annotated[Path | None, typer.Option(
         "--report-dir", help="Where the install's journal is kept locally (default reports/<id>/).",
         metavar="DIR")] = None,
