@@ -27,6 +27,7 @@ It must not decide anything about steps, retries of Conflicts, or what to change
 
 from __future__ import annotations
 
+import copy
 import datetime
 import email.utils
 import json
@@ -47,7 +48,8 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from runner.cluster.deadline import Deadlines, SecondsLeft, capped, until
-from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef, WatchEvent
+from runner.cluster.http import timed_request
+from runner.cluster.protocol import HttpAnswer, JsonPatch, KubeObject, ObjectRef, WatchEvent
 from runner.errors import (
     CallTimeout,
     ClusterError,
@@ -63,6 +65,7 @@ from runner.errors import (
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read (seconds) for ordinary requests
+PROBE_POOL_SIZE = 64  # connections kept for service-proxy probes (their own pool, not the run's)
 MAX_RETRY_AFTER_S = 30.0
 EVENT_DEADLINE_S = 5.0  # an Event is best effort: it never holds a step (or a rollback) longer
 WATCH_READ_SLACK_S = 10.0  # a watch's read timeout beyond its timeoutSeconds (the server ends it)
@@ -138,6 +141,7 @@ class KubeCluster:
         self._deadlines = Deadlines()
         self._server_clock: tuple[float, float] | None = None  # (server unix time, our monotonic)
         self.retries_done = 0  # requests repeated after 429/5xx/connection errors (for tests, bench)
+        self._probe_pool: Any = None  # urllib3 pool of proxy_request, made on first use
 
     @classmethod
     def from_url(cls, url: str, token: str | None = None, *, name: str = "cluster",
@@ -162,6 +166,8 @@ class KubeCluster:
 
     def close(self) -> None:
         try:
+            if self._probe_pool is not None:
+                self._probe_pool.clear()
             self._api.close()
         except Exception:  # noqa: BLE001 - closing a pool must never fail a run
             return
@@ -273,6 +279,34 @@ class KubeCluster:
                   "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}}}
         answer = self.create(review)
         return bool((answer.get("status") or {}).get("allowed"))
+
+    def proxy_request(self, namespace: str, service: str, port: int | str, path: str, *,
+                      method: str = "GET", headers: Mapping[str, str] | None = None,
+                      body: bytes | None = None, timeout_s: float = 5.0,
+                      stream: bool = False) -> HttpAnswer:
+        segment = urllib.parse.quote(f"{service}:{port}", safe=":")
+        where = path if path.startswith("/") else "/" + path
+        api_path = f"/api/v1/namespaces/{urllib.parse.quote(namespace, safe='')}/services/{segment}/proxy"
+        _m, url, auth, _b, _p = self._api.param_serialize(method, api_path, header_params={},
+                                                          auth_settings=["BearerToken"])
+        # the probe's own headers, but never in place of the run's credentials (the API server would
+        # not pass an Authorization header on to the service anyway)
+        sent = {**{k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}, **auth}
+        budget = self._deadlines.budget()  # a probe step's deadline; background probes open none
+        if budget is not None:
+            timeout_s = min(timeout_s, round(max(0.001, budget.left), 3))
+        return timed_request(self._probes(), method, url + where, headers=sent, body=body,
+                             timeout_s=timeout_s, stream=stream)
+
+    def _probes(self) -> Any:
+        """A pool for probe requests with the client's TLS settings (CA, client certificate) but
+        its own connections, so probes never wait on the run's API calls or the other way round."""
+        with self._lock:
+            if self._probe_pool is None:
+                configuration = copy.deepcopy(self._api.configuration)
+                configuration.connection_pool_maxsize = PROBE_POOL_SIZE
+                self._probe_pool = k8s_client.rest.RESTClientObject(configuration).pool_manager
+            return self._probe_pool
 
     def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
               label_selector: str = "", field_selector: str = "", resource_version: str = "",

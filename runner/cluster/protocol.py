@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from runner.cluster.deadline import SecondsLeft
@@ -57,6 +58,29 @@ class WatchEvent:
 
     type: str
     object: KubeObject
+
+
+SERVED_BY = ("x-served-by", "x-pod-name")  # answer headers that name the endpoint, when a server sets one
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What one request saw. `status` 0: no HTTP answer (refused, reset, timed out)."""
+
+    status: int
+    latency_s: float  # from sending to the end of the body (or to the error)
+    body: bytes = b""  # the first MAX_BODY bytes
+    error: str = ""  # the transport error, '' when an HTTP answer came whole
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # lower-case names
+    ttfb_s: float | None = None  # to the first body byte (streamed requests)
+    chunk_gaps_s: tuple[float, ...] = ()  # between successive Server-Sent Events
+    stream_done: bool = False  # the event stream ended with `data: [DONE]`
+    stream_error: str = ""  # an event carried an error (the server failed mid-stream)
+
+    @property
+    def served_by(self) -> str:
+        """The endpoint that answered, when the server names it in a header ('' otherwise)."""
+        return next((self.headers[h] for h in SERVED_BY if self.headers.get(h)), "")
 
 
 class Cluster(Protocol):
@@ -135,6 +159,17 @@ class Cluster(Protocol):
         """May this client do `verb` on `resource` (in `namespace`; None: cluster-scoped), as the
         API server answers a SelfSubjectAccessReview (`kubectl auth can-i`). Changes nothing;
         NotFound when the server has no authorization API."""
+        ...
+
+    def proxy_request(self, namespace: str, service: str, port: int | str, path: str, *,
+                      method: str = "GET", headers: Mapping[str, str] | None = None,
+                      body: bytes | None = None, timeout_s: float = 5.0,
+                      stream: bool = False) -> HttpAnswer:
+        """One HTTP request to a Service through the API server's service proxy
+        (`/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{path}`) with this client's
+        credentials (the API server does not pass them on). Sent once, never retried, timed on a
+        real stopwatch (runner/cluster/http.py); what the service or the network did is the answer
+        (a 503 "no endpoints available", status 0 for a refused connection), never an exception."""
         ...
 
 

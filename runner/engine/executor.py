@@ -68,6 +68,9 @@ from runner.engine.leases import (
     workload_lease,
 )
 from runner.engine.preflight import PreflightReport, preflight
+from runner.engine.probe_result import ProbeResult
+from runner.engine.probe_stats import slo_verdict
+from runner.engine.probes import PhaseClock, ProbeRunner
 from runner.engine.recover import cluster_journals
 from runner.engine.result import (
     FaultSummary,
@@ -100,7 +103,8 @@ from runner.kernel.step import (
     UndoReport,
 )
 from runner.kernel.undo import UndoAction, UndoKinds
-from runner.scenario.model import FaultMode, PatchStep, RollbackPolicy, Scenario, StepBase, ToggleStep
+from runner.scenario.model import RollbackPolicy, Scenario, StepBase, StepKind
+from runner.scenario.phases import arming_step, recovery_step
 from runner.settings import RunOptions
 from runner.workload.kinds import workload_ref
 
@@ -141,13 +145,7 @@ def default_run_dir(root: Path, run_id: str) -> Path:
 def arms_fault(scenario: Scenario) -> int | None:
     """Index of the step that arms the fault (a toggle that enables it, or a patch when the
     shim loads armed), or None when the scenario never arms one."""
-    for i, step in enumerate(scenario.steps):
-        if isinstance(step, ToggleStep) and step.enabled:
-            return i
-        if isinstance(step, PatchStep) and (scenario.fault.mode is FaultMode.IMMEDIATE
-                                            or not step.passthrough):
-            return i
-    return None
+    return arming_step(scenario)
 
 
 @dataclass(frozen=True)
@@ -281,6 +279,12 @@ class Executor:
         self._started_at = 0.0
         self._scenario_deadline = math.inf
         self._rollback_deadline: float | None = None  # set when the teardown starts
+        # the background probes: from before the first step until the rollback is finished
+        self.phases = PhaseClock()
+        self.probes = ProbeRunner(scenario.probes, cluster, scenario.target.namespace, self.clock,
+                                  self.run_dir, self.phases)
+        self._arming_step = arming_step(scenario)
+        self._recovery_step = recovery_step(scenario)
 
     # --- used by step contexts ------------------------------------------------------------------
 
@@ -303,7 +307,10 @@ class Executor:
 
     def mark(self, kind: str, message: str = "", *, node: str = "", pod: str = "",
              step: str = "") -> None:
-        self.timeline.append(TimelineEvent(self.clock.time(), kind, message, node, pod, step))
+        at = self.clock.time()
+        self.timeline.append(TimelineEvent(at, kind, message, node, pod, step))
+        if kind == "fault-armed":
+            self.phases.armed(at)  # (when no step was seen arming: the API's step-at-a-time use)
 
     def undo_now(self) -> UndoReport:
         """Stop background work, undo every recorded change not yet undone (reverse order, each
@@ -369,10 +376,12 @@ class Executor:
             with self._scenario_scope():
                 verdict, reason = self._preflight_and_mirror()
             if verdict is None:
+                self.probes.start()
                 interrupted = self._all_steps()
         except Interrupted as exc:
             interrupted = str(exc)
         except JournalError:
+            self.probes.stop()
             raise  # the run-start entry could not be written: nothing was changed
         except Exception as exc:  # an engine bug must still end in rollback
             log.exception("the run failed unexpectedly")
@@ -413,6 +422,7 @@ class Executor:
         except BaseException:
             self._finish(Verdict.INCONCLUSIVE, "preflight refused")
             raise
+        self.probes.start()
         return report
 
     def step(self, name: str) -> StepResult:
@@ -458,7 +468,8 @@ class Executor:
         if self._rollback_deadline is None:  # the teardown's own budget starts as the steps end
             self._rollback_deadline = (self.clock.monotonic()
                                        + self.scenario.settings.rollback_timeout.seconds)
-        self._stop_background()
+        self._stop_background()  # (not the probes: they measure the rollback too)
+        self.phases.rollback(self.clock.time())
         # from here on a signal is only noted: rollback must finish
         self.gate.on_rollback_signal = self._signal_during_rollback
         self.gate.rolling_back = True
@@ -588,6 +599,10 @@ class Executor:
         self.listener.step_started(step, index, len(self.scenario.steps), budget)
         self.mark("step-start", step.kind.value, step=step.name)
         started = self.clock.time()
+        if index == self._arming_step:
+            self.phases.armed(started)  # the probes' fault phase: the fault may bite from here on
+        if step.kind is StepKind.CLEANUP:
+            self.phases.rollback(started)  # the probes' rollback phase begins
         lost = self._lost_leases()
         if lost:
             outcome = StepOutcome(StepStatus.ERROR, f"stopped before this step: {lost}")
@@ -600,6 +615,8 @@ class Executor:
                             self.clock.time(), tuple(outcome.evidence), tuple(outcome.changes),
                             step.line)
         self.results.append(result)
+        if index == self._recovery_step and outcome.status is StepStatus.PASSED:
+            self.phases.recovered(result.finished_at)  # the probes' recovered phase begins
         self.mark("step-end", outcome.status.value, step=step.name)
         self.listener.step_finished(result)
         return result
@@ -685,6 +702,8 @@ class Executor:
         kept = self.keep and verdict is Verdict.PASSED
         rollback = (RollbackResult(RollbackPolicy.NEVER.value, False, verified=True) if kept
                     else self._rollback(verdict))
+        probes = self._stop_probes()
+        verdict, reason = _with_slos(verdict, reason, probes)
         policy = self.scenario.settings.rollback
         clean = rollback.complete and (policy is not RollbackPolicy.NEVER or not rollback.leftovers)
         if kept:
@@ -720,7 +739,7 @@ class Executor:
             cluster=self.cluster.description, started_at=self._started_at,
             finished_at=self.clock.time(), verdict=verdict, reason=reason, steps=tuple(self.results),
             rollback=rollback, fault=self._fault_summary(), timeline=tuple(self.timeline),
-            run_dir=str(self.run_dir), tool_version=self.options.tool_version)
+            run_dir=str(self.run_dir), tool_version=self.options.tool_version, probes=probes)
         if self.report_writer is not None:
             try:
                 self.report_writer(result, self.run_dir)
@@ -728,6 +747,14 @@ class Executor:
                 log.warning("writing reports failed: %s", exc)
         self.listener.run_finished(result)
         return result
+
+    def _stop_probes(self) -> tuple[ProbeResult, ...]:
+        try:
+            self.probes.stop()
+            return self.probes.results()
+        except Exception as exc:  # noqa: BLE001 - a probe bug must not cost the run its verdict
+            log.warning("the probes' results are lost: %s", exc)
+            return ()
 
     def _rollback(self, verdict: Verdict) -> RollbackResult:
         journal = self._journal()
@@ -791,6 +818,22 @@ class Executor:
             scope=entry.scope.value if entry else "", expected_outcome=entry.outcome.value if entry else "",
             node=self.state.target_node, armed_at=armed, disarmed_at=self.state.disarmed_at,
             injections_seen=self.state.injections_seen)
+
+
+def _with_slos(verdict: Verdict, reason: str, probes: tuple[ProbeResult, ...]) -> tuple[Verdict, str]:
+    """The verdict with the probes' SLOs (DESIGN.md §6, 5 > 4 > 3 > 1): a run the steps passed fails
+    on a missed fault, recovered or rollback SLO; a missed setup SLO makes a passed or failed run
+    inconclusive (the service was unhealthy before the fault: what followed proves nothing); an
+    interruption or a lost lease stands. A failed step stays the first reason; the misses follow."""
+    found = slo_verdict(probes)
+    if found is None:
+        return verdict, reason
+    slo, why = found
+    if verdict is Verdict.PASSED:
+        return slo, why
+    if verdict is Verdict.FAILED and slo is Verdict.INCONCLUSIVE:
+        return slo, f"{why}; {reason}"
+    return verdict, f"{reason}; {why}"
 
 
 def run_scenario(scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from runner.engine.probe_result import PhaseStats, ProbeResult, SloCheck
 from runner.kernel.step import Evidence, StepStatus
 
 JsonValue = Any  # JSON-serialisable data (str, int, float, bool, None, lists and dicts of those)
 
-__all__ = ["Evidence", "FaultSummary", "RollbackResult", "RunResult", "StepResult", "StepStatus",
-           "TimelineEvent", "UndoOutcome", "Verdict"]
+__all__ = ["Evidence", "FaultSummary", "PhaseStats", "ProbeResult", "RollbackResult", "RunResult",
+           "SloCheck", "StepResult", "StepStatus", "TimelineEvent", "UndoOutcome", "Verdict"]
 
 
 class Verdict(str, Enum):
@@ -113,6 +114,7 @@ class RunResult:
     timeline: tuple[TimelineEvent, ...] = ()
     run_dir: str = ""
     tool_version: str = ""
+    probes: tuple[ProbeResult, ...] = ()  # what the service's callers saw (background probes)
 
     @property
     def exit_code(self) -> int:
@@ -156,6 +158,7 @@ class RunResult:
             fault=FaultSummary(**data["fault"]),
             timeline=tuple(TimelineEvent(**t) for t in data.get("timeline", ())),
             run_dir=data.get("run_dir", ""), tool_version=data.get("tool_version", ""),
+            probes=tuple(ProbeResult.from_json(p) for p in data.get("probes", ())),
         )
 
 

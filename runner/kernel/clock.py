@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,11 @@ class Repeating(Protocol):
     @property
     def errors(self) -> list[str]:
         """What the runs that failed raised (a failed run does not stop the task)."""
+        ...
+
+    @property
+    def missed(self) -> int:
+        """Slots skipped because the run before them was still in flight when they came."""
         ...
 
     def stop(self, *, wait: bool = True) -> None:
@@ -53,8 +59,20 @@ class Clock(Protocol):
         ...
 
     def every(self, interval: float, task: Callable[[], object]) -> Repeating:
-        """Run `task` every `interval` seconds, first after one interval, until stopped."""
+        """Run `task` every `interval` seconds, first after one interval, until stopped. Runs are
+        due at start + k * interval (no drift, however long a run takes); a slot that passed while
+        a run was still in flight is skipped and counted in `missed`."""
         ...
+
+
+def next_slot(start: float, interval: float, done: int, now: float) -> tuple[int, int]:
+    """(the slot to run next, slots skipped) after slot `done` finished at `now`: slot k is due at
+    start + k * interval; every slot whose time has already passed is skipped."""
+    due = done + 1
+    late = math.floor((now - start) / interval) if interval > 0 else due
+    if late >= due + 1:  # slot `due` (and maybe more) passed while the last run was in flight
+        return late + 1, late + 1 - due
+    return due, 0
 
 
 class _Thread:
@@ -66,16 +84,21 @@ class _Thread:
         self._stopped = threading.Event()
         self._lock = threading.Lock()  # held during a run, so stop() waits it out
         self.runs = 0
+        self.missed = 0
         self.errors: list[str] = []
+        self._start = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stopped.wait(self._interval):
+        slot = 1
+        while not self._stopped.wait(max(0.0, self._start + slot * self._interval - time.monotonic())):
             with self._lock:
                 if self._stopped.is_set():
                     return
                 _run_once(self, self._task)
+            slot, skipped = next_slot(self._start, self._interval, slot, time.monotonic())
+            self.missed += skipped
 
     def stop(self, *, wait: bool = True) -> None:
         self._stopped.set()
@@ -129,15 +152,20 @@ class _Timer:
         self._task = task
         self._stopped = False
         self.runs = 0
+        self.missed = 0
         self.errors: list[str] = []
-        clock.call_later(interval, self._fire)
+        self._start = clock.monotonic()
+        self._slot = 1
+        clock.call_at(self._start + interval, self._fire)
 
     def _fire(self) -> None:
         if self._stopped:
             return
         _run_once(self, self._task)
+        self._slot, skipped = next_slot(self._start, self._interval, self._slot, self._clock.monotonic())
+        self.missed += skipped
         if not self._stopped:
-            self._clock.call_later(self._interval, self._fire)
+            self._clock.call_at(self._start + self._slot * self._interval, self._fire)
 
     def stop(self, *, wait: bool = True) -> None:
         self._stopped = True

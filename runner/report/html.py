@@ -1,7 +1,9 @@
 """`report.html`: one self-contained page a person opens after a run.
 
 Verdict banner, key timings, an SVG timeline (steps, the fault window, a lane for every node of the
-timeline with its pod and node events), the steps table, evidence in collapsible <details>, and
+timeline with its pod and node events, and under them a lane per probe: its requests as runs of
+successes and failures, its latency as a line, where its phases begin), the service impact
+(per probe and phase, and its SLOs), the steps table, evidence in collapsible <details>, and
 rollback. Every event gets its own marker with a tooltip: events a few ms apart stack in rows
 inside their lane (the lane grows), and past a few rows move sideways with a dashed leader to their
 true time, so none hides another. Inline CSS and
@@ -13,11 +15,13 @@ or the cluster.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
-from runner.engine.result import RunResult, StepResult, StepStatus, TimelineEvent, Verdict
+from runner.engine.result import ProbeResult, RunResult, StepResult, StepStatus, TimelineEvent, Verdict
 from runner.report import private
+from runner.report.probes_view import PHASE_COLUMNS, fmt_ms, headline, phase_rows, slo_rows, stream_rows
 from runner.report.text import clean
 from runner.report.timings import (
     counts,
@@ -63,6 +67,9 @@ main { max-width: 1240px; margin: 0 auto; padding: 20px; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 14px 18px;
           margin-bottom: 16px; }
 h2 { font-size: 17px; margin: 0 0 10px; }
+h3 { font-size: 14px; margin: 12px 0 6px; }
+table + table { margin-top: 14px; }
+tr.bad td { color: #cf222e; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px 24px; }
 .grid div { overflow-wrap: anywhere; }
 .k { color: #57606a; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
@@ -103,6 +110,7 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
         _recover_callout(result),
         _overview(result),
         _timeline_section(result),
+        _service_impact(result),
         _steps(result),
         _rollback(result),
     ]
@@ -243,6 +251,7 @@ def timeline_svg(result: RunResult) -> str:
     """The run's timeline as an inline SVG element (public for tests and other renderers)."""
     times = [t for s in result.steps for t in (s.started_at, s.finished_at) if t > 0]
     times += [e.at for e in result.timeline if e.at > 0]
+    times += [p.series[i][0] for p in result.probes for i in (0, -1) if p.series]
     times += [t for t in (result.started_at, result.finished_at) if t > 0]
     t0 = min(times) if times else 0.0
     t1 = max(times) if times else 1.0
@@ -267,7 +276,8 @@ def timeline_svg(result: RunResult) -> str:
     row_count = [max((row + 1 for _, row, _ in placed.get(i, [])), default=1) for i in range(len(lanes))]
     heights = [max(_LANE, _ROW * n + 12) for n in row_count]
     tops = [_TOP + sum(heights[:i]) for i in range(len(lanes))]
-    bottom = _TOP + sum(heights)
+    probe_top = _TOP + sum(heights)
+    bottom = probe_top + _PROBE_LANE * len(result.probes)
 
     height = bottom + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {_W} {height}" '
@@ -353,8 +363,83 @@ def timeline_svg(result: RunResult) -> str:
                                f'pointer-events="none"/>')
             markers.append(_marker(e, spot, cy, tall=rows == 1, note=note, offset=e.at - t0))
     out += leaders + markers
+    for i, probe in enumerate(result.probes):
+        out += probe_lane(probe, probe_top + i * _PROBE_LANE, x, first=i == 0)
     out.append("</svg>")
     return "".join(out)
+
+
+_PROBE_LANE = 70  # px: a strip of successes and failures, and the latency line above it
+_PHASE_COLOUR = {"fault": "#cf222e", "recovered": "#1a7f37", "rollback": "#8250df"}
+
+
+def _runs(series: tuple[tuple[float, int, float], ...]) -> list[tuple[int, int, int]]:
+    """(ok, first index, last index) of each run of successes or of failures."""
+    runs: list[tuple[int, int, int]] = []
+    for i, (_, ok, _) in enumerate(series):
+        if runs and runs[-1][0] == ok:
+            runs[-1] = (ok, runs[-1][1], i)
+        else:
+            runs.append((ok, i, i))
+    return runs
+
+
+def probe_lane(probe: ProbeResult, top: float, x: Callable[[float], float], *,
+               first: bool = False) -> list[str]:
+    """A probe's lane of the timeline: its requests as a strip (green runs of successes, red runs
+    of failures, each with a tooltip), its latency as a line above (gaps where requests failed),
+    and dashed lines where its phases begin (public for tests and other renderers)."""
+    h = _PROBE_LANE - 6
+    strip_y, strip_h = top + h - 14, 10
+    plot_top, plot_h = top + 6, h - 26
+    out = [f'<g class="probe-lane" data-probe="{_e(probe.name)}">',
+           f'<rect x="{_LEFT}" y="{top}" width="{_W - _LEFT - _RIGHT}" height="{h}" fill="#fff8f0" '
+           f'fill-opacity="0.7"/>',
+           f'<text x="{_LEFT - 8}" y="{top + h / 2:.1f}" text-anchor="end" style="font-weight:600">'
+           f"<title>{_e(probe.target)}</title>probe {_e(probe.name[:16])}</text>",
+           f'<text x="{_LEFT - 8}" y="{top + h / 2 + 14:.1f}" text-anchor="end" '
+           f'style="fill:#57606a;font-size:10px">ok / latency</text>']
+    for name, colour in _PHASE_COLOUR.items():
+        at = probe.phases[name].started_at if name in probe.phases else None
+        if at is None:
+            continue
+        px = x(at)
+        out.append(f'<line class="phase" data-phase="{name}" x1="{px:.1f}" y1="{top}" x2="{px:.1f}" '
+                   f'y2="{top + h}" stroke="{colour}" stroke-width="1.2" stroke-dasharray="3 3"/>')
+        out.append(f'<text x="{px + 3:.1f}" y="{top + 11}" style="fill:{colour};font-size:10px">'
+                   f"{name}</text>")
+    series = probe.series
+    if not series:
+        out.append(f'<text x="{_LEFT + 6}" y="{strip_y + 8}" style="fill:#57606a">no requests</text></g>')
+        return out
+    step = probe.interval_s
+    for ok, a, b in _runs(series):
+        x0, x1 = x(series[a][0]), x(series[b][0] + step)
+        count = b - a + 1
+        what = "succeeded" if ok else "failed"
+        tip = f"{count} request(s) {what}, {fmt_time(series[a][0])} to {fmt_time(series[b][0])}"
+        out.append(f'<rect class="{"ok" if ok else "fail"}" x="{x0:.1f}" y="{strip_y - (0 if ok else 3)}" '
+                   f'width="{max(x1 - x0, 1.5):.1f}" height="{strip_h + (0 if ok else 6)}" '
+                   f'fill="{"#2da44e" if ok else "#cf222e"}"><title>{_e(tip)}</title></rect>')
+    latencies = sorted(p[2] for p in series if p[1])
+    if latencies:
+        top_ms = max(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1.2, 1.0)
+        for ok, a, b in _runs(series):
+            if not ok:
+                continue
+            pts = " ".join(f"{x(series[i][0]):.1f},"
+                           f"{plot_top + plot_h * (1 - min(series[i][2] / top_ms, 1)):.1f}"
+                           for i in range(a, b + 1))
+            if a == b:
+                cx, cy = pts.split(",")
+                out.append(f'<circle cx="{cx}" cy="{cy}" r="1.5" fill="#0969da"/>')
+            else:
+                out.append(f'<polyline class="latency" points="{pts}" fill="none" stroke="#0969da" '
+                           f'stroke-width="1.2"/>')
+        out.append(f'<text x="{_LEFT + 4}" y="{plot_top + 8}" style="fill:#0969da;font-size:10px">'
+                   f"{_e(fmt_ms(top_ms))}</text>")
+    out.append("</g>")
+    return out
 
 
 def _marker(e: TimelineEvent, cx: float, cy: float, *, tall: bool = True, note: str = "",
@@ -390,9 +475,13 @@ def _marker(e: TimelineEvent, cx: float, cy: float, *, tall: bool = True, note: 
             f"{tip}{body}</g>")
 
 
-def _legend() -> str:
+def _legend(probes: bool = False) -> str:
     items = [f'<span><i class="sw" style="background:{c}"></i>step {s.value}</span>'
              for s, c in STATUS_COLOUR.items()]
+    if probes:
+        items += ['<span><i class="sw" style="background:#2da44e"></i>probe requests ok</span>',
+                  '<span><i class="sw" style="background:#cf222e"></i>probe requests failed</span>',
+                  '<span><i class="sw" style="background:#0969da;height:3px"></i>latency</span>']
     items.append('<span><i class="sw" style="background:#cf222e;opacity:.25"></i>fault window</span>')
     for kind, (label, _colour, _shape) in MARKERS.items():
         icon = _marker(TimelineEvent(at=0.0, kind=kind), 9.0, 9.0, tall=False, tooltip=False)
@@ -402,7 +491,43 @@ def _legend() -> str:
 
 
 def _timeline_section(result: RunResult) -> str:
-    return f"<section><h2>Timeline</h2>{timeline_svg(result)}{_legend()}</section>"
+    return f"<section><h2>Timeline</h2>{timeline_svg(result)}{_legend(bool(result.probes))}</section>"
+
+
+# --- service impact (the probes) --------------------------------------------------------------
+
+
+def _service_impact(result: RunResult) -> str:
+    if not result.probes:
+        return ""
+    parts = ["<section id=\"service-impact\"><h2>Service impact</h2>"]
+    for probe in result.probes:
+        head = "".join(f'<th{" class=num" if i else ""}>{_e(c)}</th>' for i, c in enumerate(PHASE_COLUMNS))
+        rows = "".join(
+            f'<tr class="{"bad" if row.failed else ""}">'
+            + "".join(f'<td{" class=num" if i else ""}>{_e(c)}</td>' for i, c in enumerate(row.cells))
+            + "</tr>" for row in phase_rows(probe, result.started_at))
+        parts.append(f"<h3>{_e(headline(probe))}</h3><table><thead><tr>{head}</tr></thead>"
+                     f"<tbody>{rows}</tbody></table>")
+        streams = stream_rows(probe)
+        if streams:
+            parts.append("<table><thead><tr><th>phase</th><th class=num>time to first byte p50 / p95</th>"
+                         "<th class=num>between chunks p50 / p95</th></tr></thead><tbody>"
+                         + "".join(f"<tr><td>{_e(a)}</td><td class=num>{_e(b)}</td>"
+                                   f"<td class=num>{_e(c)}</td></tr>" for a, b, c in streams)
+                         + "</tbody></table>")
+        if probe.slo:
+            colours = {"passed": "#2da44e", "MISSED": "#cf222e"}
+            parts.append("<table><thead><tr><th>SLO</th><th>phase</th><th>check</th>"
+                         "<th class=num>threshold</th><th class=num>observed</th></tr></thead><tbody>"
+                         + "".join(f"<tr><td>{_pill(v, colours.get(v, '#9a6700'))}</td><td>{_e(ph)}</td>"
+                                   f"<td><code>{_e(ch)}</code></td><td class=num>{_e(th)}</td>"
+                                   f"<td class=num>{_e(ob)}</td></tr>"
+                                   for ph, ch, th, ob, v in slo_rows(probe))
+                         + "</tbody></table>")
+    parts.append("<p><small>Every request is in <code>probes.jsonl</code> in the run directory.</small></p>"
+                 "</section>")
+    return "".join(parts)
 
 
 # --- steps, evidence, rollback ----------------------------------------------------------------

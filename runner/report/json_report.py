@@ -69,6 +69,8 @@ def load(run_dir: Path) -> RunResult:
     if "exit_code" not in data and data.get("verdict") in {v.value for v in Verdict}:
         # written before report.json carried it; it follows from the verdict
         data = {**data, "exit_code": Verdict(data["verdict"]).exit_code}
+    if "probes" not in data:  # written before runs had background probes: they had none
+        data = {**data, "probes": []}
     problem = _schema_problem(data)
     if problem:
         raise ChaosError(f"{path} is not a valid run report: {problem}. `chaos report` reads the "

@@ -1,7 +1,9 @@
 """`junit.xml`: the run as one JUnit test suite, so CI systems show each step and the verdict.
 
 One <testsuite> (the scenario, `file` = the scenario path) inside <testsuites>; one <testcase> per
-step, then a test case `verdict` that fails unless the run passed: <failure> for failed,
+step, one per SLO check of the probes (`probe <name>: <phase> <check>`: <failure> when missed,
+<skipped> when its phase had no request to judge), then a test case `verdict` that fails unless
+the run passed: <failure> for failed,
 inconclusive and interrupted (the reason is the message), <error> for rollback-incomplete (the
 cluster is still changed). So a run that never reached the cluster is a failing file, not six
 skipped steps. Failed steps carry <failure>, errored or interrupted ones <error>, steps not reached
@@ -17,8 +19,9 @@ import datetime as _dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from runner.engine.result import RunResult, StepResult, StepStatus, Verdict
+from runner.engine.result import ProbeResult, RunResult, SloCheck, StepResult, StepStatus, Verdict
 from runner.report import private
+from runner.report.probes_view import headline
 from runner.report.text import clean, evidence_lines, one_line
 
 FILENAME = "junit.xml"
@@ -40,11 +43,13 @@ def _seconds(value: float) -> str:
 def render(result: RunResult) -> str:
     status = [s.status for s in result.steps]
     outcome = _VERDICT_OUTCOME.get(result.verdict)
-    tests = len(status) + 1
-    failures = status.count(StepStatus.FAILED) + (outcome is not None and outcome[0] == "failure")
+    checks = [(p, c) for p in result.probes for c in p.slo]
+    tests = len(status) + len(checks) + 1
+    failures = (status.count(StepStatus.FAILED) + sum(1 for _, c in checks if c.passed is False)
+                + (outcome is not None and outcome[0] == "failure"))
     errors = (status.count(StepStatus.ERROR) + status.count(StepStatus.INTERRUPTED)
               + (outcome is not None and outcome[0] == "error"))
-    skipped = status.count(StepStatus.SKIPPED)
+    skipped = status.count(StepStatus.SKIPPED) + sum(1 for _, c in checks if c.passed is None)
     total_time = _seconds(result.finished_at - result.started_at)
     suites = ET.Element("testsuites", {
         "name": "chaos", "tests": str(tests), "failures": str(failures), "errors": str(errors),
@@ -72,6 +77,8 @@ def render(result: RunResult) -> str:
 
     for step in result.steps:
         _step_case(suite, result, step)
+    for probe, check in checks:
+        _slo_case(suite, result, probe, check)
     _verdict_case(suite, result, outcome, total_time)
 
     ET.SubElement(suite, "system-out").text = "\n".join(_verdict_lines(result))
@@ -108,6 +115,33 @@ def _step_case(suite: ET.Element, result: RunResult, step: StepResult) -> None:
     if where:
         out.append(f"scenario: {where}")
     ET.SubElement(case, "system-out").text = "\n".join([*out, *evidence_lines(step)])
+
+
+def slo_case_name(probe: ProbeResult, check: SloCheck) -> str:
+    """`probe completions: fault max-outage`: the test case of one SLO check."""
+    return f"probe {probe.name}: {check.phase} {check.check}"
+
+
+def _slo_case(suite: ET.Element, result: RunResult, probe: ProbeResult, check: SloCheck) -> None:
+    """One SLO check: a failure when missed (in setup: the run is inconclusive), skipped when the
+    phase had no request to judge."""
+    case = ET.SubElement(suite, "testcase", {
+        "classname": f"{clean(result.scenario_name)}.probes", "name": clean(slo_case_name(probe, check)),
+        "time": "0.000",
+    })
+    stats = probe.phases.get(check.phase)
+    lines = [f"probe: {clean(headline(probe))}", clean(check.describe())]
+    if stats is not None:
+        lines.append(f"{check.phase}: {stats.requests} requests, {stats.succeeded} succeeded, longest "
+                     f"outage {stats.longest_outage_s:.3f}s")
+        lines += [f"  {n} x {clean(e)}" for e, n in stats.errors.items()]
+    if check.passed is False:
+        kind = "SloMissedBeforeFault" if check.phase == "setup" else "SloMissed"
+        ET.SubElement(case, "failure", {"message": one_line(check.describe(), 500), "type": kind}).text = \
+            "\n".join(lines)
+    elif check.passed is None:
+        ET.SubElement(case, "skipped", {"message": one_line(check.describe(), 500)})
+    ET.SubElement(case, "system-out").text = "\n".join(lines)
 
 
 def _verdict_case(suite: ET.Element, result: RunResult, outcome: tuple[str, str] | None,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runner.engine.result import RunResult, StepStatus, Verdict
 from runner.report import private
+from runner.report.probes_view import PHASE_COLUMNS, headline, phase_rows, slo_rows, stream_rows
 from runner.report.timings import (
     counts,
     crash_text,
@@ -29,6 +30,7 @@ VERDICT_EMOJI = {
     Verdict.PASSED: "✅", Verdict.FAILED: "❌", Verdict.INCONCLUSIVE: "⚠️",
     Verdict.INTERRUPTED: "⏹️", Verdict.ROLLBACK_INCOMPLETE: "🚨",
 }
+SLO_EMOJI = {"passed": "✅", "MISSED": "❌"}
 STATUS_EMOJI = {
     StepStatus.PASSED: "✅", StepStatus.FAILED: "❌", StepStatus.ERROR: "💥",
     StepStatus.SKIPPED: "⏭️", StepStatus.INTERRUPTED: "⏹️",
@@ -86,6 +88,8 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
     if disarmed is not None and armed is not None:
         lines += ["", f"Fault window: {fmt_duration(disarmed - armed)}."]
 
+    lines += _probes(result)
+
     rb = result.rollback
     lines += ["", "### Rollback", ""]
     if not rb.ran:
@@ -106,6 +110,33 @@ def render(result: RunResult, files: list[str] | None = None) -> str:
     if files:
         lines += ["", "<sub>Files: " + ", ".join(md(x) for x in files) + "</sub>"]
     return "\n".join(lines) + "\n"
+
+
+def _probes(result: RunResult) -> list[str]:
+    """### Service impact: per probe a table of phases, then a table of its SLO checks."""
+    if not result.probes:
+        return []
+    lines = ["", "### Service impact", ""]
+    for probe in result.probes:
+        lines += [f"**{md(headline(probe), 500)}**", "",
+                  "| " + " | ".join(PHASE_COLUMNS) + " |",
+                  "|" + "|".join(["---"] + ["---:"] * (len(PHASE_COLUMNS) - 1)) + "|"]
+        for row in phase_rows(probe, result.started_at):
+            lines.append("| " + " | ".join(md(c) for c in row.cells) + " |")
+        streams = stream_rows(probe)
+        if streams:
+            lines += ["", "| phase | time to first byte p50 / p95 | between chunks p50 / p95 |",
+                      "|---|---:|---:|"]
+            lines += [f"| {md(a)} | {md(b)} | {md(c)} |" for a, b, c in streams]
+        if probe.slo:
+            lines += ["", "| SLO | phase | check | threshold | observed |", "|---|---|---|---:|---:|"]
+            for phase, check, threshold, observed, verdict in slo_rows(probe):
+                mark = SLO_EMOJI.get(verdict, "➖")
+                lines.append(f"| {mark} {md(verdict)} | {md(phase)} | {md(check)} | {md(threshold)} "
+                             f"| {md(observed)} |")
+        lines.append("")
+    lines.append("<sub>Every request is in probes.jsonl in the run directory.</sub>")
+    return lines
 
 
 def _disarmed(result: RunResult) -> str:

@@ -24,8 +24,9 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 # what chaos writes into a run directory: the journal (and the journals of earlier runs it renamed),
-# the report files, the engine's write probe, and our own temporary names
-_RUN_FILE = re.compile(r"journal(?:\.[\w.-]+)?\.jsonl|report\.json|junit\.xml|summary\.md|report\.html"
+# the probes' samples, the report files, the engine's write probe, and our own temporary names
+_RUN_FILE = re.compile(r"journal(?:\.[\w.-]+)?\.jsonl|probes\.jsonl|report\.json|junit\.xml|summary\.md"
+                       r"|report\.html"
                        r"|\.chaos-write-test-[\w.-]+|\.[\w.-]+\.tmp-\w+")
 
 

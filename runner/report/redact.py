@@ -7,7 +7,8 @@ before any format is rendered (`redacted`), so no renderer has to remember; the 
 lines through `redact_text`.
 
 Two kinds of rule:
-- shapes (`redact_value`): Kubernetes objects as JSON, wherever they appear, JSON patches included
+- shapes (`redact_value`): a probe's request header values and body (report.json's `probes[]`,
+  and each line of probes.jsonl), Kubernetes objects as JSON, wherever they appear, JSON patches included
   (an op's `value` is judged by its `path`, so the `test` of `/spec/.../containers/0/env` is an env
   list): every `env[].value` (the names stay; the shim's own variables keep their values, chaos
   wrote them), a `command`/`args` item after a credential flag (`--token`, `--api-key`, ...), the
@@ -263,7 +264,17 @@ def _ours(obj: Mapping[str, Any]) -> bool:
     return isinstance(labels, Mapping) and labels.get(MANAGED_BY) == MANAGED_BY_VALUE
 
 
+def _is_probe(path: Path) -> bool:
+    """A background probe of report.json (`probes[i]`), whose request headers and body are the
+    user's, whatever their names say (an `X-Goog-Api-Key`, a prompt with a key in it)."""
+    return len(path) == 2 and path[0] == "probes" and isinstance(path[1], int)
+
+
 def _mapping(value: Mapping[Any, Any], path: Path) -> dict[Any, Any]:
+    if _is_probe(path):
+        value = {k: ({h: _blank(v) for h, v in item.items()} if k == "headers" and isinstance(item, Mapping)
+                     else _blank(item) if k == "body" and isinstance(item, str) else item)
+                 for k, item in value.items()}
     blank_data = _is_config_object(value) and not _ours(value)
     out: dict[Any, Any] = {}
     for key, item in value.items():

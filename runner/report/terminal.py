@@ -1,6 +1,7 @@
 """The run result in a terminal, with Rich.
 
-Verdict panel, steps table, key timings, rollback, the run directory and the files written. Plain
+Verdict panel, steps table, key timings, a table per probe (what the service's callers saw, per
+phase, and each SLO), rollback, the run directory and the files written. Plain
 (no colour, ASCII boxes) when NO_COLOR is set or the output is not a TTY, so CI logs stay readable.
 The CLI calls `render()` with the result as the engine returned it, so `build()` starts with the
 one redaction pass (`runner.report.redact.redacted`). This module must not decide anything about
@@ -20,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.engine.result import RunResult, StepStatus, Verdict
+from runner.report.probes_view import PHASE_COLUMNS, headline, phase_rows, slo_rows, stream_rows
 from runner.report.redact import redacted
 from runner.report.timings import fmt_duration, fmt_time, key_timings
 
@@ -84,6 +86,8 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
         timings.add_row(t.label, fmt_time(t.at) if t.at is not None else "did not happen",
                         fmt_duration(t.since_armed))
 
+    probes = _probe_tables(result, boxes)
+
     rb = result.rollback
     rbt = Text()
     if not rb.ran:
@@ -108,7 +112,33 @@ def build(result: RunResult, files: list[str] | None = None, *, plain: bool = Fa
         tail.append(f"Run directory: {result.run_dir}\n")
     for path in files or []:
         tail.append(f"  {path}\n")
-    return Group(panel, steps, timings, rbt, tail)
+    return Group(panel, steps, timings, *probes, rbt, tail)
+
+
+def _probe_tables(result: RunResult, boxes: box.Box) -> list[Table | Text]:
+    """A table per probe (one row per phase), then its SLO checks, one line each."""
+    out: list[Table | Text] = []
+    for probe in result.probes:
+        table = Table(box=boxes, title=f"Service impact — {headline(probe)}", title_justify="left",
+                      expand=False, pad_edge=False)
+        for i, column in enumerate(PHASE_COLUMNS):
+            table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
+        for row in phase_rows(probe, result.started_at):
+            style = "red" if row.failed else ("bright_black" if not row.reached else "")
+            table.add_row(*row.cells, style=style)
+        out.append(table)
+        streams = stream_rows(probe)
+        slos = Text()
+        for phase, ttfb, gaps in streams:
+            slos.append(f"  {phase}: time to first byte p50/p95 {ttfb}, between chunks {gaps}\n")
+        for phase, check, threshold, observed, verdict in slo_rows(probe):
+            colour = {"passed": "green", "MISSED": "bold red"}.get(verdict, "yellow")
+            slos.append("  SLO ")
+            slos.append(verdict, style=colour)
+            slos.append(f"  {phase} {check}: observed {observed}, threshold {threshold}\n")
+        if slos.plain:
+            out.append(slos)
+    return out
 
 
 def render(result: RunResult, files: list[str] | None = None, *, stream: IO[str] | None = None,

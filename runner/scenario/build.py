@@ -58,6 +58,8 @@ def build_scenario(doc: Document) -> m.Scenario:
         steps=tuple(_step(i, item, doc) for i, item in enumerate(data["steps"])),
         path=doc.file,
         api_version=data["apiVersion"],
+        probes=tuple(_build(m.Probe, item, ("probes", i), doc)
+                     for i, item in enumerate(data.get("probes") or [])),
     )
 
 

@@ -17,6 +17,7 @@ from runner import xid as xids
 from runner.scenario import model as m
 from runner.scenario.build import dotted
 from runner.scenario.loader import Document, PathKey
+from runner.scenario.probe_checks import PROBE_CHECKS
 from runner.scenario.problems import Problem
 
 Check = Callable[[m.Scenario, Document], Iterator[Problem]]
@@ -205,8 +206,8 @@ def check_guardrails(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 def check_steps(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
     for i, step in enumerate(scenario.steps):
         path = _step_path(scenario, i)
-        if isinstance(step, m.ProbeStep) and not step.url:
-            yield _problem(doc, "CH031", f"probe step {step.name!r} has no url", path)
+        if isinstance(step, m.ProbeStep) and not step.url and step.service is None:
+            yield _problem(doc, "CH031", f"probe step {step.name!r} has no url or service", path)
         elif isinstance(step, m.PatchStep):
             yield from _check_patch(step, path, doc)
         elif isinstance(step, m.WaitStep):
@@ -285,7 +286,7 @@ def check_manifests(scenario: m.Scenario, doc: Document) -> Iterator[Problem]:
 
 CHECKS: tuple[Check, ...] = (check_xids, check_order, check_scope, check_cleanup, check_durations,
                              check_names, check_workload, check_guardrails, check_steps, check_pin,
-                             check_fault, check_gpus, check_manifests, check_expiry)
+                             check_fault, check_gpus, check_manifests, check_expiry, *PROBE_CHECKS)
 
 
 def run_checks(scenario: m.Scenario, doc: Document) -> list[Problem]:

@@ -361,11 +361,22 @@ class DeletePodsStep(StepBase):
 
 
 @dataclass(frozen=True)
+class ServiceRef:
+    """A Service reached through the API server's service proxy (`services/{name}:{port}/proxy`)."""
+
+    name: str
+    port: int | str  # the Service port's number, or its name
+
+
+@dataclass(frozen=True)
 class ProbeStep(StepBase):
-    url: str = ""
+    url: str = ""  # direct; `{pod}` means each Ready target pod in turn
+    service: ServiceRef | None = None  # or through the API server's service proxy
+    path: str = ""  # appended to the url, or the path behind the service proxy
     method: str = "GET"
     body: str = ""
     headers: Mapping[str, str] = field(default_factory=frozen_map)
+    stream: bool = False  # Server-Sent Events: time to first byte and between chunks are recorded
     duration: Duration = Duration(30.0, "30s")
     interval: Duration = Duration(1.0, "1s")
     expect_status: int = 200
@@ -439,6 +450,61 @@ STEP_CLASSES: Mapping[StepKind, type[StepBase]] = MappingProxyType({
 })
 
 
+# ---------------------------------------------------------------------------------------------
+# Probes: what the service's callers see, in the background for the whole run
+# ---------------------------------------------------------------------------------------------
+
+
+class ProbePhase(str, Enum):
+    """When a request was sent, relative to the fault (report.json spells them so)."""
+
+    SETUP = "setup"  # run start until the fault is armed
+    FAULT = "fault"  # armed until the last step after arming (pauses aside) ends
+    RECOVERED = "recovered"  # from then until cleanup or rollback starts
+    ROLLBACK = "rollback"  # cleanup / rollback until the end of the run
+
+
+@dataclass(frozen=True)
+class PhaseSlo:
+    """What one phase must show; None: not checked."""
+
+    min_success_rate: float | None = None
+    max_outage: Duration | None = None  # the longest span from a failed request to the next success
+    max_p50_latency: Duration | None = None
+    max_p95_latency: Duration | None = None
+    max_p99_latency: Duration | None = None
+
+
+@dataclass(frozen=True)
+class ProbeSlo:
+    setup: PhaseSlo | None = None  # missed: the run is inconclusive (unhealthy before the fault)
+    fault: PhaseSlo | None = None  # missed in fault, recovered or rollback: the run fails
+    recovered: PhaseSlo | None = None
+    rollback: PhaseSlo | None = None
+
+    def of(self, phase: ProbePhase) -> PhaseSlo | None:
+        found: PhaseSlo | None = getattr(self, phase.value)
+        return found
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One background probe: the `probe` step's request keys, an interval, SLOs per phase."""
+
+    name: str
+    url: str = ""  # sent directly (when the runner can reach it)
+    service: ServiceRef | None = None  # or through the API server's service proxy
+    path: str = ""
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=frozen_map)
+    body: str = ""
+    stream: bool = False
+    interval: Duration = Duration(1.0, "1s")
+    request_timeout: Duration = Duration(5.0, "5s")
+    expect_status: int = 200
+    slo: ProbeSlo = ProbeSlo()
+
+
 @dataclass(frozen=True)
 class Scenario:
     metadata: Metadata
@@ -448,3 +514,4 @@ class Scenario:
     steps: tuple[StepBase, ...]
     path: str = ""  # the file it was loaded from ("" when built in code)
     api_version: str = "chaos/v1"
+    probes: tuple[Probe, ...] = ()  # run in the background from before the first step to the end

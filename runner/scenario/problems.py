@@ -76,8 +76,8 @@ CODES: dict[str, Code] = _codes(
          "target another namespace, or list it in settings.guardrails.allow-namespaces on purpose"),
     Code("CH030", ERR, "node-xid step without opt-in",
          "node-xid is privileged; set settings.guardrails.allow-node-xid: true to opt in"),
-    Code("CH031", ERR, "probe without url",
-         "give the probe a url, e.g. http://vllm-frontend.inference:8000/health"),
+    Code("CH031", ERR, "probe without url or service",
+         "give the probe a `service: {name: ..., port: ...}` (through the API server) or a `url`"),
     Code("CH032", ERR, "patch source incomplete",
          "source: image needs `image`; source: hostPath needs `host-path`"),
     Code("CH033", ERR, "bad regular expression", "fix the pattern (Python `re` syntax)"),
@@ -101,6 +101,19 @@ CODES: dict[str, Code] = _codes(
     Code("CH043", WARN, "old name of a patch source",
          "`source: configmap` is now `source: compile` (same behaviour); the default `prebuilt` "
          "needs no init container or image"),
+    Code("CH044", ERR, "probe with both service and url",
+         "a probe goes through the service proxy (`service`) or straight to a `url`: keep one"),
+    Code("CH045", ERR, "duplicate probe name", "give every probe a unique name"),
+    Code("CH046", ERR, "probe path not absolute", "write the path from its first `/`: /v1/completions"),
+    Code("CH047", WARN, "nothing separates the last assertion from cleanup",
+         "a `recovered` SLO needs requests after the last check: add `- pause: {duration: 10s}` "
+         "before cleanup"),
+    Code("CH048", WARN, "SLO on a phase the scenario never reaches",
+         "nothing arms the fault, so the fault and recovered phases stay empty; remove the SLO or "
+         "arm the fault"),
+    Code("CH049", WARN, "Authorization header through the service proxy",
+         "the API server does not pass a caller's Authorization header on to the service: a service "
+         "behind an API key needs the `url` form"),
 )
 
 

@@ -14,7 +14,9 @@ Restart policy Always/OnFailure/Never as in Kubernetes; a restart waits a CrashL
 run lasted 10 minutes; every duration here (backoff, reset, grace period, probe delays and periods)
 is multiplied by `time_scale` so a story that takes minutes on a real cluster takes seconds. Status
 (phase, conditions, container states, restartCount, lastState) goes through the status subresource.
-Deleting a pod SIGTERMs its process groups and SIGKILLs them after the (scaled) grace period.
+Deleting a pod runs its containers' `lifecycle.preStop` sleep actions (`sleep: {seconds: N}`, scaled,
+within the grace period; the processes keep serving meanwhile), then SIGTERMs its process groups
+and SIGKILLs them after what is left of the (scaled) grace period.
 Each pod resyncs every sync period (60 s jittered by up to half, scaled; and when a container
 restarts): its configMap and secret volumes are re-projected from the kubelet's object cache (TTL:
 the node's `node.alpha.kubernetes.io/ttl` annotation, else 60 s, scaled), so an update reaches a
@@ -392,10 +394,33 @@ class PodWorker:
             grace = self.k.settings.scaled(self.grace)
             if self.stopping.is_set():
                 grace = min(grace, 1.0)
-            self._kill_all(grace)
+            else:
+                grace -= self._pre_stop(grace)
+            self._kill_all(max(grace, 0.0))
             self.k.devices.release(self.uid)
             if self.deleted.is_set():
                 shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _pre_stop(self, grace: float) -> float:
+        """A deleted pod's `lifecycle.preStop` sleep actions (the native `sleep: {seconds: N}`),
+        before any SIGTERM and within the grace period, as the kubelet runs them: the containers
+        keep serving meanwhile, so callers whose endpoints have not caught up yet still get an
+        answer. Returns the (scaled) seconds waited."""
+        seconds = 0.0
+        for c in self.mains:
+            if c.proc is None or c.proc.poll() is not None:
+                continue
+            sleep = (((c.spec.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {})
+            try:
+                seconds = max(seconds, float(sleep.get("seconds") or 0))
+            except (TypeError, ValueError):
+                continue
+        wait = min(self.k.settings.scaled(seconds), max(grace, 0.0))
+        if wait <= 0:
+            return 0.0
+        started = time.monotonic()
+        self.stopping.wait(wait)  # stopping the cluster cuts it short
+        return time.monotonic() - started
 
     def _kill_all(self, grace: float) -> None:
         for c in self.inits + self.mains:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 
 from runner.errors import ClusterError, NotFound
@@ -58,25 +59,70 @@ def split_scheme_name_port(segment: str) -> tuple[str, str, str] | None:
     return scheme, name, port
 
 
-def _host_port(pod: Obj | None, ip: str, port: int) -> tuple[str, int]:
-    """The loopback host port the simulated pod listens on for `port`, when its map has it."""
+def _port_map(pod: Obj | None) -> dict[str, int]:
+    """A simulated pod's containerPort -> loopback host port map ({} when it has none)."""
     annotations = ((pod or {}).get("metadata") or {}).get("annotations") or {}
     try:
-        mapping = {str(k): int(v) for k, v in json.loads(annotations.get(PORTS_ANNOTATION) or "{}").items()}
-    except (ValueError, AttributeError):
-        mapping = {}
+        return {str(k): int(v) for k, v in json.loads(annotations.get(PORTS_ANNOTATION) or "{}").items()}
+    except (ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _host_port(mapping: dict[str, int], ip: str, port: int) -> tuple[str, int]:
+    """The loopback host port the simulated pod listens on for `port`, when its map has it."""
     if str(port) in mapping:
         return "127.0.0.1", mapping[str(port)]
     return ip, port
 
 
+GONE_KEPT_S = 120.0  # how long the port map of a deleted pod is remembered
+
+
 class Resolver:
-    """Resolves proxy targets against the store; keeps the round-robin position per Service port."""
+    """Resolves proxy targets against the store; keeps the round-robin position per Service port.
+
+    It remembers the port maps of pods deleted a moment ago: the store deletes a pod at once while
+    its processes may still serve (a preStop sleep, the grace period) and the Endpoints object may
+    still list it for a moment, so the proxy dials the port that pod really listens on, as
+    upstream dials a terminating pod's IP."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._next: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
+        self._ports: dict[tuple[str, str, str], dict[str, int]] = {}  # (ns, pod, uid) -> port map
+        self._gone: dict[tuple[str, str, str], float] = {}  # deleted pods: when
+        store.add_listener(self._note)
+
+    def _note(self, type_: str, gvr: object, obj: Obj) -> None:
+        if gvr != PODS:
+            return
+        meta = obj.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""), str(meta.get("uid") or ""))
+        mapping = _port_map(obj)
+        now = time.monotonic()
+        with self._lock:
+            if mapping:
+                self._ports[key] = mapping
+            if type_ == "DELETED":
+                self._gone[key] = now
+            for old in [k for k, at in self._gone.items() if now - at > GONE_KEPT_S]:
+                self._gone.pop(old, None)
+                self._ports.pop(old, None)
+
+    def _ports_of(self, namespace: str, ref: Obj) -> dict[str, int]:
+        """The port map of an endpoint's pod: as stored, or as remembered when it was just deleted."""
+        if ref.get("kind") != "Pod" or not ref.get("name"):
+            return {}
+        ns = str(ref.get("namespace") or namespace)
+        try:
+            pod = self.store.get(PODS, ns, str(ref["name"]))
+        except NotFound:
+            pod = None
+        if pod is not None and (not ref.get("uid") or pod["metadata"].get("uid") == ref.get("uid")):
+            return _port_map(pod)
+        with self._lock:
+            return dict(self._ports.get((ns, str(ref["name"]), str(ref.get("uid") or "")), {}))
 
     def service(self, namespace: str, segment: str) -> Target:
         parsed = split_scheme_name_port(segment)
@@ -108,14 +154,7 @@ class Resolver:
             self._next[key] = i + 1
         address, port = candidates[i]
         ip = str(address.get("ip", ""))
-        ref = address.get("targetRef") or {}
-        pod = None
-        if ref.get("kind") == "Pod" and ref.get("name"):
-            try:
-                pod = self.store.get(PODS, str(ref.get("namespace") or namespace), str(ref["name"]))
-            except NotFound:
-                pod = None
-        host, host_port = _host_port(pod, ip, port)
+        host, host_port = _host_port(self._ports_of(namespace, address.get("targetRef") or {}), ip, port)
         return Target(scheme or "http", host, host_port, f"{ip}:{port}")
 
     def pod(self, namespace: str, segment: str) -> Target:
@@ -140,5 +179,5 @@ class Resolver:
         if not ip:
             raise ClusterError("address not allowed", status=400, reason="BadRequest")
         port = port or (443 if scheme == "https" else 80)
-        host, host_port = _host_port(pod, ip, port)
+        host, host_port = _host_port(_port_map(pod), ip, port)
         return Target(scheme or "http", host, host_port, f"{ip}:{port}")

@@ -1,25 +1,22 @@
 """The `probe` step: does the service keep answering? HTTP requests over `duration` at `interval`.
 
 It passes when the share of answers with `expect_status` is at least `min_success_rate` and (when
-set) the 95th-percentile latency is at most `max_p95_latency`. A `{pod}` in the URL means "each
-Ready target pod in turn": its podIP, or, in the embedded cluster (pods listen on 127.0.0.1 at the
-host port in their `chaos.dev/sim-ports` annotation), 127.0.0.1 and the mapped port. Requests use
-`urllib.request`; latency is measured on a real monotonic timer, pacing uses the injected clock.
-It changes nothing.
+set) the 95th-percentile latency is at most `max_p95_latency`. The request goes the way a scenario's
+background probes go (runner/kernel/probing.py, one grammar for both): `service` through the API
+server's service proxy with the run's credentials, or `url` directly. A `{pod}` in the URL means
+"each Ready target pod in turn": its podIP, or, in the embedded cluster (pods listen on 127.0.0.1
+at the host port in their `chaos.dev/sim-ports` annotation), 127.0.0.1 and the mapped port.
+Latency is measured on a real monotonic timer, pacing uses the injected clock. It changes nothing.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass
 from typing import ClassVar
 
 from runner.errors import StepError
+from runner.kernel.probing import Sample, percentile, send, target_text
 from runner.kernel.step import (
     Evidence,
     PlannedChange,
@@ -36,15 +33,6 @@ from runner.workload.views import PodView, pod_view
 POD = "{pod}"
 SIM_PORTS = "chaos.dev/sim-ports"
 _HOST_MARK = "chaos-pod-placeholder"
-
-
-@dataclass(frozen=True)
-class Sample:
-    ok: bool
-    status: int
-    latency_s: float
-    url: str
-    error: str = ""
 
 
 def pod_url(url: str, pod: PodView) -> str:
@@ -71,26 +59,7 @@ def pod_url(url: str, pod: PodView) -> str:
 
 
 def p95(values: list[float]) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def request(step: ProbeStep, url: str) -> Sample:
-    data = step.body.encode() if step.body else None
-    req = urllib.request.Request(url, data=data, method=step.method,  # noqa: S310 - the user's URL
-                                 headers=dict(step.headers))
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(req, timeout=step.request_timeout.seconds) as resp:  # noqa: S310
-            resp.read()
-            status = int(resp.status)
-    except urllib.error.HTTPError as exc:
-        status = int(exc.code)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return Sample(False, 0, time.perf_counter() - started, url, str(exc)[:200])
-    return Sample(status == step.expect_status, status, time.perf_counter() - started, url)
+    return percentile(values, 95) or 0.0
 
 
 class ProbeImpl:
@@ -100,40 +69,49 @@ class ProbeImpl:
         return []
 
     def run(self, step: ProbeStep, ctx: StepContext) -> StepOutcome:
-        if not step.url:
-            raise StepError("probe: no url")
-        samples: list[Sample] = []
+        if not step.url and step.service is None:
+            raise StepError("probe: no url or service")
+        namespace = ctx.scenario.target.namespace
+        samples: list[tuple[Sample, str]] = []
         end = ctx.clock.monotonic() + min(step.duration.seconds, remaining(ctx))
         turn = 0
         while ctx.clock.monotonic() < end:
             started = ctx.clock.monotonic()
             url = step.url
-            if POD in url:
+            if step.service is None and POD in url:
                 ready = [pod_view(p) for p in live_target_pods(ctx)]
                 ready = [v for v in ready if v.ready]
                 if not ready:
-                    samples.append(Sample(False, 0, 0.0, url, "no Ready target pod"))
+                    samples.append((Sample(ctx.clock.time(), False, 0, 0.0, "no Ready target pod"), url))
                     ctx.clock.sleep(max(0.0, min(step.interval.seconds, end - ctx.clock.monotonic())))
                     continue
                 url = pod_url(url, ready[turn % len(ready)])
                 turn += 1
-            samples.append(request(step, url))
-            good = sum(1 for s in samples if s.ok)
+            sample = send(ctx.cluster, namespace, step, ctx.clock, url)
+            samples.append((sample, target_text(step, namespace, url)))
+            good = sum(1 for s, _ in samples if s.ok)
             ctx.progress(f"probe {good}/{len(samples)} ok", ok=good, total=len(samples))
             wait = step.interval.seconds - (ctx.clock.monotonic() - started)
             ctx.clock.sleep(max(0.0, min(wait, end - ctx.clock.monotonic())))
         return self._verdict(step, samples)
 
     @staticmethod
-    def _verdict(step: ProbeStep, samples: list[Sample]) -> StepOutcome:
+    def _verdict(step: ProbeStep, answered: list[tuple[Sample, str]]) -> StepOutcome:
+        samples = [s for s, _ in answered]
         total = len(samples)
         good = sum(1 for s in samples if s.ok)
         rate = good / total if total else 0.0
         latency = p95([s.latency_s for s in samples if s.status])
-        errors = sorted({s.error or f"HTTP {s.status}" for s in samples if not s.ok})[:5]
+        errors = sorted({(f"HTTP {s.status}" if s.status and s.status != step.expect_status else s.error)
+                         for s in samples if not s.ok})[:5]
         data = {"requests": total, "ok": good, "success_rate": round(rate, 4),
                 "p95_latency_s": round(latency, 4), "errors": errors,
-                "urls": sorted({s.url for s in samples})[:10]}
+                "urls": sorted({url for _, url in answered})[:10]}
+        gaps = [g for s in samples if s.ok for g in s.chunk_gaps_s]
+        if step.stream:
+            ttfb = [s.ttfb_s for s in samples if s.ok and s.ttfb_s is not None]
+            data["ttfb_p95_s"] = round(p95(ttfb), 4)
+            data["chunk_gap_p95_s"] = round(p95(gaps), 4)
         evidence = (Evidence("probe", f"{good}/{total} ok ({rate:.1%}), p95 {latency * 1000:.0f} ms", data),)
         failed = []
         if total == 0:

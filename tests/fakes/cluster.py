@@ -57,6 +57,8 @@ Test helpers (stable API):
     c.fail_next("json_patch", Unavailable("boom"), kind="Deployment", name=None, times=1)
     c.on_change(fn)                    # fn(event_type, obj) after every write (a tiny controller)
     c.deny("patch", "nodes", group="") # can_i says no to it (the fake has no RBAC otherwise)
+    c.serve(lambda request: HttpAnswer(...))  # proxy_request's answers (default: Ready pods of
+                                       # the Service's selector -> 200, none -> 503); c.proxied
     c.dump() -> dict                   # every object, sorted, without resourceVersion/generation:
                                        # compare before/after a run: the cluster is as it was
     c.objects(kind=None, namespace=None) -> list[obj]   # deep copies
@@ -89,10 +91,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from runner.cluster.deadline import Deadlines, SecondsLeft, until
-from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef, WatchEvent
+from runner.cluster.protocol import HttpAnswer, JsonPatch, KubeObject, ObjectRef, WatchEvent
 from runner.errors import CallTimeout, ClusterError, Conflict, Gone, Invalid, NotFound, Unavailable
 from runner.sim.patching import TestFailed, apply_json_patch, apply_merge_patch
 from runner.sim.selectors import FieldSelector, LabelSelector
@@ -120,6 +123,26 @@ class RecordedEvent:
     reason: str
     message: str
     event_type: str
+
+
+@dataclass(frozen=True)
+class ProxiedRequest:
+    """A request a probe sent through the (fake) service proxy."""
+
+    namespace: str
+    service: str
+    port: int | str
+    path: str
+    method: str
+    headers: dict[str, str]
+    body: bytes
+    timeout_s: float
+    stream: bool
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 @dataclass
@@ -173,6 +196,8 @@ class FakeCluster:
         self.frozen = False
         self.server_clock_offset = 0.0
         self._deadlines = Deadlines()
+        self.proxied: list[ProxiedRequest] = []  # every proxy_request, in order
+        self._proxy_handler: Callable[[ProxiedRequest], HttpAnswer] | None = None
         # the state namespace chaos keeps journals and Leases in, as deploy/rbac.yaml leaves it
         self._objects[("v1", "Namespace", "", STATE_NAMESPACE)] = {
             "apiVersion": "v1", "kind": "Namespace",
@@ -323,7 +348,41 @@ class FakeCluster:
             self._enter("can_i", full, namespace, name or verb)
             return (verb, group, full) not in self.denied
 
+    def proxy_request(self, namespace: str, service: str, port: int | str, path: str, *,
+                      method: str = "GET", headers: Mapping[str, str] | None = None,
+                      body: bytes | None = None, timeout_s: float = 5.0,
+                      stream: bool = False) -> HttpAnswer:
+        """What `serve(handler)` answers; without one, as the service proxy would with no
+        controllers: 200 while a Ready pod of the namespace matches the Service's selector, 503
+        "no endpoints available" otherwise, 404 for a Service that does not exist. Recorded in
+        `proxied` (not in `calls`: a probe is no API call of the run's steps)."""
+        request = ProxiedRequest(namespace, service, port, path, method, dict(headers or {}),
+                                 body or b"", timeout_s, stream)
+        with self._lock:
+            self.proxied.append(request)
+            handler = self._proxy_handler
+        if handler is not None:
+            return handler(request)
+        with self._txn(write=False):
+            svc = self._objects.get(("v1", "Service", namespace, service))
+            if svc is None:
+                return HttpAnswer(404, 0.001, f'services "{service}" not found'.encode())
+            selector = LabelSelector.parse(",".join(
+                f"{k}={v}" for k, v in ((svc.get("spec") or {}).get("selector") or {}).items()))
+            ready = [o for k, o in self._objects.items()
+                     if k[1] == "Pod" and k[2] == namespace and selector.matches(
+                         (o.get("metadata") or {}).get("labels")) and _pod_ready(o)]
+        if not ready:
+            return HttpAnswer(503, 0.001, f'no endpoints available for service "{service}"'.encode())
+        name = str(ready[len(self.proxied) % len(ready)]["metadata"]["name"])
+        return HttpAnswer(200, 0.002, b"{}", headers=MappingProxyType({"x-served-by": name}))
+
     # --- test helpers ---------------------------------------------------------------------------
+
+    def serve(self, handler: Callable[[ProxiedRequest], HttpAnswer] | None) -> None:
+        """Answer `proxy_request` with `handler(request)` (None: the default behaviour)."""
+        with self._lock:
+            self._proxy_handler = handler
 
     def deny(self, verb: str, resource: str, group: str = "") -> None:
         """Make `can_i` answer no for `verb` on `resource` (e.g. "patch", "nodes"); the calls

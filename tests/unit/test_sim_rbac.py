@@ -249,6 +249,14 @@ def test_the_shipped_rules_grant_by_namespace() -> None:
         assert allowed(who, "patch", "deployments", ns, group="apps", name="d")
         assert allowed(who, "patch", "dynamographdeployments", ns, group="nvidia.com", name="g")
         assert allowed(who, "create", "events", ns, group="events.k8s.io")
+        for verb in ("get", "create"):  # the probes: GET and POST through the service proxy
+            assert allowed(who, verb, "services/proxy", ns, name="vllm-worker:8000")
+        for verb in ("update", "patch", "delete"):
+            assert not allowed(who, verb, "services/proxy", ns, name="vllm-worker:8000")
+        assert not allowed(who, "get", "services", ns, name="vllm-worker")
+        assert not allowed(who, "get", "pods/proxy", ns, name="p")
+    for ns in ("kube-system", "default", "chaos-system"):
+        assert not allowed(who, "create", "services/proxy", ns, name="x:80")
     assert allowed(who, "create", "events", "default", group="events.k8s.io")  # node events
     for ns in ("kube-system", "default", "chaos-system"):
         assert not allowed(who, "create", "pods", ns)

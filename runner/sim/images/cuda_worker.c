@@ -15,11 +15,13 @@
  * "fatal: <call> failed: <name> (<code>)" to stderr, fails the request in flight with HTTP 500
  * naming the error (a streamed one with an error event), and exits with status 1, as a real
  * inference server does when its GPU goes away. With no GPU visible (NVIDIA_VISIBLE_DEVICES=void)
- * it serves without CUDA work (a CPU-only frontend). It must stay small, single-threaded and free
+ * it serves without CUDA work (a CPU-only frontend). Every answer names the pod that served it
+ * (`X-Served-By: $HOSTNAME`), so a probe's samples say which endpoint the service proxy chose. It must stay small, single-threaded and free
  * of any knowledge of faults (those come only from the shim).
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@ static int devices = 0; /* 0: no GPU visible (NVIDIA_VISIBLE_DEVICES=void): serv
 static const char *model = "chaos-sim";
 static long token_ms = 0; /* --token-ms: time per streamed token (a decode step), 0: none */
 static unsigned char host[BUF_BYTES];
+static char served_by[96] = ""; /* "X-Served-By: <pod>\r\n" from $HOSTNAME (the pod's name), or empty */
 
 typedef struct {
     const char *call; /* the CUDA call that failed */
@@ -124,7 +127,7 @@ static void respond(int fd, int code, const char *status, const char *body) {
     char head[256];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n", code, status, strlen(body));
+                     "%sConnection: close\r\n\r\n", code, status, strlen(body), served_by);
     if (n > 0 && send_all(fd, head, (size_t)n) == 0) send_all(fd, body, strlen(body));
 }
 
@@ -266,8 +269,9 @@ static void completions(int fd, const request_t *r) {
         respond(fd, 200, "OK", body);
         return;
     }
-    const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    char head[256];
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
+             "no-cache\r\nTransfer-Encoding: chunked\r\n%sConnection: close\r\n\r\n", served_by);
     if (send_all(fd, head, strlen(head)) != 0) return;
     for (int i = 0; i < max_tokens; i++) {
         char token[16];
@@ -302,6 +306,8 @@ static void serve_one(int listener) {
     char body[512];
     int fd = accept(listener, NULL, NULL);
     if (fd < 0) return;
+    int one = 1; /* each streamed chunk goes out as it is written, as servers do (no Nagle delay) */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (read_request(fd, &r) != 0) {
         close(fd);
         return;
@@ -395,6 +401,9 @@ int main(int argc, char **argv) {
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *pod = getenv("HOSTNAME");
+    if (pod && *pod && strlen(pod) < 64 && strpbrk(pod, "\r\n") == NULL)
+        snprintf(served_by, sizeof served_by, "X-Served-By: %s\r\n", pod);
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     signal(SIGPIPE, SIG_IGN);

@@ -1,5 +1,6 @@
 """`chaos run` end to end on the embedded cluster, through the real CLI: every bundled scenario
-passes with the outcome its XID calls for, and a workload that cannot recover fails cleanly."""
+passes with the outcome its XID calls for (and its probe shows the service answering once the
+workers are back), and a workload that cannot recover fails cleanly."""
 
 from __future__ import annotations
 
@@ -64,10 +65,26 @@ def test_bundled_scenario_passes_with_the_xids_outcome(chaos: Chaos, tmp_path: P
         one_gpu_of_four_fell_off(report)
     if name == "xid94-one-gpu.yaml":
         only_that_gpus_worker_restarted(report)
+    what_the_callers_saw(report, tmp_path / "run")
     for name_ in ("junit.xml", "summary.md", "report.html"):
         assert (tmp_path / "run" / name_).stat().st_size > 0
     suite = ET.parse(tmp_path / "run" / "junit.xml").getroot()
     assert suite.find(".//failure") is None
+
+
+def what_the_callers_saw(report: dict, run_dir: Path) -> None:
+    """Every bundled scenario's probe ran the whole run: requests in setup, fault and recovered
+    (the pause before cleanup), every one answered once the workers were back, no SLO missed,
+    every request in probes.jsonl; a streaming probe timed its first byte and chunks."""
+    (probe,) = report["probes"]
+    phases = probe["phases"]
+    assert all(phases[p]["requests"] > 0 for p in ("setup", "fault", "recovered")), phases
+    assert phases["recovered"]["success_rate"] == 1.0, phases["recovered"]
+    assert [c for c in probe["slo"] if c["passed"] is False] == []
+    assert len((run_dir / "probes.jsonl").read_text().splitlines()) == probe["requests"]
+    if probe["stream"]:
+        assert phases["recovered"]["ttfb_p50_ms"] is not None
+        assert phases["recovered"]["chunk_gap_p95_ms"] is not None
 
 
 def evidence(report: dict, step_kind: str, kind: str) -> list[dict]:

@@ -10,11 +10,13 @@ non-zero exit, a message naming the Forbidden operation, no traceback, and the c
 an unrestricted token through the official client) as it was. Representative removals:
 configmaps create and leases create in the state namespace (the journal mirror and the target's
 Lease: refused before any change) and deployments patch in the target namespace (the shim patch:
-fails at step 1, the one change made is rolled back).
+fails at step 1, the one change made is rolled back); without services/proxy create the probe's
+requests are refused, so the run proves nothing (exit 3) and rolls back.
 
 What the manifest does not grant is proven with the official kubernetes client holding T (kubectl
 sends no bearer token over plain HTTP): no pod in kube-system (the privileged hostPath `/` pod of
-the original report), no node patch unless deploy/rbac-cordon.yaml is applied too; a scenario with
+the original report), no service proxy outside the target namespaces (and there only GET and POST:
+a probe reads), no node patch unless deploy/rbac-cordon.yaml is applied too; a scenario with
 a cordon step is refused in preflight without it (naming the file) and passes with it.
 """
 
@@ -53,7 +55,7 @@ CORDONING = REPO / "tests" / "integration" / "safety" / "scenarios" / "cordon-dr
 RBAC = REPO / "deploy" / "rbac.yaml"
 CORDON = REPO / "deploy" / "rbac-cordon.yaml"
 NS, DEPLOYMENT, STATE = "inference", "vllm-worker", "chaos-system"
-AFTER_ARMED = r"3-toggle: armed node"  # the node's toggle file says 1
+AFTER_ARMED = r"\d+-toggle: armed node"  # the node's toggle file says 1
 DENIED = "forbidden: "  # how `chaos sim up` prints a 403 it answered
 
 
@@ -148,6 +150,7 @@ def test_the_shipped_rules_are_enough_for_a_whole_run(tmp_path: Path) -> None:
         data = report(tmp_path / "run")
         assert data["verdict"] == "passed"
         assert data["fault"]["injections_seen"] >= 1
+        assert data["probes"][0]["phases"]["setup"]["success_rate"] == 1.0  # services/proxy, granted
         assert "forbidden" not in text.lower()
         setup.settle_and_compare()
         assert leases(setup.reader) == []  # released by the clean end
@@ -191,6 +194,18 @@ def test_the_shipped_rules_are_enough_for_recover_all(tmp_path: Path) -> None:
 
 # --- (b) one missing permission -----------------------------------------------------------------
 
+def run_without(tmp_path: Path, run_dir: Path, group: str, resource: str, verb: str,
+                role: str) -> tuple[int, str, list[str]]:
+    """A run with the shipped rules less one verb; the cluster is as it was after it, no Lease left.
+    Returns the exit code, the output and what the embedded cluster refused."""
+    rules = without(RBAC, tmp_path / "rules.yaml", group, resource, verb, role)
+    with restricted_sim(tmp_path, [rules]) as setup:
+        rc, text = run_restricted(setup, run_dir)
+        setup.settle_and_compare()
+        assert leases(setup.reader) == []
+        return rc, text, setup.denied()
+
+
 @pytest.mark.parametrize(("group", "resource", "verb", "role", "exit_code", "where", "says"), [
     ("", "configmaps", "create", "", 3, "preflight", "nothing was changed"),
     ("coordination.k8s.io", "leases", "create", "chaos-state", 3, "preflight", "preflight refused"),
@@ -199,13 +214,8 @@ def test_the_shipped_rules_are_enough_for_recover_all(tmp_path: Path) -> None:
 def test_one_missing_permission_fails_cleanly_and_changes_nothing(
         tmp_path: Path, group: str, resource: str, verb: str, role: str, exit_code: int, where: str,
         says: str) -> None:
-    rules = without(RBAC, tmp_path / "rules.yaml", group, resource, verb, role)
     run_dir = tmp_path / "run"
-    with restricted_sim(tmp_path, [rules]) as setup:
-        rc, text = run_restricted(setup, run_dir)
-        setup.settle_and_compare()
-        assert leases(setup.reader) == []
-        denied = setup.denied()
+    rc, text, denied = run_without(tmp_path, run_dir, group, resource, verb, role)
     assert rc == exit_code, text[-3000:]
     api_group = f' in API group "{group}"'
     assert re.search(rf'cannot {verb} resource "{resource}"{re.escape(api_group)}', text), text[-3000:]
@@ -222,6 +232,23 @@ def test_one_missing_permission_fails_cleanly_and_changes_nothing(
         assert statuses[where] == "error"  # a Forbidden call is an error, not a failed assertion
         assert data["rollback"]["verified"]
         assert data["rollback"]["leftovers"] == []
+
+
+def test_without_the_service_proxy_the_probe_is_refused_and_the_run_proves_nothing(tmp_path: Path) -> None:
+    """The probe's POSTs through services/proxy need `create` there: without it every request is a
+    403, so the service was not healthy before the fault as far as the run can tell (exit 3),
+    and the run undoes what it did as usual."""
+    run_dir = tmp_path / "run"
+    rc, text, denied = run_without(tmp_path, run_dir, "", "services/proxy", "create", "chaos-target")
+    assert rc == 3, text[-3000:]
+    data = report(run_dir)
+    assert data["verdict"] == "inconclusive"
+    assert "not healthy before the fault" in data["reason"]
+    errors = data["probes"][0]["phases"]["setup"]["errors"]
+    assert any('cannot create resource "services/proxy" in API group ""' in e for e in errors), errors
+    assert denied
+    assert all('cannot create resource "services/proxy"' in line for line in denied), denied
+    assert data["rollback"]["verified"]
 
 
 # --- (c) what the token cannot do ---------------------------------------------------------------
@@ -279,6 +306,10 @@ def test_the_token_cannot_create_a_pod_in_kube_system_nor_patch_a_node(tmp_path:
                            'group "" at the cluster scope')
         forbidden(core.list_pod_for_all_namespaces)
         forbidden(core.list_namespaced_secret, NS)
+        for namespace in ("kube-system", "default"):  # the service proxy only where it is bound
+            message = forbidden(core.connect_post_namespaced_service_proxy_with_path, "x:80", namespace, "v1")
+            assert 'cannot create resource "services/proxy"' in message
+        forbidden(core.connect_delete_namespaced_service_proxy_with_path, "vllm-worker:8000", NS, "v1")
         assert not can_i(setup.kubeconfig, "patch", "nodes")
         assert not can_i(setup.kubeconfig, "create", "pods", "kube-system")
         assert can_i(setup.kubeconfig, "create", "pods", NS)

@@ -69,6 +69,10 @@ rules:
   - apiGroups: ["events.k8s.io"]
     resources: ["events"]
     verbs: ["create"]
+  # the scenario's probe, through the API server's service proxy (POST: create)
+  - apiGroups: [""]
+    resources: ["services/proxy"]
+    verbs: ["get", "create"]
 """
 
 
@@ -141,6 +145,8 @@ def test_configmap_toggles_pass_with_no_pod_create(restricted: Restricted) -> No
     data = report(run_dir)
     assert data["verdict"] == "passed"
     assert data["fault"]["injections_seen"] >= 1
+    phases = data["probes"][0]["phases"]  # the callers saw the service answer before and after
+    assert phases["setup"]["success_rate"] == phases["recovered"]["success_rate"] == 1.0
     kinds = [e["kind"] for e in data["timeline"]]
     assert {"fault-armed", "first-injection", "pod-crash", "node-cordoned", "rescheduled"} <= set(kinds)
     armed = next(e["at"] for e in data["timeline"] if e["kind"] == "fault-armed")

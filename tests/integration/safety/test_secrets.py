@@ -8,14 +8,14 @@ container and records the JSON patch it applied, `test` ops with the env list as
 the env values are really in what the run produced: the journal keeps them (undo needs them; the
 test checks they are there, so it cannot pass for want of a secret) and nothing else may. The
 argument is in no file (undo journals only the paths a patch changes); redacting it in text is
-tested in tests/unit/report/test_redact_kube.py.
+tested in tests/unit/report/test_redact_kube.py. The scenario's probe carries a secret header value
+and a secret in its body: they go out with every request and reach no file and no output.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +34,9 @@ ENV_SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "aws-secret-wJalrXUtnFEMI-K7MDENG",
 }
 API_KEY = "api-secret-sk-live-5e6f"
-SECRETS = (*ENV_SECRETS.values(), API_KEY)
+PROBE_HEADER = "probe-secret-x-api-key-77aa"  # a header value and a body of the scenario's probe
+PROBE_BODY = "probe-secret-prompt-31bb"
+SECRETS = (*ENV_SECRETS.values(), API_KEY, PROBE_HEADER, PROBE_BODY)
 RUN_TIMEOUT = 240.0
 
 Chaos = Callable[..., CompletedProcess[str]]
@@ -42,7 +44,11 @@ Chaos = Callable[..., CompletedProcess[str]]
 
 def _scenario(tmp: Path) -> Path:
     """scenarios/xid79.yaml and its manifest, the worker container given env values and an arg."""
-    shutil.copy(REPO / "scenarios" / "xid79.yaml", tmp / "xid79.yaml")
+    scenario = (REPO / "scenarios" / "xid79.yaml").read_text()
+    headers, prompt = "headers: {Content-Type: application/json}", '"prompt": "hello"'
+    assert scenario.count(headers) == scenario.count(prompt) == 1, "the xid79 probe changed shape"
+    (tmp / "xid79.yaml").write_text(scenario.replace(headers, headers[:-1] + f", X-Api-Key: {PROBE_HEADER}}}")
+                                    .replace(prompt, f'"prompt": "hello {PROBE_BODY}"'))
     (tmp / "manifests").mkdir()
     manifest = (REPO / "scenarios" / "manifests" / "vllm-worker.yaml").read_text()
     image = "          image: chaos/cuda-worker:latest\n"
@@ -90,6 +96,19 @@ def test_the_values_were_read_and_kept_only_in_the_journal(runs: dict[str, Run])
         for path in sorted(run.run_dir.rglob("*")):
             if path.is_file() and path.name != JOURNAL:
                 assert not _leaks(path.read_text(errors="replace")), (kind, path.name)
+
+
+def test_the_probes_headers_and_body_are_in_no_file(runs: dict[str, Run]) -> None:
+    for kind, run in runs.items():
+        report = json.loads((run.run_dir / "report.json").read_text())
+        (probe,) = report["probes"]
+        assert probe["requests"] > 0, kind  # it really sent them, the whole run long
+        assert probe["headers"] == {"Content-Type": "[REDACTED]", "X-Api-Key": "[REDACTED]"}
+        assert probe["body"] == "[REDACTED]"
+        samples = (run.run_dir / "probes.jsonl").read_text()
+        assert len(samples.splitlines()) == probe["requests"], kind
+        assert not _leaks(samples), kind
+        assert stat.S_IMODE(os.stat(run.run_dir / "probes.jsonl").st_mode) == 0o600, kind
 
 
 def test_reports_keep_what_a_reader_needs(runs: dict[str, Run]) -> None:

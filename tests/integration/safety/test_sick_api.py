@@ -41,7 +41,7 @@ from tests.integration.safety.support import (
 
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
 NS, DEPLOYMENT = "inference", "vllm-worker"
-ARMED = r"3-toggle: armed node"
+ARMED = r"\d+-toggle: armed node"
 
 
 @pytest.fixture

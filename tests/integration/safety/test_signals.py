@@ -17,12 +17,23 @@ from pathlib import Path
 
 import pytest
 
+from runner.scenario.validate import load_scenario
 from tests.conftest import REPO
 from tests.integration.safety.support import LiveCli, no_traceback, report
 
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
-DURING_WAIT = ("step 2/6 started", "2-wait")
-DURING_RESCHEDULE = ("step 5/6 started", "5-assert-reschedule")
+STEPS = load_scenario(SCENARIO).steps
+
+
+def during(kind: str) -> tuple[str, str]:
+    """(the line that says the first step of `kind` started, its name), read off the scenario."""
+    index, step = next((i, s) for i, s in enumerate(STEPS) if s.kind.value == kind)
+    return f"step {index + 1}/{len(STEPS)} started", step.name
+
+
+DURING_WAIT = during("wait")
+DURING_RESCHEDULE = during("assert-reschedule")
+CLEANUP = next(s.name for s in STEPS if s.kind.value == "cleanup")
 ALWAYS_UNDONE = ["revert Deployment inference/vllm-worker /spec/template/",
                  "delete ConfigMap inference/chaos-shim-"]
 ARMED_UNDONE = ["disarm the fault on node ", "delete Pod inference/chaos-toggle-"]
@@ -41,7 +52,7 @@ def assert_interrupted_and_rolled_back(run: LiveCli, rc: int, run_dir: Path, sig
     assert data["reason"] == f"interrupted ({sig} received) during step {step}"
     statuses = {s["name"]: s["status"] for s in data["steps"]}
     assert statuses[step] == "interrupted"
-    assert statuses["6-cleanup"] == "skipped"  # it was the rollback, not the cleanup step, that undid
+    assert statuses[CLEANUP] == "skipped"  # it was the rollback, not the cleanup step, that undid
     rollback = data["rollback"]
     assert rollback["ran"]
     assert rollback["verified"]

@@ -27,7 +27,7 @@ from tests.integration.safety.support import (
 
 SCENARIO = REPO / "scenarios" / "xid79.yaml"
 NS, DEPLOYMENT = "inference", "vllm-worker"
-AFTER_PATCH = r"step 2/6 started"  # A holds its leases and has patched the template
+AFTER_PATCH = r"step 2/\d+ started"  # A holds its leases and has patched the template
 
 
 def test_a_second_run_on_a_held_target_is_refused_and_changes_nothing(tmp_path: Path) -> None:

@@ -19,11 +19,12 @@ NODE_SCOPED = ["xid79", "xid48", "xid95", "xid74"]
 PROCESS_SCOPED = ["xid94", "xid43"]
 ONE_GPU = ["xid79-one-gpu", "xid94-one-gpu"]  # nodes of 4 GPUs, the fault on one of them
 RESTRICTED = ["xid79-restricted"]  # a Pod Security restricted namespace: toggle-via configmap
+SINGLE = ["xid79-single-replica"]  # one replica: the service is down until the replacement is Ready
 
 
 def test_expected_files_exist() -> None:
     names = {p.stem for p in SCENARIOS}
-    assert names == {*NODE_SCOPED, *PROCESS_SCOPED, *ONE_GPU, *RESTRICTED, "dynamo-xid79"}
+    assert names == {*NODE_SCOPED, *PROCESS_SCOPED, *ONE_GPU, *RESTRICTED, *SINGLE, "dynamo-xid79"}
 
 
 def test_cli_validates_the_directory_cleanly(chaos: Callable[..., subprocess.CompletedProcess[str]]) -> None:
@@ -55,14 +56,25 @@ def kinds(scenario: m.Scenario) -> list[str]:
     return [s.kind.value for s in scenario.steps]
 
 
-@pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79", "xid79-one-gpu", *RESTRICTED])
+def recovered_pause(scenario: m.Scenario) -> None:
+    """A pause before arming and one between the last check and cleanup: the probe's setup and
+    recovered phases carry requests."""
+    (probe,) = scenario.probes
+    for pause in (scenario.steps[2], scenario.steps[-2]):
+        assert isinstance(pause, m.PauseStep)
+        assert pause.duration.seconds >= 10 * probe.interval.seconds
+
+
+@pytest.mark.parametrize("name", [*NODE_SCOPED, "dynamo-xid79", "xid79-one-gpu", *RESTRICTED, *SINGLE])
 def test_node_scoped_story(name: str) -> None:
     scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml")
     entry = scenario.fault.entry
     assert entry is not None
     assert entry.scope is xid.Scope.NODE
-    assert kinds(scenario) == ["patch", "wait", "toggle", "wait", "assert-reschedule", "cleanup"]
-    patch, ready, toggle, seen, moved, _ = scenario.steps
+    assert kinds(scenario) == ["patch", "wait", "pause", "toggle", "wait", "assert-reschedule", "pause",
+                               "cleanup"]
+    recovered_pause(scenario)
+    patch, ready, _, toggle, seen, moved, _, _ = scenario.steps
     assert isinstance(patch, m.PatchStep)
     assert patch.passthrough
     assert isinstance(ready, m.WaitStep)
@@ -82,8 +94,10 @@ def test_process_scoped_story(name: str) -> None:
     entry = scenario.fault.entry
     assert entry is not None
     assert entry.scope is xid.Scope.PROCESS
-    assert kinds(scenario) == ["patch", "wait", "toggle", "wait", "toggle", "assert", "cleanup"]
-    restarts, off, check = scenario.steps[3], scenario.steps[4], scenario.steps[5]
+    assert kinds(scenario) == ["patch", "wait", "pause", "toggle", "wait", "toggle", "assert", "pause",
+                               "cleanup"]
+    recovered_pause(scenario)
+    restarts, off, check = scenario.steps[4], scenario.steps[5], scenario.steps[6]
     assert isinstance(restarts, m.WaitStep)
     assert restarts.for_ is m.WaitFor.POD_RESTARTS
     assert restarts.min_restarts >= 1
@@ -106,7 +120,7 @@ def test_dynamo_targets_worker_services() -> None:
 def test_manifests_describe_the_workloads() -> None:
     docs = list(yaml.safe_load_all((REPO / "scenarios/manifests/vllm-worker.yaml").read_text()))
     deployment = next(d for d in docs if d["kind"] == "Deployment")
-    assert [d["kind"] for d in docs] == ["Namespace", "Deployment"]
+    assert [d["kind"] for d in docs] == ["Namespace", "Deployment", "Service"]
     assert deployment["metadata"] == {"name": "vllm-worker", "namespace": "inference",
                                       "labels": {"app": "vllm-worker"}}
     assert deployment["spec"]["replicas"] == 2
@@ -132,7 +146,20 @@ def test_the_restricted_scenario_needs_no_hostpath_and_no_pod_create() -> None:
     assert scenario.settings.fault_expiry is None  # the mode's default, 10m
     assert scenario.settings.expiry == m.Duration.parse("10m")
     docs = list(yaml.safe_load_all((REPO / "scenarios/manifests/vllm-worker-restricted.yaml").read_text()))
-    namespace, deployment = docs
+    namespace, deployment, service = docs
+    assert service["kind"] == "Service"  # what the probe goes through
     assert namespace["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "restricted",
                                                "pod-security.kubernetes.io/warn": "restricted"}
     assert scenario.target.namespace == namespace["metadata"]["name"] == deployment["metadata"]["namespace"]
+
+
+def test_the_single_replica_scenario_takes_the_last_replica_on_purpose() -> None:
+    scenario = load_scenario(REPO / "scenarios" / "xid79-single-replica.yaml")
+    assert scenario.settings.guardrails.allow_last_replica
+    docs = list(yaml.safe_load_all((REPO / "scenarios/manifests/vllm-worker-single.yaml").read_text()))
+    assert [d["kind"] for d in docs] == ["Namespace", "Deployment", "Service"]
+    assert docs[1]["spec"]["replicas"] == 1
+    (probe,) = scenario.probes
+    assert probe.slo.fault is not None
+    assert probe.slo.fault.max_outage is not None  # what the team accepts, measured honestly
+    assert probe.slo.fault.min_success_rate is None  # it is down: no success rate is promised

@@ -110,6 +110,11 @@ def model_pairs() -> Iterator[tuple[str, type, dict[str, Any], frozenset[str]]]:
     yield "settings.sim.nodes[]", m.SimNode, settings["sim"]["properties"]["nodes"]["items"], frozenset()
     for kind, cls in m.STEP_CLASSES.items():
         yield f"steps[].{kind.value}", cls, DEFS[f"step-{kind.value}"], STEP_NOT_IN_YAML
+    yield "probes[]", m.Probe, DEFS["probe"], frozenset()
+    yield "probes[].service", m.ServiceRef, DEFS["serviceRef"], frozenset()
+    yield "steps[].probe.service", m.ServiceRef, DEFS["step-probe"]["properties"]["service"], frozenset()
+    yield "probes[].slo", m.ProbeSlo, DEFS["probeSlo"], frozenset()
+    yield "probes[].slo.fault", m.PhaseSlo, DEFS["phaseSlo"], frozenset()
     assert_step = DEFS["step-assert"]["properties"]
     yield "assert.pods", m.PodExpectation, assert_step["pods"], frozenset()
     yield "assert.node", m.NodeExpectation, assert_step["node"], frozenset()
@@ -248,4 +253,4 @@ def test_yaml_1_1_booleans_are_the_same_error_for_the_schema_and_for_chaos_valid
     from runner.scenario.validate import validate_file
 
     problems = validate_file(path).problems
-    assert [p.field for p in problems if p.severity.value == "error"] == ["steps[2].toggle.enabled"]
+    assert [p.field for p in problems if p.severity.value == "error"] == ["steps[3].toggle.enabled"]
