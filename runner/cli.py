@@ -125,6 +125,15 @@ def _kubectl_reason(context: str | None, kubeconfig: str | None) -> str:
     return f"from {where}, {which}, as kubectl would (--context/--kubeconfig choose another)"
 
 
+# The cluster options of every command that targets a scenario's cluster (run, install, uninstall).
+ClusterOption = Annotated[ClusterFlag | None, typer.Option(
+    "--cluster", help="sim (the embedded cluster, the default) or kube (a real one).")]
+ContextOption = Annotated[str | None, typer.Option(
+    "--context", help="kubeconfig context (names a real cluster).")]
+KubeconfigOption = Annotated[str | None, typer.Option(
+    "--kubeconfig", help="kubeconfig file (names a real cluster; KUBECONFIG alone does not).")]
+
+
 def _say_cluster(connected: Any, why: str, *, to_stderr: bool = False) -> None:
     """The first line of every command that touches a cluster: which one, and why that one."""
     typer.echo(f"cluster: {connected.description}; {why}", err=to_stderr)
@@ -133,11 +142,9 @@ def _say_cluster(connected: Any, why: str, *, to_stderr: bool = False) -> None:
 @app.command("run")
 def run_command(
     scenario_path: Annotated[Path, typer.Argument(help="Scenario file.", metavar="SCENARIO")],
-    cluster: ClusterFlag | None = typer.Option(  # noqa: B008 (Typer declares options this way)
-        None, "--cluster", help="sim (the embedded cluster, the default) or kube (a real one)."),
-    context: str | None = typer.Option(None, "--context", help="kubeconfig context (names a real cluster)."),
-    kubeconfig: str | None = typer.Option(
-        None, "--kubeconfig", help="kubeconfig file (names a real cluster; KUBECONFIG alone does not)."),
+    cluster: ClusterOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
     report_dir: Annotated[Path | None, typer.Option(
         "--report-dir", help="Run directory (default reports/<run id>/).", metavar="DIR")] = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only."),
@@ -271,6 +278,177 @@ def recover_command(
     for line in result.lines():  # a conflict's diff quotes the values it found
         typer.echo(redact_text(line))
     raise typer.Exit(result.exit_code)
+
+
+# --- install, uninstall, status: the shim left in a workload between runs --------------------
+
+
+def _scenario_cluster(scenario_path: Path, cluster: ClusterFlag | None, context: str | None,
+                      kubeconfig: str | None, yes: bool, report_dir: Path | None = None) -> Any:
+    """The scenario with its settings resolved as `chaos run` resolves them (same flags, same
+    CHAOS_* layer, same cluster choice)."""
+    from runner import __version__ as version
+    from runner.settings import Flags, resolve
+
+    scenario = _load_scenario(scenario_path)
+    resolved = resolve(scenario, env=os.environ, tool_version=version,
+                       flags=Flags(cluster=cluster.value if cluster else None, context=context,
+                                   kubeconfig=kubeconfig, report_dir=report_dir, yes=yes))
+    return resolved.apply(scenario), resolved
+
+
+def _say_sim_note(resolved: Any) -> None:
+    if resolved.cluster.value == "sim":
+        typer.echo("note: the embedded cluster started for this command stops when it ends, and "
+                   "what is installed there goes with it (name a cluster: --cluster kube, --context)",
+                   err=True)
+
+
+def _kube_only(cluster: ClusterFlag | None, command: str) -> None:
+    if cluster is ClusterFlag.SIM:
+        typer.echo(f"error: chaos {command} without a SCENARIO reads a running cluster; an embedded "
+                   "cluster started for it would be empty (--cluster kube, --context, --kubeconfig)",
+                   err=True)
+        raise typer.Exit(2)
+
+
+@app.command("install")
+def install_command(
+    scenario_path: Annotated[Path, typer.Argument(help="Scenario file.", metavar="SCENARIO")],
+    cluster: ClusterOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    report_dir: Annotated[Path | None, typer.Option(
+        "--report-dir", help="Where the install's journal is kept locally (default reports/<id>/).",
+        metavar="DIR")] = None,
+    yes: bool = typer.Option(False, "--yes", help="Allow taking the last healthy replica."),
+) -> None:
+    """Deliver the scenario's shim, disarmed, into its workload and leave it there.
+
+    Runs the scenario's patch step (passthrough, no pin) and waits for the pods, journaled like a
+    run, under the workload's Lease; the install's journal stays in the state namespace as its
+    record. `chaos run` on the workload then restarts nothing: it arms and disarms through the
+    toggle. Safe to repeat (an installed workload is left as it is). Exit 0 installed, 2 invalid
+    input, 3 refused (nothing changed), 5 a failed install left something changed (chaos recover).
+    """
+    from runner.engine.install import install
+    from runner.errors import ChaosError
+    from runner.report import write_reports
+    from runner.steps.registry import REGISTRY
+
+    try:
+        scenario, resolved = _scenario_cluster(scenario_path, cluster, context, kubeconfig, yes,
+                                               report_dir)
+        from runner.api import open_cluster
+
+        with open_cluster(resolved.cluster.value, resolved.context, resolved.kubeconfig,
+                          scenario) as connected:
+            _say_cluster(connected, resolved.cluster_reason)
+            _say_sim_note(resolved)
+            outcome = install(scenario, connected, resolved.options, steps=REGISTRY,
+                              listener=_listener("text"), report_writer=write_reports)
+            if outcome.already:
+                typer.echo(f"already installed: install {outcome.install_id}; nothing changed")
+            elif outcome.result is not None:
+                result = outcome.result
+                _finishing_signals()
+                if result.exit_code == 0:
+                    from runner.workload.kinds import workload_ref
+
+                    typer.echo(f"installed: install {outcome.install_id} in {workload_ref(scenario.target)}, "
+                               "disarmed; chaos run arms it, chaos uninstall removes it")
+                else:
+                    typer.echo(f"not installed ({result.verdict.value}): {result.reason}")
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    _no_more_signals()
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("uninstall")
+def uninstall_command(
+    scenario_path: Annotated[Path | None, typer.Argument(help="Scenario file.", metavar="SCENARIO")] = None,
+    all_installs: bool = typer.Option(False, "--all", help="Every install in the cluster."),
+    cluster: ClusterFlag | None = typer.Option(  # noqa: B008 (Typer declares options this way)
+        None, "--cluster", help="sim or kube (with --all: a real one, found as kubectl finds it)."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="kubeconfig file."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n",
+                                         help="State namespace (with --all; default chaos-system)."),
+    yes: bool = typer.Option(False, "--yes", help="Accepted for symmetry with install."),
+) -> None:
+    """Take an install out: replay its journal (undo only what is still ours), verify, delete the
+    record. Under the workload's Lease: refused (exit 3) while a run holds it. Exit 0 clean or
+    nothing installed, 5 something is still changed."""
+    from runner.engine.install import uninstall
+    from runner.errors import ChaosError
+    from runner.report.redact import redact_text
+    from runner.steps.registry import REGISTRY
+
+    if (scenario_path is None) == (not all_installs) or (scenario_path is not None and all_installs):
+        typer.echo("error: say which install to remove: a SCENARIO, or --all", err=True)
+        raise typer.Exit(2)
+    try:
+        if scenario_path is not None:
+            scenario, resolved = _scenario_cluster(scenario_path, cluster, context, kubeconfig, yes)
+            from runner.api import open_cluster
+
+            with open_cluster(resolved.cluster.value, resolved.context, resolved.kubeconfig,
+                              scenario) as connected:
+                _say_cluster(connected, resolved.cluster_reason)
+                result = uninstall(connected, REGISTRY.undo_kinds, scenario=scenario, say=typer.echo)
+        else:
+            _kube_only(cluster, "uninstall --all")
+            from runner.cluster.connect import connect_kube
+
+            connected = connect_kube(context, kubeconfig)
+            _say_cluster(connected, _kubectl_reason(context, kubeconfig))
+            result = uninstall(connected, REGISTRY.undo_kinds, all_installs=True,
+                               state_namespace=namespace or "chaos-system", say=typer.echo)
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if not result.runs:
+        typer.echo("nothing installed; nothing changed")
+    for line in result.lines() if result.runs else []:
+        typer.echo(redact_text(line.replace("run install-", "install install-", 1)))
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("status")
+def status_command(
+    cluster: ClusterFlag | None = typer.Option(  # noqa: B008 (Typer declares options this way)
+        None, "--cluster", help="kube (the default here: status reads a running cluster)."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context (default: current)."),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="kubeconfig file (default: KUBECONFIG, else ~/.kube/config)."),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Only installs, journals and fault maps of this target namespace."),
+    state_namespace: str = typer.Option("chaos-system", "--state-namespace",
+                                        help="Where journals and Leases live."),
+    output: RunOutput = typer.Option(RunOutput.TEXT, "-o", "--output", help="text or json."),  # noqa: B008
+) -> None:
+    """What chaos has in the cluster now: installs, runs holding a Lease, journals with changes not
+    undone, armed nodes and their expiry. Read-only; exit 0 (2 when the cluster cannot be read)."""
+    from runner.cluster.connect import connect_kube
+    from runner.engine.status import status
+    from runner.errors import ChaosError
+    from runner.report.redact import redact_text
+    from runner.steps.registry import REGISTRY
+
+    _kube_only(cluster, "status")
+    as_json = output is RunOutput.JSON
+    try:
+        connected = connect_kube(context, kubeconfig)
+        _say_cluster(connected, _kubectl_reason(context, kubeconfig), to_stderr=as_json)
+        found = status(connected, REGISTRY.undo_kinds, state_namespace=state_namespace,
+                       namespace=namespace)
+    except ChaosError as exc:
+        raise _engine_fail(exc) from None
+    if as_json:
+        typer.echo(redact_text(json.dumps(found.to_json(), indent=2)))
+    else:
+        for line in found.lines():
+            typer.echo(redact_text(line))
 
 
 # --- scenario commands: validate, schema, xids ---

@@ -34,6 +34,7 @@ os.environ: everything comes in through RunOptions and the scenario's (effective
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -166,6 +167,21 @@ def pod_security_needs(scenario: Scenario, steps: StepTable) -> list[PodSecurity
     return scenario_needs(scenario, ((step, steps.impl_for(step)) for step in scenario.steps))
 
 
+def step_preflight(scenario: Scenario, steps: StepTable, cluster: Cluster,
+                   report: PreflightReport) -> PreflightReport:
+    """Each step kind's own read-only preflight check (`preflight_check(step, scenario, cluster)`,
+    where an implementation has one: the patch step's refusal of what an install cannot serve):
+    a PreflightError refuses the run; what they return are notes added to the report's warnings."""
+    notes: list[str] = []
+    for step in scenario.steps:
+        check = getattr(steps.impl_for(step), "preflight_check", None)
+        if check is not None:
+            notes.extend(check(step, scenario, cluster))
+    if not notes:
+        return report
+    return dataclasses.replace(report, warnings=(*report.warnings, *notes))
+
+
 @dataclass(frozen=True)
 class DryRun:
     """What `chaos run --dry-run` shows: preflight's findings (or refusal) and the plan."""
@@ -188,6 +204,7 @@ def dry_run(scenario: Scenario, cluster: Cluster, options: RunOptions, steps: St
         with cluster.deadline(until(deadline, clock.monotonic), "the scenario's timeout"):
             report = preflight(cluster, scenario, yes=options.yes,
                                needs=pod_security_needs(scenario, steps))
+            report = step_preflight(scenario, steps, cluster, report)
     except (PreflightError, ClusterError) as exc:
         return DryRun(None, str(exc), plan_scenario(scenario, steps))
     state = RunState(target_node=report.target_node, selector=report.selector,
@@ -235,8 +252,12 @@ class Executor:
     def __init__(self, scenario: Scenario, cluster: Cluster, options: RunOptions | None = None, *,
                  steps: StepTable, listener: RunListener | None = None, clock: Clock | None = None,
                  report_writer: ReportWriter | None = None, gate: InterruptGate | None = None,
-                 run_id: str | None = None, echo: Callable[[str], None] | None = None) -> None:
+                 run_id: str | None = None, echo: Callable[[str], None] | None = None,
+                 keep: bool = False) -> None:
         self.scenario = scenario
+        # keep: an install (`chaos install`): a run that passes keeps its changes (and its journal's
+        # cluster copy, the install's record) and releases its Leases; one that does not is undone
+        self.keep = keep
         self.cluster = cluster
         self.options = options or RunOptions(scenario_path=scenario.path)
         self.steps = steps
@@ -430,6 +451,7 @@ class Executor:
         self.journal.run_start(scenario_path=self.options.scenario_path or self.scenario.path,
                                scenario=self.scenario.metadata.name,
                                namespace=self.scenario.target.namespace,
+                               workload=str(workload_ref(self.scenario.target)),
                                state_namespace=self.scenario.settings.state_namespace,
                                cluster=self.cluster.description, run_dir=str(self.run_dir),
                                tool_version=self.options.tool_version)
@@ -509,6 +531,7 @@ class Executor:
         try:
             report = preflight(self.cluster, self.scenario, yes=self.options.yes,
                                needs=pod_security_needs(self.scenario, self.steps))
+            report = step_preflight(self.scenario, self.steps, self.cluster, report)
         except PreflightError as exc:
             # a workload another run is changing (its rollout half done) fails the health checks
             # before this run could ask for its Lease: name the holder, which is the real reason
@@ -676,12 +699,16 @@ class Executor:
         journal = self._journal()
         if verdict is None:
             verdict, reason = self._verdict()
-        rollback = self._rollback(verdict)
+        kept = self.keep and verdict is Verdict.PASSED
+        rollback = (RollbackResult(RollbackPolicy.NEVER.value, False, verified=True) if kept
+                    else self._rollback(verdict))
         probes = self._stop_probes()
         verdict, reason = _with_slos(verdict, reason, probes)
         policy = self.scenario.settings.rollback
         clean = rollback.complete and (policy is not RollbackPolicy.NEVER or not rollback.leftovers)
-        if policy is RollbackPolicy.NEVER and rollback.leftovers:
+        if kept:
+            reason += "; installed: the changes stay until chaos uninstall"
+        elif policy is RollbackPolicy.NEVER and rollback.leftovers:
             reason += f"; rollback skipped by policy; run chaos recover {self.run_dir}"
         elif policy is RollbackPolicy.NEVER:
             reason += "; rollback skipped by policy (nothing was left to undo)"
@@ -701,7 +728,7 @@ class Executor:
             journal.run_end(verdict.value, reason, clean)
         except JournalError as exc:
             log.warning("could not write the run-end entry: %s", exc)
-        if clean and journal.mirror is not None and journal.mirror.exists:
+        if clean and not kept and journal.mirror is not None and journal.mirror.exists:
             try:
                 journal.mirror.delete()
             except ClusterError as exc:

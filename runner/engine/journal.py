@@ -24,7 +24,7 @@ from typing import IO, Any
 from runner.cluster.protocol import Cluster, KubeObject, ObjectRef
 from runner.errors import ClusterError, InputError, NotFound, StepError
 from runner.kernel.clock import Clock
-from runner.kernel.labels import run_labels
+from runner.kernel.labels import INSTALL_ROLE, ROLE_LABEL, is_install, run_labels
 from runner.kernel.step import JsonValue
 from runner.kernel.undo import UndoAction, UndoKinds
 
@@ -211,7 +211,8 @@ class Mirror:
         obj: KubeObject = {
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": self.ref.name, "namespace": self.ref.namespace,
-                         "labels": run_labels(self.run_id)},
+                         "labels": {**run_labels(self.run_id),
+                                    **({ROLE_LABEL: INSTALL_ROLE} if is_install(self.run_id) else {})}},
             "data": {MIRROR_KEY: text},
         }
         self.cluster.create(obj)

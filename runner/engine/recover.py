@@ -29,7 +29,7 @@ from runner.engine.result import UndoOutcome
 from runner.engine.rollback import NOTHING_LEFT, leftovers, undo_pending
 from runner.errors import InputError, NotFound
 from runner.kernel.clock import Clock, SystemClock
-from runner.kernel.labels import run_selector
+from runner.kernel.labels import is_install, run_selector
 from runner.kernel.undo import UndoKinds
 
 
@@ -62,6 +62,7 @@ class RecoveredRun:
 @dataclass(frozen=True)
 class RecoverResult:
     runs: tuple[RecoveredRun, ...]
+    installs: tuple[str, ...] = ()  # installs `--all` left installed (one line each)
 
     @property
     def exit_code(self) -> int:
@@ -72,8 +73,9 @@ class RecoverResult:
         return any(r.changed for r in self.runs)
 
     def lines(self) -> list[str]:
+        kept = [f"install {line}: left installed (chaos uninstall removes it)" for line in self.installs]
         if not self.runs:
-            return ["no chaos run journals found; nothing to recover, nothing changed"]
+            return ["no chaos run journals found; nothing to recover, nothing changed", *kept]
         out = []
         for run in self.runs:
             out.append(run.summary())
@@ -82,7 +84,7 @@ class RecoverResult:
                        f"  already undone: {u.description}" if u.ok else
                        f"  NOT UNDONE: {u.description}: {u.message}" for u in run.undone)
             out.extend(f"  still changed: {item}" for item in run.leftovers)
-        return out
+        return out + kept
 
 
 def cluster_journals(cluster: Cluster, *, run_id: str | None = None,
@@ -136,8 +138,12 @@ def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
     if run_id and not all_runs and not found:
         raise InputError(f"no journal of run {run_id} in namespace {state} of this cluster (its copy "
                          f"is the ConfigMap {MIRROR_PREFIX}{run_id}); a run that ended clean deletes it")
+    installs: list[str] = []
     for rid, ns, text in found:
         source = f"ConfigMap {ns}/{MIRROR_PREFIX}{rid}"
+        if all_runs and is_install(rid):  # the halt-all disarms runs; an install stays installed
+            installs.append(f"{rid} ({install_workload(text)})")
+            continue
         try:
             contents = parse_journal(text, kinds, source)
             contents.recorded()
@@ -151,7 +157,21 @@ def recover(cluster: Cluster, kinds: UndoKinds, *, run_dir: Path | None = None,
         mirror.exists = True
         journal = Journal.resume(contents, None, clock, mirror, text=text)
         runs.append(_recover_one(cluster, clock, contents, journal, source))
-    return RecoverResult(tuple(runs))
+    return RecoverResult(tuple(runs), tuple(installs))
+
+
+def install_workload(text: str) -> str:
+    """The workload an install's journal names (its run-start entry), for one line of output."""
+    import json
+
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("type") == "run-start":
+            return str(entry.get("workload") or f"in namespace {entry.get('namespace', '?')}")
+    return "workload unknown"
 
 
 def _existing_mirror(cluster: Cluster, run_id: str, namespace: str) -> Mirror | None:

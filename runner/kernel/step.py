@@ -87,6 +87,9 @@ class RunState:
     # every one when the steps end, BEFORE rollback, so nothing re-arms a node rollback disarmed.
     renewers: dict[str, Repeating] = field(default_factory=dict)
     allow_privileged: bool = False  # the node-xid step runs a privileged pod only when True (flag)
+    # The install (`chaos install`) whose shim this run's workload already carries (set by the patch
+    # step when it finds one): the toggle then writes the install's fault map, not a run's own.
+    install_id: str = ""
 
     def stop_renewer(self, node: str) -> None:
         """Stop one node's renewer (idempotent)."""

@@ -99,8 +99,8 @@ def planned(scenario: Scenario) -> list[PlannedChange]:
 def ensure(ctx: StepContext) -> list[str]:
     """Create this run's fault map if it is not there (journaled first); what changed, for the
     step's changes list. Nothing with toggle-via hostPath."""
-    if not via_configmap(ctx.scenario):
-        return []
+    if not via_configmap(ctx.scenario) or ctx.state.install_id:
+        return []  # an installed workload's map is the install's (made by `chaos install`)
     ref = faultmap_ref(ctx.scenario.target.namespace, ctx.run_id)
     with contextlib.suppress(NotFound):
         if ours(ctx.cluster.get(ref), ctx.run_id):
@@ -114,6 +114,11 @@ def ensure(ctx: StepContext) -> list[str]:
             raise StepError(f"{ref} exists and is not this run's; refusing to use it") from None
     ctx.record_applied(seq, DeleteObject(ref, str(made.get("metadata", {}).get("uid", ""))))
     return [f"created {ref} (the nodes' fault state)"]
+
+
+def owner(ctx: StepContext) -> str:
+    """Whose fault map the pods read: the install's on an installed workload, else the run's."""
+    return ctx.state.install_id or ctx.run_id
 
 
 def ours(obj: KubeObject, run_id: str) -> bool:

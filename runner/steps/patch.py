@@ -29,15 +29,15 @@ from typing import Any, ClassVar, Protocol
 
 from runner import jsonpointer, shimdist, shimwire
 from runner import shim as shim_tools
-from runner.cluster.protocol import JsonPatch, KubeObject, ObjectRef
-from runner.errors import Conflict, NotFound, StepError
+from runner.cluster.protocol import Cluster, JsonPatch, KubeObject, ObjectRef
+from runner.errors import Conflict, NotFound, PreflightError, StepError
 from runner.jsonpointer import MISSING, escape
 from runner.kernel.admission import PodSecurityNeed
 from runner.kernel.labels import RUN_ID_LABEL, run_labels
 from runner.kernel.step import Evidence, PlannedChange, RunState, StepContext, StepOutcome, StepStatus
 from runner.kernel.undo import DeleteObject, PathState, RevertPaths
 from runner.scenario.model import Fault, FaultMode, PatchStep, PinMode, Scenario, ShimSource, StepKind
-from runner.steps import admission, faultmap
+from runner.steps import admission, faultmap, installed
 from runner.steps.common import emit, live_target_pods, pod_summaries, pods_before_arming
 from runner.workload.kinds import (
     TemplateLocation,
@@ -352,9 +352,35 @@ class PatchImpl:
         """What the patched template's pods need of the namespace's Pod Security level."""
         return admission.template_needs(step, additions(step, scenario, "<run-id>", "<node>", "true"))
 
+    def install_differences(self, step: PatchStep, scenario: Scenario, obj: KubeObject,
+                            install: str) -> list[str]:
+        """What `step` asks for that the install in the workload `obj` lacks (runner/steps/installed.py)."""
+        add = additions(installed.as_install(step), scenario, install, "<node>",
+                        self._compile_for_plan())
+        return installed.differences(step, scenario, obj, install, add.env, add.volumes,
+                                     lambda loc: chosen_containers(loc, scenario.target.containers))
+
+    def preflight_check(self, step: PatchStep, scenario: Scenario, cluster: Cluster) -> list[str]:
+        """Preflight's hook (read-only): on an installed workload, refuse a patch the install cannot
+        serve (PreflightError naming each difference); notes for the preflight report."""
+        install, obj = installed.read_install(cluster, scenario)
+        if not install or obj is None:
+            return []
+        diffs = self.install_differences(step, scenario, obj, install)
+        if diffs:
+            raise PreflightError(
+                f"{workload_ref(scenario.target)} has the shim installed (install {install}), and step "
+                f"{step.name} asks for what the install does not have: {'; '.join(diffs)}. Change the "
+                "scenario, or `chaos uninstall` it first; nothing was changed")
+        return [f"{workload_ref(scenario.target)} has the shim installed (install {install}): step "
+                f"{step.name} delivers nothing and restarts no pod"]
+
     def run(self, step: PatchStep, ctx: StepContext) -> StepOutcome:
         target = ctx.scenario.target
         ref = workload_ref(target)
+        install, obj = installed.read_install(ctx.cluster, ctx.scenario)
+        if install and install != ctx.run_id and obj is not None:
+            return self._already_installed(step, ctx, install, obj)
         if step.source is ShimSource.IMAGE and not step.image:
             raise StepError("patch: source image needs `image`")
         if step.source is ShimSource.HOST_PATH and not step.host_path:
@@ -405,6 +431,24 @@ class PatchImpl:
                                                               target.workload.services)}))
         return StepOutcome(StepStatus.PASSED, f"shim delivered to {ref}", tuple(evidence),
                            tuple(changes))
+
+    def _already_installed(self, step: PatchStep, ctx: StepContext, install: str,
+                           obj: KubeObject) -> StepOutcome:
+        """The workload carries the shim (`chaos install`): deliver nothing, restart nothing, pin
+        nothing; the toggle writes the install's file or fault map (`state.install_id`)."""
+        ref = workload_ref(ctx.scenario.target)
+        diffs = self.install_differences(step, ctx.scenario, obj, install)
+        if diffs:  # preflight refuses this; the template changed since
+            raise StepError(f"{ref} has the shim installed (install {install}) without what step "
+                            f"{step.name} asks for: {'; '.join(diffs)}")
+        ctx.state.install_id = install
+        pods = live_target_pods(ctx)
+        ctx.timeline("shim-installed", f"{ref}: already installed (install {install})")
+        skipped = " (pin skipped)" if step.pin is not PinMode.NONE else ""
+        return StepOutcome(StepStatus.PASSED, f"already installed (install {install}){skipped}",
+                           (Evidence("placement", f"{len(pods)} target pod(s); none restarted",
+                                     {"pods": pod_summaries(pods), "install": install,
+                                      "generation": obj.get("metadata", {}).get("generation")}),), ())
 
     def _checked_prebuilt(self) -> dict[str, bytes]:
         """The shipped libraries, refused before any change when one ConfigMap cannot hold them."""

@@ -54,7 +54,7 @@ from runner.scenario.model import (
     format_seconds,
 )
 from runner.shimwire import TOGGLE_FILE_NAME, render_toggle
-from runner.steps import admission, faultmap
+from runner.steps import admission, faultmap, installed
 from runner.steps.common import (
     default_toggle_dir,
     emit,
@@ -234,7 +234,7 @@ class ToggleImpl:
 
     def _write(self, step: ToggleStep, ctx: StepContext, node: str, content: str, role: str) -> str:
         if faultmap.via_configmap(ctx.scenario):
-            ref = faultmap.faultmap_ref(ctx.scenario.target.namespace, ctx.run_id)
+            ref = faultmap.faultmap_ref(ctx.scenario.target.namespace, faultmap.owner(ctx))
             try:
                 return faultmap.write_key(ctx.cluster, ref, node, content)
             except NotFound:
@@ -272,9 +272,10 @@ class ToggleImpl:
         evidence = [Evidence("placement", f"{len(pods)} target pod(s) before arming",
                              {"pods": pod_summaries(pods), "placements": placements})]
         if faultmap.via_configmap(scenario):
+            installed.current_install(ctx)  # an installed workload reads the install's map
             faultmap.ensure(ctx)  # the patch step made it; a run without one makes it here
-            ref = faultmap.faultmap_ref(namespace, ctx.run_id)
-            ctx.record_undo(faultmap.DisarmNodeKey(node, namespace, ref.name, ctx.run_id))
+            ref = faultmap.faultmap_ref(namespace, faultmap.owner(ctx))
+            ctx.record_undo(faultmap.DisarmNodeKey(node, namespace, ref.name, faultmap.owner(ctx)))
         else:
             ctx.record_undo(DisarmNode(node, namespace, toggle_dir, ctx.run_id, self.image))
         gpus = gpu_uuids(ctx.cluster.get(node_ref(node)), scenario.fault.gpus)
@@ -306,7 +307,7 @@ class ToggleImpl:
         namespace = ctx.scenario.target.namespace
         every = ctx.scenario.settings.renew_every
         if faultmap.via_configmap(ctx.scenario):  # a patch of the key DisarmNodeKey undoes
-            ref = faultmap.faultmap_ref(namespace, ctx.run_id)
+            ref = faultmap.faultmap_ref(namespace, faultmap.owner(ctx))
             cluster_, clock_ = ctx.cluster, ctx.clock
 
             key_budget = renew_deadline_s(expiry, ctx.scenario.settings.rollback_timeout.seconds)
