@@ -824,9 +824,11 @@ def _with_slos(verdict: Verdict, reason: str, probes: tuple[ProbeResult, ...]) -
     """The verdict with the probes' SLOs (DESIGN.md §6, 5 > 4 > 3 > 1): a run the steps passed fails
     on a missed fault, recovered or rollback SLO; a missed setup SLO makes a passed or failed run
     inconclusive (the service was unhealthy before the fault: what followed proves nothing); an
-    interruption or a lost lease stands. A failed step stays the first reason; the misses follow."""
+    interruption or a lost lease stands. A failed step stays the first reason; the misses follow.
+    An interrupted run's reason stays the interruption: its phases were cut short, so their misses
+    say nothing (the probe's table still shows them)."""
     found = slo_verdict(probes)
-    if found is None:
+    if found is None or verdict is Verdict.INTERRUPTED:
         return verdict, reason
     slo, why = found
     if verdict is Verdict.PASSED:
