@@ -166,21 +166,24 @@ class DisarmNodeKey:
         content = (obj.get("data") or {}).get(self.node)
         return content is not None and parse_toggle(str(content)).armed is not False
 
-    def apply(self, cluster: Cluster, clock: Clock) -> bool:
+    def _still_armed(self, cluster: Cluster) -> bool:
+        """Our map exists and arms the node (what both undoing and verifying ask)."""
         try:
             obj = cluster.get(self.ref)
-            if not ours(obj, self.run_id) or not self._armed(obj):
-                return False
-            write_key(cluster, self.ref, self.node, render_toggle(False))
         except NotFound:
             return False
+        return ours(obj, self.run_id) and self._armed(obj)
+
+    def apply(self, cluster: Cluster, clock: Clock) -> bool:
+        if not self._still_armed(cluster):
+            return False
+        try:
+            write_key(cluster, self.ref, self.node, render_toggle(False))
+        except NotFound:
+            return False  # deleted since the read: nothing left to disarm
         return True
 
     def verify(self, cluster: Cluster) -> list[str]:
-        try:
-            obj = cluster.get(self.ref)
-        except NotFound:
-            return []
-        if ours(obj, self.run_id) and self._armed(obj):
+        if self._still_armed(cluster):
             return [f"node {self.node} is still armed in ConfigMap {self.namespace}/{self.name}"]
         return []
